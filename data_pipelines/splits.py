@@ -1,0 +1,39 @@
+"""Seeded, stratified splits of a list of posts."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from data_pipelines.post import Post
+
+
+def stratified_split(
+    posts: list[Post],
+    fractions: dict[str, float] | None = None,
+    seed: int = 0,
+) -> dict[str, list[Post]]:
+    """Split labelled posts per class in the given fractions (default 8:1:1).
+
+    Every class is shuffled with `seed` and cut in the same proportions, so each
+    split keeps the class balance. Unlabelled posts go to a split named
+    "unlabelled" when there are any.
+    """
+    fractions = fractions or {"train": 0.8, "validation": 0.1, "test": 0.1}
+    names = list(fractions)
+    total = sum(fractions.values())
+    rng = np.random.default_rng(seed)
+    out: dict[str, list[Post]] = {name: [] for name in names}
+    labels = sorted({p.label for p in posts if p.label is not None})
+    for label in labels:
+        group = [p for p in posts if p.label == label]
+        order = rng.permutation(len(group))
+        cuts = np.cumsum([fractions[n] / total for n in names])[:-1]
+        bounds = [0, *np.round(cuts * len(group)).astype(int).tolist(), len(group)]
+        for name, lo, hi in zip(names, bounds[:-1], bounds[1:]):
+            out[name].extend(group[j] for j in order[lo:hi])
+    for name in names:  # interleave classes deterministically
+        out[name].sort(key=lambda p: (p.id,))
+    unlabelled = [p for p in posts if p.label is None]
+    if unlabelled:
+        out["unlabelled"] = unlabelled
+    return out

@@ -1,0 +1,160 @@
+"""Tokenisers that turn a batch of strings into the text keys of the model inputs.
+
+Both return `{"token_ids": int32 [B, L], "padding_mask": int32 [B, L]}` (and
+`segment_ids` for keras-hub BERT-style backbones). An empty string (a post with
+no text) gives an all-padding row.
+
+* `VocabularyTokenizer`: `keras.layers.TextVectorization`, adapted on the
+  training split, for encoders trained from scratch.
+* `HubTokenizer`: a keras-hub tokenizer (WordPiece, BPE, SentencePiece) with its
+  start/end/pad tokens, for pretrained keras-hub backbones.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import keras
+import tensorflow as tf
+
+
+class VocabularyTokenizer:
+    """Word-level tokenizer over a vocabulary learned from the training split.
+
+    Args:
+        sequence_length: int. Tokens per post (padded/truncated). Default 32.
+        max_tokens: int. Vocabulary size cap including padding and OOV. Default 20000.
+        vocabulary: optional list of tokens (without the padding and OOV entries).
+
+    Example:
+    >>> tok = data_pipelines.tokenization.VocabularyTokenizer(sequence_length=8)
+    >>> tok.adapt(["so happy today", "so sad"])
+    >>> tok(tf.constant(["happy today"]))["token_ids"].shape
+    TensorShape([1, 8])
+    """
+
+    kind = "vocabulary"
+
+    def __init__(self, sequence_length: int = 32, max_tokens: int = 20000, vocabulary=None):
+        self.sequence_length = int(sequence_length)
+        self.max_tokens = int(max_tokens)
+        self.layer = keras.layers.TextVectorization(
+            max_tokens=self.max_tokens,
+            output_mode="int",
+            output_sequence_length=self.sequence_length,
+            standardize="lower_and_strip_punctuation",
+            split="whitespace",
+            name="text_vectorization",
+        )
+        if vocabulary is not None:
+            self.layer.set_vocabulary(list(vocabulary))
+
+    def adapt(self, texts) -> None:
+        texts = [t or "" for t in texts]
+        self.layer.adapt(tf.data.Dataset.from_tensor_slices(tf.constant(texts, tf.string)).batch(256))
+
+    @property
+    def vocabulary_size(self) -> int:
+        return int(self.layer.vocabulary_size())
+
+    def vocabulary(self) -> list[str]:
+        # entries 0 and 1 are the padding and OOV tokens, added back by set_vocabulary
+        return [t if isinstance(t, str) else t.decode("utf-8") for t in self.layer.get_vocabulary()[2:]]
+
+    def __call__(self, texts: tf.Tensor) -> dict[str, tf.Tensor]:
+        ids = tf.cast(self.layer(texts), tf.int32)
+        return {"token_ids": ids, "padding_mask": tf.cast(ids != 0, tf.int32)}
+
+    def trackables(self) -> list:
+        if not self.layer.built:
+            self.layer(tf.constant([""]))
+        return [self.layer]
+
+    def get_config(self) -> dict:
+        return {"kind": self.kind, "sequence_length": self.sequence_length, "max_tokens": self.max_tokens}
+
+    def save(self, directory: str) -> None:
+        with open(os.path.join(directory, "tokenizer.json"), "w", encoding="utf-8") as f:
+            json.dump({**self.get_config(), "vocabulary": self.vocabulary()}, f, ensure_ascii=False)
+
+
+class HubTokenizer:
+    """A keras-hub tokenizer packed to a fixed length with its special tokens.
+
+    Args:
+        tokenizer: a `keras_hub.tokenizers.Tokenizer` (e.g. `BertTokenizer`) or
+            a preset name / local preset directory to load one from.
+        sequence_length: int. Tokens per post including start/end. Default 128.
+        segment_ids: bool. Also return zero `segment_ids` (BERT backbones).
+    """
+
+    kind = "keras_hub"
+
+    def __init__(self, tokenizer, sequence_length: int = 128, segment_ids: bool = True):
+        import keras_hub
+
+        self.preset = tokenizer if isinstance(tokenizer, str) else None
+        if isinstance(tokenizer, str):
+            tokenizer = keras_hub.tokenizers.Tokenizer.from_preset(tokenizer)
+        self.tokenizer = tokenizer
+        self.sequence_length = int(sequence_length)
+        self.with_segment_ids = bool(segment_ids)
+        start = getattr(tokenizer, "cls_token_id", None) or getattr(tokenizer, "start_token_id", None)
+        end = getattr(tokenizer, "sep_token_id", None) or getattr(tokenizer, "end_token_id", None)
+        pad = getattr(tokenizer, "pad_token_id", 0) or 0
+        self.packer = keras_hub.layers.StartEndPacker(
+            sequence_length=self.sequence_length,
+            start_value=start,
+            end_value=end,
+            pad_value=pad,
+            return_padding_mask=True,
+        )
+
+    @property
+    def vocabulary_size(self) -> int:
+        return int(self.tokenizer.vocabulary_size())
+
+    def adapt(self, texts) -> None:
+        """Pretrained vocabularies are fixed; nothing to learn."""
+
+    def __call__(self, texts: tf.Tensor) -> dict[str, tf.Tensor]:
+        ids, mask = self.packer(self.tokenizer(texts))
+        ids = tf.cast(ids, tf.int32)
+        # a post with no text keeps only padding, so the model sees it as absent
+        empty = tf.strings.length(tf.strings.strip(texts)) == 0
+        mask = tf.where(empty[:, None], tf.zeros_like(mask), mask)
+        out = {"token_ids": ids, "padding_mask": tf.cast(mask, tf.int32)}
+        if self.with_segment_ids:
+            out["segment_ids"] = tf.zeros_like(ids)
+        return out
+
+    def trackables(self) -> list:
+        return [self.tokenizer, self.packer]
+
+    def get_config(self) -> dict:
+        return {"kind": self.kind, "sequence_length": self.sequence_length,
+                "segment_ids": self.with_segment_ids, "preset": self.preset}
+
+    def save(self, directory: str) -> None:
+        config = self.get_config()
+        if self.preset is None:
+            self.tokenizer.save_to_preset(os.path.join(directory, "tokenizer_preset"))
+            config["preset"] = "tokenizer_preset"
+        with open(os.path.join(directory, "tokenizer.json"), "w", encoding="utf-8") as f:
+            json.dump(config, f)
+
+
+def load_tokenizer(directory: str):
+    """Rebuild the tokenizer saved by `save(directory)`."""
+    with open(os.path.join(directory, "tokenizer.json"), encoding="utf-8") as f:
+        config = json.load(f)
+    kind = config.pop("kind")
+    if kind == "vocabulary":
+        return VocabularyTokenizer(**config)
+    if kind == "keras_hub":
+        preset = config.pop("preset")
+        if not os.path.isabs(preset) and os.path.exists(os.path.join(directory, preset)):
+            preset = os.path.join(directory, preset)
+        return HubTokenizer(preset, **config)
+    raise ValueError(f"{directory}/tokenizer.json: unknown tokenizer kind {kind!r}")

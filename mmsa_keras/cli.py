@@ -1,0 +1,243 @@
+"""The `mmsa` command.
+
+    mmsa datasets make-synthetic OUT_DIR [--posts N] [--image-size S] [--seed K]
+    mmsa models
+    mmsa train --model NAME --data-dir D --format F --out RUN_DIR [--epochs E] ...
+    mmsa evaluate RUN_DIR [--split test]
+    mmsa export RUN_DIR OUT_DIR
+    mmsa predict MODEL_DIR [--text T] [--image PATH] [--csv FILE]
+    mmsa demo [--out DIR]      the embedded default, end to end
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _add_train_args(p: argparse.ArgumentParser) -> None:
+    from mmsa_keras.training import PRECISIONS, STRATEGIES
+
+    p.add_argument("--model", required=True, help="registry name (see `mmsa models`)")
+    p.add_argument("--data-dir", required=True, help="dataset folder (or file for table formats)")
+    p.add_argument("--format", default="mvsa", help="dataset format (mvsa, table, ...)")
+    p.add_argument("--out", required=True, help="run directory")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--precision", choices=PRECISIONS, default="auto",
+                   help="auto: mixed_float16 on a GPU, float32 on a CPU")
+    p.add_argument("--strategy", choices=STRATEGIES, default="auto",
+                   help="auto: MirroredStrategy when several GPUs are visible")
+    p.add_argument("--learning-rate", type=float, default=1e-3)
+    p.add_argument("--patience", type=int, default=3, help="EarlyStopping patience (epochs)")
+    p.add_argument("--image-size", type=int, default=64)
+    p.add_argument("--sequence-length", type=int, default=32)
+    p.add_argument("--text-encoder", default="small_transformer")
+    p.add_argument("--image-encoder", default="small_cnn")
+    p.add_argument("--no-augment", action="store_true", help="no augmentation of training images")
+    p.add_argument("--balance-to", type=int, default=None,
+                   help="resample each training class to N posts (with augmentation)")
+    p.add_argument("--tensorboard", action="store_true")
+    p.add_argument("--force", action="store_true", help="retrain even if RUN_DIR holds a model")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="model constructor override, e.g. --set hidden_dim=32 (JSON values)")
+
+
+def _parse_overrides(items):
+    out = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def cmd_make_synthetic(args) -> int:
+    from data_pipelines.datasets.synthetic import make_synthetic
+
+    summary = make_synthetic(args.out_dir, posts=args.posts, image_size=args.image_size, seed=args.seed)
+    print(f"wrote {summary['posts']} posts to {args.out_dir} (MVSA layout)")
+    print(f"  classes: {summary['classes']}")
+    print(f"  kinds:   {summary['kinds']}")
+    return 0
+
+
+def cmd_models(args) -> int:
+    from mmsa_keras.registry import list_models
+
+    print(f"{'name':28s} {'paper':5s} {'table':10s} description")
+    for spec in list_models():
+        print(f"{spec.name:28s} {spec.paper:5s} {spec.table:10s} {spec.description}")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from mmsa_keras.training import TrainConfig, train
+
+    config = TrainConfig(
+        model=args.model, data_dir=args.data_dir, format=args.format, out=args.out,
+        epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, precision=args.precision,
+        strategy=args.strategy, learning_rate=args.learning_rate, patience=args.patience,
+        image_size=args.image_size, sequence_length=args.sequence_length,
+        text_encoder=args.text_encoder, image_encoder=args.image_encoder,
+        augment=not args.no_augment, balance_to=args.balance_to, tensorboard=args.tensorboard,
+        force=args.force, model_overrides=_parse_overrides(args.set),
+    )
+    summary = train(config)
+    if summary.get("trained"):
+        print(f"trained in {summary['train_seconds']:.1f}s; run directory: {args.out}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from mmsa_keras.evaluation import evaluate_run
+
+    evaluate_run(args.run_dir, args.split)
+    print(f"metrics written to {os.path.join(args.run_dir, 'metrics.json')}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from mmsa_keras.export import export_run
+
+    export_run(args.run_dir, args.out_dir)
+    print(f"SavedModel (signature 'serve': text, image_bytes -> probabilities, label) in {args.out_dir}")
+    return 0
+
+
+def _read_predict_csv(path):
+    rows = []
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        reader = csv.DictReader(f)
+        cols = {c.lower(): c for c in reader.fieldnames or []}
+        if "text" not in cols and "image_path" not in cols:
+            raise SystemExit(f"{path}: needs a 'text' and/or an 'image_path' column")
+        base = os.path.dirname(os.path.abspath(path))
+        for i, row in enumerate(reader, start=2):
+            image = (row.get(cols.get("image_path", ""), "") or "").strip()
+            if image and not os.path.isabs(image):
+                image = os.path.join(base, image)
+            rows.append({"id": row.get(cols.get("id", ""), str(i)) or str(i),
+                         "text": row.get(cols.get("text", ""), "") or "", "image": image or None})
+    return rows
+
+
+def cmd_predict(args) -> int:
+    from data_pipelines.images import check_image_file
+    from mmsa_keras.export import ExportedModel
+
+    if args.csv:
+        rows = _read_predict_csv(args.csv)
+    elif args.text is None and args.image is None:
+        raise SystemExit("give --text, --image (or both), or --csv")
+    else:
+        rows = [{"id": "input", "text": args.text or "", "image": args.image}]
+    for row in rows:
+        if row["image"]:
+            kind, message = check_image_file(row["image"])
+            if kind is not None:
+                print(f"[mmsa] {row['image']}: {kind.replace('_', ' ')} ({message}); "
+                      "predicting without the image", file=sys.stderr)
+                row["image"] = None
+    model = ExportedModel(args.model_dir)
+    probs = model.predict([r["text"] for r in rows], [r["image"] for r in rows])
+    names = model.class_names
+    print("id\tlabel\t" + "\t".join(f"p({n})" for n in names))
+    for row, p in zip(rows, probs):
+        print(f"{row['id']}\t{names[int(p.argmax())]}\t" + "\t".join(f"{x:.4f}" for x in p))
+    return 0
+
+
+def cmd_demo(args) -> int:
+    """The embedded default end to end: data → train → evaluate → export → predict."""
+    from data_pipelines.datasets.synthetic import make_synthetic
+    from mmsa_keras.export import ExportedModel, export_run
+    from mmsa_keras.training import TrainConfig, train
+
+    start = time.time()
+    data_dir = os.path.join(args.out, "synthetic_data")
+    run_dir = os.path.join(args.out, "native_cat")
+    print(f"[1/4] writing the synthetic dataset ({args.posts} posts) to {data_dir}")
+    make_synthetic(data_dir, posts=args.posts, image_size=64, seed=args.seed)
+    print("[2/4] training native_cat (paper 002) with the small CNN and small transformer")
+    summary = train(TrainConfig(model="native_cat", data_dir=data_dir, out=run_dir, epochs=args.epochs,
+                                seed=args.seed, force=True))
+    export_dir = os.path.join(run_dir, "export")
+    print(f"[3/4] exporting a SavedModel with a raw-input signature to {export_dir}")
+    export_run(run_dir, export_dir)
+    print("[4/4] predicting on two posts through the exported model")
+    model = ExportedModel(export_dir)
+    example_image = sorted(f for f in os.listdir(os.path.join(data_dir, "data")) if f.endswith(".jpg"))[0]
+    probs = model.predict(["what a wonderful day with friends #blessed", ""],
+                          [None, os.path.join(data_dir, "data", example_image)])
+    for label, p in zip(["text only: 'what a wonderful day with friends #blessed'",
+                         f"image only: {example_image}"], probs):
+        print(f"  {label} -> {model.class_names[int(p.argmax())]} "
+              + " ".join(f"{n}={x:.3f}" for n, x in zip(model.class_names, p)))
+    m = summary["metrics"]
+    print(f"\ndone in {time.time() - start:.0f}s. test accuracy {m['accuracy']:.3f}, "
+          f"weighted F1 {m['weighted']['f1']:.3f}")
+    print(f"run directory: {run_dir} (metrics.json, confusion_matrix_test.png, model.keras, export/)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mmsa", description="multimodal sentiment models in Keras 3")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ds = sub.add_parser("datasets", help="dataset tools").add_subparsers(dest="datasets_command", required=True)
+    p = ds.add_parser("make-synthetic", help="write the embedded synthetic dataset (MVSA layout)")
+    p.add_argument("out_dir")
+    p.add_argument("--posts", type=int, default=600)
+    p.add_argument("--image-size", type=int, default=64)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_make_synthetic)
+
+    sub.add_parser("models", help="list registered models").set_defaults(func=cmd_models)
+
+    p = sub.add_parser("train", help="train a registered model")
+    _add_train_args(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="evaluate a run directory")
+    p.add_argument("run_dir")
+    p.add_argument("--split", default="test")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("export", help="export a run as a SavedModel taking raw inputs")
+    p.add_argument("run_dir")
+    p.add_argument("out_dir")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("predict", help="predict with an exported model")
+    p.add_argument("model_dir")
+    p.add_argument("--text")
+    p.add_argument("--image")
+    p.add_argument("--csv", help="CSV with columns text and/or image_path (and optional id)")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("demo", help="the embedded default end to end")
+    p.add_argument("--out", default="runs/demo")
+    p.add_argument("--posts", type=int, default=600)
+    p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

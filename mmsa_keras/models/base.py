@@ -1,0 +1,129 @@
+"""Shared plumbing of the multimodal models: inputs, encoders, presence flags, config.
+
+Every model is a functional subclass of `MultimodalModel` (keras-hub style). It
+runs in one of two modes, chosen by its constructor arguments:
+
+* raw mode: `text_encoder` / `image_encoder` are Keras models (the contracts of
+  `mmsa_keras.encoders`); inputs are `images`, `token_ids`, `padding_mask`
+  (`segment_ids` when the encoder wants it) and the presence flags;
+* feature mode: `text_feature_shape` / `image_feature_shape` give the shape of
+  precomputed encoder outputs, `(D,)` for a pooled vector or `(S, D)` for a
+  sequence; inputs are `text_features` (+ `text_feature_mask` for a sequence),
+  `image_features` and the presence flags.
+
+`text_present` / `image_present` (float32 `[B]`) are always inputs.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from mmsa_keras.layers.masked_pooling import MaskedPooling
+from mmsa_keras.layers.presence_mask import PresenceMask
+
+ENCODER_KEYS = ("text_encoder", "image_encoder")
+
+
+def text_branch(inputs: dict, text_encoder=None, text_feature_shape=None) -> dict:
+    """Add the text inputs to `inputs`; return the text tensors.
+
+    Returns a dict with `pooled` `[B, D]`, `present` `[B]` and, when the
+    encoder or the features give one, `sequence` `[B, L, D]` and `mask` `[B, L]`.
+    """
+    out = {}
+    if text_encoder is not None:
+        spec = text_encoder.input
+        if not isinstance(spec, dict):
+            raise ValueError("a text encoder must take a dict of inputs (token_ids, padding_mask, ...)")
+        for name, t in spec.items():
+            inputs[name] = keras.Input(t.shape[1:], dtype=t.dtype, name=name)
+        encoded = text_encoder({name: inputs[name] for name in spec})
+        out["sequence"] = encoded["sequence_output"]
+        out["pooled"] = encoded["pooled_output"]
+        out["mask"] = inputs["padding_mask"]
+    elif text_feature_shape is not None:
+        shape = tuple(text_feature_shape)
+        inputs["text_features"] = keras.Input(shape, name="text_features")
+        if len(shape) == 1:
+            out["pooled"] = inputs["text_features"]
+        else:
+            inputs["text_feature_mask"] = keras.Input((shape[0],), dtype="int32", name="text_feature_mask")
+            out["sequence"] = inputs["text_features"]
+            out["mask"] = inputs["text_feature_mask"]
+            out["pooled"] = MaskedPooling("mean", name="text_feature_mean")(out["sequence"], mask=out["mask"])
+    else:
+        raise ValueError("give a text_encoder (raw mode) or a text_feature_shape (feature mode)")
+    inputs["text_present"] = keras.Input((), name="text_present")
+    out["present"] = inputs["text_present"]
+    return out
+
+
+def image_branch(inputs: dict, image_encoder=None, image_feature_shape=None) -> dict:
+    """Add the image inputs to `inputs`; return the image tensors.
+
+    Returns `pooled` `[B, D]`, `present` `[B]` and, when available, `sequence`
+    `[B, h*w, C]` (the spatial map flattened, paper 002) and `map` `[B, h, w, C]`.
+    """
+    out = {}
+    if image_encoder is not None:
+        inputs["images"] = keras.Input(image_encoder.input.shape[1:], name="images")
+        encoded = image_encoder(inputs["images"])
+        out["pooled"] = encoded["pooled_output"]
+        fmap = encoded.get("feature_map")
+        if fmap is not None:
+            h, w, c = fmap.shape[1:]
+            out["map"] = fmap
+            out["sequence"] = keras.layers.Reshape((h * w, c), name="image_map_to_sequence")(fmap)
+    elif image_feature_shape is not None:
+        shape = tuple(image_feature_shape)
+        inputs["image_features"] = keras.Input(shape, name="image_features")
+        if len(shape) == 1:
+            out["pooled"] = inputs["image_features"]
+        else:
+            out["sequence"] = inputs["image_features"]
+            out["pooled"] = keras.layers.GlobalAveragePooling1D(name="image_feature_mean")(out["sequence"])
+    else:
+        raise ValueError("give an image_encoder (raw mode) or an image_feature_shape (feature mode)")
+    inputs["image_present"] = keras.Input((), name="image_present")
+    out["present"] = inputs["image_present"]
+    return out
+
+
+def projection(x, dim: int, dropout: float, name: str):
+    """Dropout + Dense(dim, relu): paper 002's per-modality projection."""
+    x = keras.layers.Dropout(dropout, name=f"{name}_dropout")(x)
+    return keras.layers.Dense(dim, activation="relu", name=f"{name}_dense")(x)
+
+
+def masked_by_presence(x, present, name: str):
+    return PresenceMask(name=name)([x, present])
+
+
+class MultimodalModel(keras.Model):
+    """Base class: stores constructor arguments and (de)serialises the encoders."""
+
+    #: registry metadata, filled in by subclasses
+    paper = ""
+    table = ""
+
+    def _store_config(self, **config):
+        self._mmsa_config = config
+        for key in ENCODER_KEYS:
+            if config.get(key) is not None:
+                setattr(self, key, config[key])
+
+    def get_config(self):
+        config = {"name": self.name, "trainable": self.trainable}
+        for key, value in self._mmsa_config.items():
+            if key in ENCODER_KEYS and value is not None:
+                value = keras.saving.serialize_keras_object(value)
+            config[key] = value
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ENCODER_KEYS:
+            if isinstance(config.get(key), dict):
+                config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)

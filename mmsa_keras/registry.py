@@ -1,0 +1,97 @@
+"""Models by name: `register_model`, `create_model(name, **overrides)`, `list_models()`.
+
+Encoders may be given as Keras models or by name: `text_encoder="small_transformer"`
+with `text_encoder_config={...}` builds `mmsa_keras.encoders.small_transformer(...)`.
+
+Example:
+>>> model = mmsa_keras.registry.create_model(
+...     "native_cat", text_encoder="small_transformer",
+...     text_encoder_config={"vocabulary_size": 500, "sequence_length": 16},
+...     image_encoder="small_cnn", image_encoder_config={"image_size": 32})
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+import keras
+
+
+@dataclasses.dataclass
+class ModelSpec:
+    """What the registry knows about a model."""
+
+    name: str
+    builder: Callable[..., keras.Model]
+    paper: str
+    table: str
+    description: str
+    modalities: tuple[str, ...] = ("text", "image")
+    defaults: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+_MODELS: dict[str, ModelSpec] = {}
+
+
+def register_model(name: str, builder, paper: str, table: str, description: str,
+                   modalities=("text", "image"), **defaults) -> ModelSpec:
+    """Register `builder` (a model class or function) under `name`."""
+    if name in _MODELS:
+        raise ValueError(f"model {name!r} is already registered")
+    spec = ModelSpec(name, builder, paper, table, description, tuple(modalities), defaults)
+    _MODELS[name] = spec
+    return spec
+
+
+def _ensure_registered() -> None:
+    if not _MODELS:
+        _register_builtin()
+
+
+def list_models() -> list[ModelSpec]:
+    _ensure_registered()
+    return [_MODELS[k] for k in sorted(_MODELS, key=lambda n: (_MODELS[n].paper, n))]
+
+
+def get_spec(name: str) -> ModelSpec:
+    _ensure_registered()
+    if name not in _MODELS:
+        raise ValueError(f"unknown model {name!r}; `mmsa models` lists them: {sorted(_MODELS)}")
+    return _MODELS[name]
+
+
+def resolve_encoders(kwargs: dict[str, Any], modalities) -> dict[str, Any]:
+    """Build encoders given by name; drop encoder arguments a model does not use."""
+    from mmsa_keras.encoders import build_image_encoder, build_text_encoder
+
+    out = dict(kwargs)
+    builders = {"text": build_text_encoder, "image": build_image_encoder}
+    for modality, build in builders.items():
+        key = f"{modality}_encoder"
+        config = out.pop(f"{key}_config", None) or {}
+        if modality not in modalities:
+            out.pop(key, None)
+            out.pop(f"{modality}_feature_shape", None)
+            continue
+        if isinstance(out.get(key), str):
+            out[key] = build(out[key], **config)
+    return out
+
+
+def create_model(name: str, **overrides) -> keras.Model:
+    """Build the registered model `name`, its defaults updated by `overrides`."""
+    spec = get_spec(name)
+    kwargs = resolve_encoders({**spec.defaults, **overrides}, spec.modalities)
+    return spec.builder(**kwargs)
+
+
+def _register_builtin() -> None:
+    from mmsa_keras.models import bert_resnet
+
+    register_model("bert_resnet_text_only", bert_resnet.BertResnetTextOnly, "002", "Table 4",
+                   "BERT text-only row: pooled text → projection → head", modalities=("text",))
+    register_model("bert_resnet_image_only", bert_resnet.BertResnetImageOnly, "002", "Table 4",
+                   "ResNet image-only row: pooled image → projection → head", modalities=("image",))
+    register_model("native_cat", bert_resnet.NativeCat, "002", "Table 4",
+                   "NativeCat: concatenated pooled text and image vectors → head")
