@@ -183,7 +183,7 @@ class Preprocessor:
             return (inputs, batch["label"]) if with_labels else inputs
 
         # seeded augmentation draws from a stateful generator: keep that map sequential
-        ds = ds.map(finish, num_parallel_calls=None if augment else AUTOTUNE, deterministic=True)
+        ds = (ds.map(finish) if augment else ds.map(finish, num_parallel_calls=AUTOTUNE, deterministic=True))
         return ds.prefetch(AUTOTUNE)
 
     # ---------------------------------------------------------- persistence

@@ -1,0 +1,48 @@
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import pytest  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED_DATA = os.path.join(os.path.dirname(REPO), "shared", "data")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--runslow", action="store_true", default=False, help="run tests marked slow")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--runslow"):
+        return
+    skip_slow = pytest.mark.skip(reason="slow: run with --runslow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip_slow)
+
+
+@pytest.fixture(scope="session")
+def synthetic_dir(tmp_path_factory):
+    """A small synthetic dataset shared by the tests (240 posts, 32x32 images)."""
+    from data_pipelines.datasets.synthetic import make_synthetic
+
+    path = str(tmp_path_factory.mktemp("synthetic"))
+    make_synthetic(path, posts=240, image_size=32, seed=3)
+    return path
+
+
+@pytest.fixture(scope="session")
+def mvsa_sample_dir():
+    path = os.path.join(SHARED_DATA, "mvsa_single_sample")
+    if not os.path.isdir(path):
+        pytest.fail(f"the shared MVSA sample is missing at {path}; tests expect ../shared beside the repo")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _float32_policy():
+    import keras
+
+    keras.mixed_precision.set_global_policy("float32")
+    yield
+    keras.mixed_precision.set_global_policy("float32")

@@ -1,0 +1,118 @@
+import json
+import os
+
+import pytest
+
+from data_pipelines.datasets import load_dataset
+from data_pipelines.images import scan_images
+from data_pipelines.report import DataReport
+from data_pipelines.text_io import decode_caption
+from tests.data_pipelines.bad_input import make_bad_mvsa
+
+
+def test_decode_caption_falls_back_and_counts():
+    report = DataReport()
+    assert decode_caption("héllo".encode("utf-8"), "a.txt", report) == "héllo"
+    assert decode_caption(b"\xef\xbb\xbfbom", "b.txt", report) == "bom"
+    assert report.count("encoding_fallback") == 0
+    assert decode_caption("caf\u00e9 \u2013".encode("cp1252"), "c.txt", report) == "caf\u00e9 \u2013"
+    assert decode_caption(b"\x81\x8d", "d.txt", report) == "\x81\x8d"  # latin-1 last resort
+    assert report.count("encoding_fallback") == 2
+    assert report.events["encoding_fallback"][0]["file"] == "c.txt"
+
+
+def test_mvsa_reader_on_the_shared_sample(mvsa_sample_dir):
+    report = DataReport(max_messages=0)
+    ds = load_dataset(mvsa_sample_dir, "mvsa", report=report)
+    assert len(ds["all"]) == 300
+    assert ds.class_counts() == {"negative": 90, "neutral": 60, "positive": 150}
+    assert report.count("encoding_fallback") > 0  # many captions are not UTF-8
+    assert all(p.image_path for p in ds["all"])
+    with open(os.path.join(mvsa_sample_dir, "clmlf_style_split.json")) as f:
+        reference = {str(r["id"]): r["text"] for r in json.load(f)}
+    post = next(p for p in ds["all"] if p.id == "3")
+    assert post.text == " ".join(reference["3"].split())
+
+
+def test_every_kind_of_bad_input_is_reported_and_survived(tmp_path, capsys):
+    ids = make_bad_mvsa(str(tmp_path))
+    report = DataReport()
+    ds = load_dataset(str(tmp_path), "mvsa", report=report)
+    posts = {p.id: p for p in ds["all"]}
+    # label rows: wrong field count and unknown label are skipped with file and line
+    assert "9" not in posts and "10" not in posts
+    assert report.events["unknown_label"][0]["line"] == int(ids["unknown_label_line"])
+    assert report.events["bad_row"][0]["line"] == int(ids["bad_row_line"])
+    assert report.events["bad_row"][0]["file"].endswith("train.txt")
+    # captions
+    assert posts[ids["cp1252"]].text == "café naïve – déjà vu"
+    assert report.count("encoding_fallback") == 1
+    assert posts[ids["empty_caption"]].text is None and report.count("empty_text") == 1
+    # images: missing at read time, undecodable ones at scan time
+    assert posts[ids["missing_image"]].image_path is None and report.count("missing_image") == 1
+    dropped = scan_images(list(posts.values()), report, verbose=False)
+    assert dropped == 3
+    assert report.count("empty_image") == 1 and report.count("undecodable_image") == 2
+    for key in ("truncated", "zero_byte", "text_as_jpg"):
+        assert posts[ids[key]].image_path is None
+    err = capsys.readouterr().err
+    assert "train.txt:10" in err and "train.txt:11" in err and "3.jpg" in err
+    summary = report.summary()
+    assert "zero-byte image file" in summary and "unknown label" in summary
+
+
+def test_pipeline_runs_over_bad_input_with_presence_flags(tmp_path):
+    from data_pipelines.pipeline import Preprocessor
+
+    make_bad_mvsa(str(tmp_path))
+    report = DataReport(max_messages=0)
+    posts = load_dataset(str(tmp_path), "mvsa", report=report)["all"]
+    scan_images(posts, report, verbose=False)
+    pre = Preprocessor(image_size=16, sequence_length=8).fit(posts, verbose=False)
+    inputs, labels = next(iter(pre.make_dataset(posts, batch_size=len(posts), training=True, shuffle=False)))
+    present = dict(zip([p.id for p in posts], inputs["image_present"].numpy()))
+    assert present["1"] == 1.0 and present["3"] == 0.0 and present["4"] == 0.0 and present["6"] == 0.0
+    text_present = dict(zip([p.id for p in posts], inputs["text_present"].numpy()))
+    assert text_present["8"] == 0.0 and text_present["1"] == 1.0
+
+
+def test_table_reader_csv_with_multiline_fields_and_bad_rows(tmp_path):
+    (tmp_path / "img.jpg").write_bytes(b"")
+    content = (
+        "id,text,image_path,label\n"
+        'a,"first line\nsecond line",img.jpg,positive\n'
+        "b,plain,,negative\n"
+        "c,too,many,fields,neutral\n"
+        "d,odd label,,thrilled\n"
+        "a,duplicate,,neutral\n"
+        "e,missing image,nothere.jpg,neutral\n"
+    )
+    (tmp_path / "posts.csv").write_text(content, encoding="utf-8")
+    report = DataReport(max_messages=0)
+    ds = load_dataset(str(tmp_path / "posts.csv"), "table", report=report,
+                      class_names=("negative", "neutral", "positive"))
+    posts = {p.id: p for p in ds["all"]}
+    assert set(posts) == {"a", "b", "e"}
+    assert posts["a"].text == "first line second line" and posts["a"].label == 2
+    assert posts["b"].image_path is None
+    assert report.events["bad_row"][0]["line"] == 5  # the multi-line field shifts line numbers
+    assert report.events["unknown_label"][0]["line"] == 6
+    assert report.count("duplicate_id") == 1 and report.count("missing_image") == 1
+
+
+def test_table_reader_jsonl_with_split_column(tmp_path):
+    rows = [{"id": 1, "text": "good", "label": "positive", "split": "train"},
+            {"id": 2, "text": "bad", "label": "negative", "split": "test"},
+            {"id": 3, "text": "meh", "label": 1, "split": "train"}]
+    path = tmp_path / "posts.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n{not json\n", encoding="utf-8")
+    report = DataReport(max_messages=0)
+    ds = load_dataset(str(path), "table", report=report)
+    assert sorted(ds.splits) == ["test", "train"]
+    assert [p.label for p in ds["train"]] == [2, 1]
+    assert report.events["bad_row"][0]["line"] == 4
+
+
+def test_unknown_format_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="unknown dataset format"):
+        load_dataset(str(tmp_path), "nope")
