@@ -135,6 +135,7 @@ class Preprocessor:
         balance_to: int | None = None,
         drop_remainder: bool = False,
         with_labels: bool = True,
+        input_names=None,
     ) -> tf.data.Dataset:
         """A batched, prefetched `tf.data.Dataset` of `(inputs, label)`.
 
@@ -144,6 +145,9 @@ class Preprocessor:
             augment: override augmentation (training split only by default).
             seed: seeds the shuffle and the augmentation: same seed, same batches.
             balance_to: resample each class to this many posts (needs augment).
+            input_names: keep only these input keys (a model's `model.input`
+                names); Keras matches dict inputs by structure, so a model
+                must be fed exactly the keys it declares.
         """
         shuffle = training if shuffle is None else shuffle
         augment = training if augment is None else augment
@@ -180,6 +184,11 @@ class Preprocessor:
 
         def finish(batch):
             inputs = self.finish_batch(batch["image"], batch["present"], batch["text"], augmenter)
+            if input_names is not None:
+                missing = [k for k in input_names if k not in inputs]
+                if missing:
+                    raise ValueError(f"the pipeline does not produce the model inputs {missing}")
+                inputs = {k: inputs[k] for k in input_names}
             return (inputs, batch["label"]) if with_labels else inputs
 
         # seeded augmentation draws from a stateful generator: keep that map sequential

@@ -148,7 +148,7 @@ def evaluate_run(run_dir: str, split: str = "test", verbose: int = 1, model=None
                          f"(splits: {sorted(dataset.splits)})")
     preprocessor = preprocessor or Preprocessor.load(run_dir)
     model = model or keras.saving.load_model(os.path.join(run_dir, "model.keras"))
-    ds = preprocessor.make_dataset(posts, batch_size)
+    ds = preprocessor.make_dataset(posts, batch_size, input_names=list(model.input))
     if verbose:
         print(f"Evaluating on {split} ({len(posts)} posts)")
     y_true, y_prob = predict_dataset(model, ds, verbose=verbose)

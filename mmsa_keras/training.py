@@ -161,11 +161,6 @@ def train(config: TrainConfig, extra_callbacks=None) -> dict[str, Any]:
                      "strategy_used": type(strategy).__name__, "class_names": list(dataset.class_names),
                      "dataset_name": dataset.name, "dataset_summary": dataset.summary()})
 
-    train_ds = preprocessor.make_dataset(dataset.labelled("train"), config.batch_size, training=True,
-                                         augment=config.augment, seed=config.seed,
-                                         balance_to=config.balance_to)
-    val_ds = preprocessor.make_dataset(dataset.labelled("validation"), config.batch_size)
-
     start = time.time()
     try:
         keras.mixed_precision.set_global_policy(policy)
@@ -173,6 +168,12 @@ def train(config: TrainConfig, extra_callbacks=None) -> dict[str, Any]:
             model = build_model(config, preprocessor, dataset.num_classes)
             model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
                           loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        names = list(model.input)
+        train_ds = preprocessor.make_dataset(dataset.labelled("train"), config.batch_size, training=True,
+                                             augment=config.augment, seed=config.seed,
+                                             balance_to=config.balance_to, input_names=names)
+        val_ds = preprocessor.make_dataset(dataset.labelled("validation"), config.batch_size,
+                                           input_names=names)
         callbacks = make_callbacks(config, run_dir) + list(extra_callbacks or [])
         history = model.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
                             callbacks=callbacks, verbose=config.verbose)

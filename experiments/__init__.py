@@ -1,0 +1,1 @@
+"""Experiment configs (one per paper table) and the runner that reproduces them."""

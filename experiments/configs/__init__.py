@@ -1,0 +1,1 @@
+"""One `get_config()` module per paper table: `<paper>_<table>.py`."""
