@@ -47,8 +47,10 @@ def predict_dataset(model, dataset, verbose=1):
     labels, probs = [], []
     n = dataset.cardinality().numpy()
     bar = keras.utils.Progbar(n if n > 0 else None, unit_name="batch") if verbose else None
+    from mmsa_keras.models.base import class_scores
+
     for inputs, y in dataset:
-        probs.append(np.asarray(model(inputs, training=False)))
+        probs.append(np.asarray(class_scores(model(inputs, training=False))))
         labels.append(np.asarray(y))
         if bar is not None:
             bar.add(1)
@@ -98,7 +100,9 @@ def plot_history(history_csv: str, path: str) -> str | None:
         return None
     epochs = [int(r["epoch"]) + 1 for r in rows]
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
-    for ax, metric in zip(axes, ("loss", "accuracy")):
+    accuracy_key = next((k for k in rows[0] if k.endswith("accuracy") and not k.startswith("val_")),
+                        "accuracy")
+    for ax, metric in zip(axes, ("loss", accuracy_key)):
         for key, style in ((metric, "-"), (f"val_{metric}", "--")):
             if key in rows[0]:
                 ax.plot(epochs, [float(r[key]) for r in rows], style, label=key)

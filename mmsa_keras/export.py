@@ -23,6 +23,7 @@ import keras
 import tensorflow as tf
 
 from data_pipelines.pipeline import Preprocessor
+from mmsa_keras.models.base import class_scores
 
 
 def export_model(model: keras.Model, preprocessor: Preprocessor, class_names, out_dir: str) -> str:
@@ -39,7 +40,7 @@ def export_model(model: keras.Model, preprocessor: Preprocessor, class_names, ou
     def serve(text, image_bytes):
         inputs = preprocessor.serve(text, image_bytes)
         inputs = {name: inputs[name] for name in input_names}
-        probs = tf.cast(model(inputs, training=False), tf.float32)
+        probs = tf.cast(class_scores(model(inputs, training=False)), tf.float32)
         return {"probabilities": probs, "label": tf.gather(labels, tf.argmax(probs, axis=-1))}
 
     signature = [tf.TensorSpec([None], tf.string, name="text"),

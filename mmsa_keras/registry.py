@@ -95,3 +95,11 @@ def _register_builtin() -> None:
                    "ResNet image-only row: pooled image → projection → head", modalities=("image",))
     register_model("native_cat", bert_resnet.NativeCat, "002", "Table 4",
                    "NativeCat: concatenated pooled text and image vectors → head")
+    register_model("native_combine", bert_resnet.NativeCombine, "002", "Table 4",
+                   "NativeCombine: one head per modality, probabilities added and renormalised")
+    register_model("cmac", bert_resnet.CMAC, "002", "Table 4",
+                   "CMAC: bidirectional cross-modal attention, two heads, summed probabilities")
+    register_model("hstec", bert_resnet.HSTEC, "002", "Table 4",
+                   "HSTEC: transformer encoder over text states + image tokens, two heads")
+    register_model("ote", bert_resnet.OTE, "002", "Table 4",
+                   "OTE: [text; image] pooled token → transformer encoder → head")

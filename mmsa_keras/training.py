@@ -104,6 +104,21 @@ def build_model(config: TrainConfig, preprocessor: Preprocessor, num_classes: in
     return create_model(config.model, **kwargs)
 
 
+def training_objective(model: keras.Model) -> dict:
+    """The model's own `training_objective()`, or plain cross-entropy + accuracy."""
+    if hasattr(model, "training_objective"):
+        return model.training_objective()
+    return {"loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]}
+
+
+def labels_for(model: keras.Model, dataset):
+    """Give every output that has a loss the integer labels (dict-output models)."""
+    if not isinstance(model.output, dict):
+        return dataset
+    keys = list(model.output)
+    return dataset.map(lambda x, y: (x, {k: y for k in keys}))
+
+
 def make_callbacks(config: TrainConfig, run_dir: str) -> list[keras.callbacks.Callback]:
     os.makedirs(os.path.join(run_dir, "checkpoints"), exist_ok=True)
     callbacks = [
@@ -166,14 +181,13 @@ def train(config: TrainConfig, extra_callbacks=None) -> dict[str, Any]:
         keras.mixed_precision.set_global_policy(policy)
         with strategy.scope():
             model = build_model(config, preprocessor, dataset.num_classes)
-            model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
-                          loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+            model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), **training_objective(model))
         names = list(model.input)
-        train_ds = preprocessor.make_dataset(dataset.labelled("train"), config.batch_size, training=True,
-                                             augment=config.augment, seed=config.seed,
-                                             balance_to=config.balance_to, input_names=names)
-        val_ds = preprocessor.make_dataset(dataset.labelled("validation"), config.batch_size,
-                                           input_names=names)
+        train_ds = labels_for(model, preprocessor.make_dataset(
+            dataset.labelled("train"), config.batch_size, training=True, augment=config.augment,
+            seed=config.seed, balance_to=config.balance_to, input_names=names))
+        val_ds = labels_for(model, preprocessor.make_dataset(dataset.labelled("validation"),
+                                                             config.batch_size, input_names=names))
         callbacks = make_callbacks(config, run_dir) + list(extra_callbacks or [])
         history = model.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
                             callbacks=callbacks, verbose=config.verbose)

@@ -29,22 +29,31 @@ def random_inputs(model: keras.Model, batch_size: int = 3, seed: int = 0, presen
     return out
 
 
+def _as_dict(outputs):
+    return outputs if isinstance(outputs, dict) else {"output": outputs}
+
+
 def assert_model_round_trip(model: keras.Model, inputs: dict, tmp_path) -> keras.Model:
-    """`.keras` save/load gives an equal config and equal outputs."""
+    """`.keras` save/load gives the same class, config and outputs."""
     path = os.path.join(str(tmp_path), f"{model.name}.keras")
     model.save(path)
     restored = keras.saving.load_model(path)
     assert type(restored) is type(model)
-    np.testing.assert_allclose(
-        np.asarray(restored(inputs, training=False)), np.asarray(model(inputs, training=False)),
-        rtol=1e-6, atol=1e-6,
-    )
+    expected = _as_dict(model(inputs, training=False))
+    got = _as_dict(restored(inputs, training=False))
+    assert set(got) == set(expected)
+    for key in expected:
+        np.testing.assert_allclose(np.asarray(got[key]), np.asarray(expected[key]), rtol=1e-6, atol=1e-6)
     return restored
 
 
 def assert_one_fit_step(model: keras.Model, inputs: dict, num_classes: int = 3) -> None:
+    from mmsa_keras.training import training_objective
+
     labels = np.arange(len(next(iter(inputs.values())))) % num_classes
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.compile(optimizer="adam", **training_objective(model))
+    if isinstance(model.output, dict):
+        labels = {k: labels for k in model.output}
     before = [w.copy() for w in model.get_weights()]
     history = model.fit(inputs, labels, epochs=1, batch_size=len(labels), verbose=0)
     assert np.isfinite(history.history["loss"][0])

@@ -22,6 +22,13 @@ from mmsa_keras.layers.masked_pooling import MaskedPooling
 from mmsa_keras.layers.presence_mask import PresenceMask
 
 ENCODER_KEYS = ("text_encoder", "image_encoder")
+#: the output key of the class scores when a model has several outputs
+PROBABILITIES = "probabilities"
+
+
+def class_scores(outputs):
+    """The `[B, C]` class scores of a model's outputs (a tensor, or a dict of them)."""
+    return outputs[PROBABILITIES] if isinstance(outputs, dict) else outputs
 
 
 def text_branch(inputs: dict, text_encoder=None, text_feature_shape=None) -> dict:
@@ -100,7 +107,14 @@ def masked_by_presence(x, present, name: str):
 
 
 class MultimodalModel(keras.Model):
-    """Base class: stores constructor arguments and (de)serialises the encoders."""
+    """Base class: stores constructor arguments and (de)serialises the encoders.
+
+    A model returns either the `[B, C]` class probabilities, or a dict whose
+    `"probabilities"` entry holds them next to auxiliary outputs (per-modality
+    heads, embeddings for an auxiliary loss). `training_objective()` says
+    which outputs carry which loss; the training glue compiles with it and
+    feeds the integer labels to every output that has a loss.
+    """
 
     #: registry metadata, filled in by subclasses
     paper = ""
@@ -111,6 +125,13 @@ class MultimodalModel(keras.Model):
         for key in ENCODER_KEYS:
             if config.get(key) is not None:
                 setattr(self, key, config[key])
+
+    def training_objective(self) -> dict:
+        """`compile` arguments: loss (per output), loss weights and metrics."""
+        if isinstance(self.output, dict):
+            return {"loss": {PROBABILITIES: "sparse_categorical_crossentropy"},
+                    "metrics": {PROBABILITIES: ["accuracy"]}}
+        return {"loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]}
 
     def get_config(self):
         config = {"name": self.name, "trainable": self.trainable}

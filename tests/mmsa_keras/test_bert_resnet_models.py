@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from mmsa_keras.models.base import class_scores
 from mmsa_keras.registry import create_model, list_models
 from tests.helpers import assert_model_round_trip, assert_one_fit_step, random_inputs
 
@@ -10,16 +11,26 @@ TINY = dict(text_encoder="small_transformer",
             image_encoder="small_cnn",
             image_encoder_config={"image_size": 16, "filters": (4, 8), "output_dim": 8},
             hidden_dim=8, head_hidden_dim=8)
-FEATURES = dict(text_feature_shape=(12,), image_feature_shape=(6, 10), hidden_dim=8, head_hidden_dim=8)
-NAMES = ["native_cat", "bert_resnet_text_only", "bert_resnet_image_only"]
+FEATURES = dict(text_feature_shape=(6, 12), image_feature_shape=(9, 10), hidden_dim=8, head_hidden_dim=8)
+NAMES = ["native_cat", "native_combine", "cmac", "hstec", "ote", "bert_resnet_text_only",
+         "bert_resnet_image_only"]
+
+
+def _overrides(name, mode):
+    base = dict(TINY if mode == "raw" else FEATURES)
+    if name in ("cmac", "hstec"):
+        base.update(num_heads=2, image_channels=4)
+    if name in ("hstec", "ote"):
+        base.update(num_heads=2, intermediate_dim=8)
+    return base
 
 
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("mode", ["raw", "features"])
 def test_build_fit_round_trip_and_missing_modalities(name, mode, tmp_path):
-    model = create_model(name, **(TINY if mode == "raw" else FEATURES))
+    model = create_model(name, **_overrides(name, mode))
     inputs = random_inputs(model, batch_size=4)
-    probs = np.asarray(model(inputs))
+    probs = np.asarray(class_scores(model(inputs)))
     assert probs.shape == (4, 3)
     np.testing.assert_allclose(probs.sum(-1), 1.0, rtol=1e-5)
     assert_one_fit_step(model, inputs)
@@ -32,21 +43,48 @@ def test_build_fit_round_trip_and_missing_modalities(name, mode, tmp_path):
                 batch[key] = np.full_like(batch[key], value)
                 if key == "text_present" and "padding_mask" in batch:
                     batch["padding_mask"] = np.zeros_like(batch["padding_mask"])
-        out = np.asarray(model(batch))
-        assert np.all(np.isfinite(out))
+                if key == "text_present" and "text_feature_mask" in batch:
+                    batch["text_feature_mask"] = np.zeros_like(batch["text_feature_mask"])
+        out = np.asarray(class_scores(model(batch)))
+        assert np.all(np.isfinite(out)) and np.allclose(out.sum(-1), 1.0, rtol=1e-5)
 
 
-def test_native_cat_ignores_the_content_of_an_absent_image():
-    model = create_model("native_cat", **TINY)
+@pytest.mark.parametrize("name", ["native_cat", "native_combine", "cmac", "hstec", "ote"])
+def test_an_absent_image_has_no_influence(name):
+    model = create_model(name, **_overrides(name, "raw"))
     inputs = random_inputs(model, batch_size=2)
     inputs["image_present"] = np.zeros(2, "float32")
     other = dict(inputs, images=inputs["images"] * 5 + 3)
-    np.testing.assert_allclose(np.asarray(model(inputs)), np.asarray(model(other)), atol=1e-6)
+    np.testing.assert_allclose(np.asarray(class_scores(model(inputs))),
+                               np.asarray(class_scores(model(other))), atol=1e-5)
+
+
+def test_native_combine_is_the_renormalised_sum_of_its_heads():
+    model = create_model("native_combine", **_overrides("native_combine", "features"))
+    inputs = random_inputs(model, batch_size=5)
+    inputs["text_present"] = np.array([1, 1, 0, 1, 0], "float32")
+    inputs["image_present"] = np.array([1, 0, 1, 1, 0], "float32")
+    out = {k: np.asarray(v) for k, v in model(inputs).items()}
+    pt, pi = out["text_probabilities"], out["image_probabilities"]
+    wt, wi = inputs["text_present"][:, None], inputs["image_present"][:, None]
+    none = (wt + wi) == 0
+    wt, wi = wt + none, wi + none
+    expected = (wt * pt + wi * pi) / (wt * pt + wi * pi).sum(-1, keepdims=True)
+    np.testing.assert_allclose(out["probabilities"], expected, rtol=1e-5)
+    np.testing.assert_allclose(out["probabilities"][1], pt[1], rtol=1e-5)  # image absent: text head alone
+
+
+def test_cmac_sums_and_softmaxes_the_head_probabilities():
+    model = create_model("cmac", **_overrides("cmac", "features"))
+    inputs = random_inputs(model, batch_size=3)
+    out = {k: np.asarray(v) for k, v in model(inputs).items()}
+    s = out["text_probabilities"] + out["image_probabilities"]
+    np.testing.assert_allclose(out["probabilities"], np.exp(s) / np.exp(s).sum(-1, keepdims=True), rtol=1e-5)
 
 
 def test_registry_lists_models_with_paper_and_table():
     specs = {s.name: s for s in list_models()}
-    assert {"native_cat", "bert_resnet_text_only", "bert_resnet_image_only"} <= set(specs)
-    assert specs["native_cat"].paper == "002"
+    assert set(NAMES) <= set(specs)
+    assert all(specs[n].paper == "002" for n in NAMES)
     with pytest.raises(ValueError, match="unknown model"):
         create_model("no_such_model")

@@ -4,8 +4,8 @@ import keras
 
 from mmsa_keras.api_export import mmsa_export
 from mmsa_keras.layers.classifier_head import ClassifierHead
-from mmsa_keras.models.base import (MultimodalModel, image_branch, masked_by_presence,
-                                    projection, text_branch)
+from mmsa_keras.models.base import MultimodalModel
+from mmsa_keras.models.bert_resnet.features import bert_resnet_features
 
 
 @mmsa_export("mmsa_keras.models.NativeCat")
@@ -47,13 +47,9 @@ class NativeCat(MultimodalModel):
                  head_hidden_dim=128, head_dropout=0.5, **kwargs):
         # === Functional model ===
         inputs = {}
-        text = text_branch(inputs, text_encoder, text_feature_shape)
-        image = image_branch(inputs, image_encoder, image_feature_shape)
-        t = projection(text["pooled"], hidden_dim, projection_dropout, "text_projection")
-        t = masked_by_presence(t, text["present"], "text_presence")
-        i = projection(image["pooled"], hidden_dim, projection_dropout, "image_projection")
-        i = masked_by_presence(i, image["present"], "image_presence")
-        fused = keras.layers.Concatenate(name="concat")([t, i])
+        f = bert_resnet_features(inputs, text_encoder, image_encoder, text_feature_shape,
+                                 image_feature_shape, hidden_dim, projection_dropout)
+        fused = keras.layers.Concatenate(name="concat")([f["text_pooled"], f["image_pooled"]])
         probs = ClassifierHead(num_classes, head_hidden_dim, head_dropout, name="head")(fused)
         super().__init__(inputs=inputs, outputs=probs, **kwargs)
         # === Config ===

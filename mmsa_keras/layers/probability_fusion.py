@@ -1,0 +1,64 @@
+"""Decision-level fusion of per-modality class probabilities, respecting presence."""
+
+import keras
+from keras import ops
+
+from mmsa_keras.api_export import mmsa_export
+
+MODES = ("renormalised_sum", "softmax_sum", "product")
+
+
+@mmsa_export("mmsa_keras.layers.ProbabilityFusion")
+class ProbabilityFusion(keras.layers.Layer):
+    """Fuses K probability vectors `[B, C]` into one, using only present modalities.
+
+    Modes:
+        * "renormalised_sum": Σ_k w_k p_k / Σ_k w_k, the present heads'
+          probabilities added and re-normalised (paper 002, NativeCombineModel).
+        * "softmax_sum": softmax(Σ_k w_k p_k), paper 002's CMAC and HSTEC
+          ("the two probability vectors are summed and soft-maxed").
+        * "product": Π_k p_k^{w_k}, re-normalised; its argmax is paper 004's
+          late fusion ("the predicted class is the highest product").
+
+    w_k is the presence flag of modality k. A post with no modality present
+    gets the plain (unweighted) fusion of all heads, so the output stays a
+    distribution.
+
+    Call arguments:
+        inputs: list of K tensors `[B, C]` of probabilities.
+        presence: list of K tensors `[B]`, or None (all present).
+
+    Args:
+        mode: one of "renormalised_sum", "softmax_sum", "product".
+    """
+
+    def __init__(self, mode="renormalised_sum", **kwargs):
+        super().__init__(**kwargs)
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        self.mode = mode
+
+    def call(self, inputs, presence=None):
+        p = ops.stack([ops.cast(x, "float32") for x in inputs], axis=1)  # [B, K, C]
+        if presence is None:
+            w = ops.ones(ops.shape(p)[:2], "float32")
+        else:
+            w = ops.stack([ops.cast(q, "float32") for q in presence], axis=1)  # [B, K]
+        none_present = ops.cast(ops.sum(w, axis=1, keepdims=True) == 0, "float32")
+        w = ops.expand_dims(w + none_present, -1)  # all heads count when none is present
+        if self.mode == "renormalised_sum":
+            total = ops.sum(w * p, axis=1)
+            return total / ops.sum(total, axis=-1, keepdims=True)
+        if self.mode == "softmax_sum":
+            return ops.softmax(ops.sum(w * p, axis=1), axis=-1)
+        log_product = ops.sum(w * ops.log(ops.maximum(p, 1e-12)), axis=1)
+        return ops.softmax(log_product, axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def compute_output_spec(self, inputs, presence=None):
+        return keras.KerasTensor(inputs[0].shape, dtype="float32")
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode}

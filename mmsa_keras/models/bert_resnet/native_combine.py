@@ -1,0 +1,49 @@
+"""NativeCombineModel of paper 002 (Table 4, row "NativeCombineModel")."""
+
+from mmsa_keras.api_export import mmsa_export
+from mmsa_keras.layers.classifier_head import ClassifierHead
+from mmsa_keras.layers.probability_fusion import ProbabilityFusion
+from mmsa_keras.models.base import PROBABILITIES, MultimodalModel
+from mmsa_keras.models.bert_resnet.features import bert_resnet_features
+
+
+@mmsa_export("mmsa_keras.models.NativeCombine")
+class NativeCombine(MultimodalModel):
+    """One classifier head per modality; their probabilities added and re-normalised.
+
+    Paper 002, section 3.4: "The model processes text and image input
+    separately, extracts their respective features, and makes classification
+    predictions independently. Then, the prediction probability of text and
+    image is fused to get the final prediction result." Trained end to end on
+    the fused probabilities.
+
+    Outputs a dict: `probabilities` (fused), `text_probabilities`,
+    `image_probabilities` (the two heads).
+
+    Missing modality: only the present heads are summed (`ProbabilityFusion`
+    "renormalised_sum"), so a post without an image is classified by its text
+    head alone.
+
+    Args: as `NativeCat`.
+    """
+
+    paper = "002"
+    table = "Table 4 (NativeCombineModel)"
+
+    def __init__(self, text_encoder=None, image_encoder=None, text_feature_shape=None,
+                 image_feature_shape=None, num_classes=3, hidden_dim=64, projection_dropout=0.1,
+                 head_hidden_dim=128, head_dropout=0.5, **kwargs):
+        inputs = {}
+        f = bert_resnet_features(inputs, text_encoder, image_encoder, text_feature_shape,
+                                 image_feature_shape, hidden_dim, projection_dropout)
+        p_text = ClassifierHead(num_classes, head_hidden_dim, head_dropout, name="text_head")(f["text_pooled"])
+        p_image = ClassifierHead(num_classes, head_hidden_dim, head_dropout, name="image_head")(f["image_pooled"])
+        fused = ProbabilityFusion("renormalised_sum", name="fusion")(
+            [p_text, p_image], presence=[f["text_present"], f["image_present"]])
+        outputs = {PROBABILITIES: fused, "text_probabilities": p_text, "image_probabilities": p_image}
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        self._store_config(text_encoder=text_encoder, image_encoder=image_encoder,
+                           text_feature_shape=text_feature_shape, image_feature_shape=image_feature_shape,
+                           num_classes=num_classes, hidden_dim=hidden_dim,
+                           projection_dropout=projection_dropout, head_hidden_dim=head_hidden_dim,
+                           head_dropout=head_dropout)
