@@ -39,8 +39,10 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--patience", type=int, default=3, help="EarlyStopping patience (epochs)")
     p.add_argument("--image-size", type=int, default=64)
     p.add_argument("--sequence-length", type=int, default=32)
-    p.add_argument("--text-encoder", default="small_transformer")
-    p.add_argument("--image-encoder", default="small_cnn")
+    p.add_argument("--text-encoder", default=None,
+                   help="text encoder name (default: the model's own, else small_transformer)")
+    p.add_argument("--image-encoder", default=None,
+                   help="image encoder name (default: the model's own, else small_cnn)")
     p.add_argument("--no-augment", action="store_true", help="no augmentation of training images")
     p.add_argument("--balance-to", type=int, default=None,
                    help="resample each training class to N posts (with augmentation)")

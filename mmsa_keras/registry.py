@@ -74,6 +74,9 @@ def resolve_encoders(kwargs: dict[str, Any], modalities) -> dict[str, Any]:
             out.pop(key, None)
             out.pop(f"{modality}_feature_shape", None)
             continue
+        if out.get(f"{modality}_feature_shape") is not None:  # feature mode: no encoder
+            out.pop(key, None)
+            continue
         if isinstance(out.get(key), str):
             out[key] = build(out[key], **config)
     return out
@@ -87,7 +90,7 @@ def create_model(name: str, **overrides) -> keras.Model:
 
 
 def _register_builtin() -> None:
-    from mmsa_keras.models import bert_resnet
+    from mmsa_keras.models import bert_resnet, joint_fusion
 
     register_model("bert_resnet_text_only", bert_resnet.BertResnetTextOnly, "002", "Table 4",
                    "BERT text-only row: pooled text → projection → head", modalities=("text",))
@@ -103,3 +106,19 @@ def _register_builtin() -> None:
                    "HSTEC: transformer encoder over text states + image tokens, two heads")
     register_model("ote", bert_resnet.OTE, "002", "Table 4",
                    "OTE: [text; image] pooled token → transformer encoder → head")
+
+    # paper 004: joint fusion (text encoder default: max-aggregated word embeddings)
+    psi = {"text_encoder": "bag_of_embeddings",
+           "text_encoder_config": {"hidden_dim": 200, "pooling": "max", "dropout": 0.25}}
+    register_model("joint_fusion_text_only", joint_fusion.JointFusionTextOnly, "004", "Tables 4, 5",
+                   "text ψ(s) (embeddings, max over tokens) → Linear(h) → softmax", modalities=("text",), **psi)
+    register_model("joint_fusion_image_only", joint_fusion.JointFusionImageOnly, "004", "Tables 4, 5",
+                   "image γ(i) → linear softmax layer", modalities=("image",))
+    register_model("early_fusion", joint_fusion.EarlyFusion, "004", "Table 4",
+                   "[γ; ψ] → Linear(h) → softmax", **psi)
+    register_model("late_fusion", joint_fusion.LateFusion, "004", "Table 4",
+                   "argmax of the product of the unimodal classifiers' probabilities", **psi)
+    register_model("joint_fusion", joint_fusion.JointFusion, "004", "Tables 4, 5",
+                   "max/average pooling of projected γ and ψ → Linear(h) → softmax", **psi)
+    register_model("common_space_fusion", joint_fusion.CommonSpaceFusion, "004", "Tables 4, 5",
+                   "joint fusion + auxiliary common-space ranking loss (eq. 14)", **psi)

@@ -45,8 +45,8 @@ class TrainConfig:
     patience: int = 3
     image_size: int = 64
     sequence_length: int = 32
-    text_encoder: str = "small_transformer"
-    image_encoder: str = "small_cnn"
+    text_encoder: str | None = None  # None: the model's default, else small_transformer
+    image_encoder: str | None = None  # None: the model's default, else small_cnn
     text_encoder_config: dict[str, Any] = dataclasses.field(default_factory=dict)
     image_encoder_config: dict[str, Any] = dataclasses.field(default_factory=dict)
     model_overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -93,14 +93,19 @@ def resolve_strategy(strategy: str = "auto") -> tf.distribute.Strategy:
 def build_model(config: TrainConfig, preprocessor: Preprocessor, num_classes: int) -> keras.Model:
     """Create the registered model with encoders sized for the preprocessor."""
     spec = get_spec(config.model)
-    text_cfg = {"vocabulary_size": preprocessor.tokenizer.vocabulary_size,
-                "sequence_length": preprocessor.tokenizer.sequence_length, **config.text_encoder_config}
-    image_cfg = {"image_size": preprocessor.image_size, **config.image_encoder_config}
+    sizes = {"text": {"vocabulary_size": preprocessor.tokenizer.vocabulary_size,
+                      "sequence_length": preprocessor.tokenizer.sequence_length},
+             "image": {"image_size": preprocessor.image_size}}
+    fallback = {"text": "small_transformer", "image": "small_cnn"}
     kwargs = {"num_classes": num_classes, **config.model_overrides}
-    if "text" in spec.modalities:
-        kwargs.update(text_encoder=config.text_encoder, text_encoder_config=text_cfg)
-    if "image" in spec.modalities:
-        kwargs.update(image_encoder=config.image_encoder, image_encoder_config=image_cfg)
+    for modality in spec.modalities:
+        key = f"{modality}_encoder"
+        chosen = getattr(config, key) or spec.defaults.get(key) or fallback[modality]
+        encoder_cfg = dict(sizes[modality])
+        if chosen == spec.defaults.get(key):  # the model's own encoder settings (e.g. paper 004's ψ)
+            encoder_cfg.update(spec.defaults.get(f"{key}_config", {}))
+        encoder_cfg.update(getattr(config, f"{key}_config"))
+        kwargs.update({key: chosen, f"{key}_config": encoder_cfg})
     return create_model(config.model, **kwargs)
 
 

@@ -43,9 +43,20 @@ def small_transformer(vocabulary_size: int, sequence_length: int = 32, hidden_di
 
 
 def bag_of_embeddings(vocabulary_size: int, sequence_length: int = 32, hidden_dim: int = 64,
-                      pooling: str = "mean", name: str = "bag_of_embeddings") -> keras.Model:
-    """Word embeddings pooled over the padding mask (mean, or max as paper 004's ψ)."""
+                      pooling: str = "mean", dropout: float = 0.0, embeddings_initializer="uniform",
+                      name: str = "bag_of_embeddings") -> keras.Model:
+    """Word embeddings pooled over the padding mask (mean, or max as paper 004's ψ).
+
+    Paper 004: Embedding(d = 200, GloVe-initialised when given) → dropout 0.25
+    right after the lookup → component-wise max over the tokens.
+    `embeddings_initializer` may be a `[vocabulary_size, hidden_dim]` array.
+    """
     inputs = _text_inputs(sequence_length)
-    x = keras.layers.Embedding(vocabulary_size, hidden_dim, name="embeddings")(inputs["token_ids"])
+    if not isinstance(embeddings_initializer, str):
+        embeddings_initializer = keras.initializers.Constant(embeddings_initializer)
+    x = keras.layers.Embedding(vocabulary_size, hidden_dim, embeddings_initializer=embeddings_initializer,
+                               name="embeddings")(inputs["token_ids"])
+    if dropout:
+        x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
     pooled = MaskedPooling(pooling, name=f"{pooling}_pool")(x, mask=inputs["padding_mask"])
     return keras.Model(inputs, {"sequence_output": x, "pooled_output": pooled}, name=name)
