@@ -90,7 +90,7 @@ def create_model(name: str, **overrides) -> keras.Model:
 
 
 def _register_builtin() -> None:
-    from mmsa_keras.models import bert_resnet, joint_fusion
+    from mmsa_keras.models import bert_resnet, joint_fusion, mvso_gated
 
     register_model("bert_resnet_text_only", bert_resnet.BertResnetTextOnly, "002", "Table 4",
                    "BERT text-only row: pooled text → projection → head", modalities=("text",))
@@ -122,3 +122,24 @@ def _register_builtin() -> None:
                    "max/average pooling of projected γ and ψ → Linear(h) → softmax", **psi)
     register_model("common_space_fusion", joint_fusion.CommonSpaceFusion, "004", "Tables 4, 5",
                    "joint fusion + auxiliary common-space ranking loss (eq. 14)", **psi)
+
+    # paper 003: MVSO / Flickr, image stacks, label embeddings, BiLSTM, gating
+    register_model("mvso_image_classifier", mvso_gated.MVSOImageClassifier, "003", "Tables 1, 2, 5, 6",
+                   "image features → dense stack → softmax (one row per config)", modalities=("image",))
+    register_model("mvso_pixel_cnn_classifier", mvso_gated.MVSOImageClassifier, "003", "Table 6",
+                   "raw 32x32 pixels → Conv96/Conv256 CNN → dense stack → softmax", modalities=("image",),
+                   image_encoder="mvso_pixel_cnn", hidden_units=(1024, 512, 24), input_activation=None,
+                   num_classes=2)
+    register_model("mvso_embedding_classifier", mvso_gated.MVSOEmbeddingClassifier, "003", "Tables 3, 4, 7",
+                   "image features → dense stack → 50-d label embedding, nearest label by cosine",
+                   modalities=("image",))
+    register_model("mvso_text_bilstm", mvso_gated.MVSOTextBiLSTM, "003", "Table 8",
+                   "Embedding(200) → BiLSTM(300) → softmax", modalities=("text",), text_encoder="bilstm")
+    register_model("mvso_concat_linear", mvso_gated.MVSOConcatLinear, "003", "Table 8",
+                   "[image 2048; text 600] → linear softmax", text_encoder="bilstm")
+    register_model("mvso_gated", mvso_gated.MVSOGated, "003", "Table 8",
+                   "GL1/GL2 gates per modality, image retained or compressed, dropout → softmax",
+                   text_encoder="bilstm")
+    register_model("mvso_gated_embedding", mvso_gated.MVSOGatedEmbedding, "003", "Table 9",
+                   "best gated model projected to the 50-d label space (mse/cosine/hinge)",
+                   text_encoder="bilstm")

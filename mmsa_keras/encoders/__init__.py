@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from mmsa_keras.encoders.image_encoders import small_cnn
-from mmsa_keras.encoders.text_encoders import bag_of_embeddings, small_transformer
+from mmsa_keras.encoders.image_encoders import mvso_pixel_cnn, small_cnn
+from mmsa_keras.encoders.text_encoders import bag_of_embeddings, bilstm, small_transformer
 
-IMAGE_ENCODERS = {"small_cnn": small_cnn}
-TEXT_ENCODERS = {"small_transformer": small_transformer, "bag_of_embeddings": bag_of_embeddings}
+IMAGE_ENCODERS = {"small_cnn": small_cnn, "mvso_pixel_cnn": mvso_pixel_cnn}
+TEXT_ENCODERS = {"small_transformer": small_transformer, "bag_of_embeddings": bag_of_embeddings,
+                 "bilstm": bilstm}
 
 
 def build_image_encoder(name: str, **kwargs):
@@ -23,5 +24,5 @@ def build_text_encoder(name: str, **kwargs):
     return TEXT_ENCODERS[name](**kwargs)
 
 
-__all__ = ["IMAGE_ENCODERS", "TEXT_ENCODERS", "bag_of_embeddings", "build_image_encoder",
-           "build_text_encoder", "small_cnn", "small_transformer"]
+__all__ = ["IMAGE_ENCODERS", "TEXT_ENCODERS", "bag_of_embeddings", "bilstm", "build_image_encoder",
+           "build_text_encoder", "mvso_pixel_cnn", "small_cnn", "small_transformer"]

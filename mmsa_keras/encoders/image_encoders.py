@@ -35,3 +35,20 @@ def small_cnn(image_size: int = 64, filters=(16, 32, 64), output_dim: int = 64,
     feature_map = keras.layers.Conv2D(output_dim, 1, activation="relu", name="project")(x)
     pooled = keras.layers.GlobalAveragePooling2D(name="avg_pool")(feature_map)
     return keras.Model(images, {"pooled_output": pooled, "feature_map": feature_map}, name=name)
+
+
+def mvso_pixel_cnn(image_size: int = 32, name: str = "mvso_pixel_cnn") -> keras.Model:
+    """The raw-pixel CNN of paper 003, Table 6: Conv 96 → MaxPool → BatchNorm →
+    Conv 256 → MaxPool → BatchNorm, flattened (the dense stack follows in the model).
+
+    Input 32x32x3 in the paper. `pooled_output` is the flattened map.
+    """
+    images = keras.Input((image_size, image_size, 3), name="images")
+    x = keras.layers.Conv2D(96, 3, padding="same", activation="relu", name="conv1")(images)
+    x = keras.layers.MaxPooling2D(2, name="pool1")(x)
+    x = keras.layers.BatchNormalization(name="bn1")(x)
+    x = keras.layers.Conv2D(256, 3, padding="same", activation="relu", name="conv2")(x)
+    x = keras.layers.MaxPooling2D(2, name="pool2")(x)
+    feature_map = keras.layers.BatchNormalization(name="bn2")(x)
+    flat = keras.layers.Flatten(name="flatten")(feature_map)
+    return keras.Model(images, {"pooled_output": flat, "feature_map": feature_map}, name=name)

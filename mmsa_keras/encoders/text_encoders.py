@@ -60,3 +60,22 @@ def bag_of_embeddings(vocabulary_size: int, sequence_length: int = 32, hidden_di
         x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
     pooled = MaskedPooling(pooling, name=f"{pooling}_pool")(x, mask=inputs["padding_mask"])
     return keras.Model(inputs, {"sequence_output": x, "pooled_output": pooled}, name=name)
+
+
+def bilstm(vocabulary_size: int, sequence_length: int = 101, embedding_dim: int = 200, units: int = 300,
+           name: str = "bilstm") -> keras.Model:
+    """Embedding(200) → Bidirectional LSTM(300): paper 003's text model.
+
+    Paper 003, section 4.2: title + "." + description, 101 tokens post-padded,
+    "a single bidirectional layer with a hidden state size of 300". The pooled
+    output is the concatenated final states (2 x units), the "penultimate"
+    features the combined models of Table 8 use; padding is masked.
+    """
+    inputs = _text_inputs(sequence_length)
+    x = keras.layers.Embedding(vocabulary_size, embedding_dim, name="embeddings")(inputs["token_ids"])
+    mask = keras.ops.cast(inputs["padding_mask"], "bool")
+    outputs = keras.layers.Bidirectional(
+        keras.layers.LSTM(units, return_sequences=True, return_state=True), name="bilstm")(x, mask=mask)
+    states, fwd_h, _, bwd_h, _ = outputs
+    last = keras.layers.Concatenate(name="final_states")([fwd_h, bwd_h])
+    return keras.Model(inputs, {"sequence_output": states, "pooled_output": last}, name=name)
