@@ -90,8 +90,25 @@ def create_model(name: str, **overrides) -> keras.Model:
 
 
 def _register_builtin() -> None:
-    from mmsa_keras.models import bert_resnet, joint_fusion, mvso_gated
+    from mmsa_keras.models import bert_resnet, instagram_wann, joint_fusion, mvsa_mha, mvso_gated
 
+    # paper 000: Instagram, ResNet-50 + twitter-RoBERTa + WANN
+    register_model("instagram_image_cnn", instagram_wann.InstagramImageCNN, "000", "Table 3",
+                   "ResNet-50 (frozen) + Dense(256) + Dropout(0.5) + softmax", modalities=("image",))
+    register_model("instagram_text_classifier", instagram_wann.InstagramTextClassifier, "000", "Table 3",
+                   "RoBERTa backbone + new 3-way head", modalities=("text",))
+    register_model("wann", instagram_wann.wann, "000", "Tables 3, 4",
+                   "keras.Sequential head over the two models' concatenated probabilities", modalities=())
+    register_model("instagram_wann", instagram_wann.InstagramWANN, "000", "Tables 3, 4",
+                   "image CNN + caption classifier + WANN over their probabilities")
+    # paper 001: MVSA, mean-pooled transformer + MobileNetV2 + multi-head attention
+    register_model("mvsa_mha_text", mvsa_mha.MVSAMHAText, "001", "Results",
+                   "mean of transformer states over the mask → softmax", modalities=("text",))
+    register_model("mvsa_mha_image", mvsa_mha.MVSAMHAImage, "001", "Results",
+                   "MobileNetV2 average-pooled 1280-d → softmax", modalities=("image",))
+    register_model("mvsa_mha_fusion", mvsa_mha.MVSAMHAFusion, "001", "Results",
+                   "frozen encoders, projections 128/1280, multi-head attention, FF classifier")
+    # paper 002
     register_model("bert_resnet_text_only", bert_resnet.BertResnetTextOnly, "002", "Table 4",
                    "BERT text-only row: pooled text → projection → head", modalities=("text",))
     register_model("bert_resnet_image_only", bert_resnet.BertResnetImageOnly, "002", "Table 4",

@@ -1,6 +1,6 @@
 """The models of the five papers, one folder per paper (DESIGN.md section 3)."""
 
-from mmsa_keras.models import bert_resnet, joint_fusion, mvso_gated
+from mmsa_keras.models import bert_resnet, instagram_wann, joint_fusion, mvsa_mha, mvso_gated
 from mmsa_keras.models.base import MultimodalModel
 from mmsa_keras.models.bert_resnet import (CMAC, HSTEC, OTE, BertResnetImageOnly, BertResnetTextOnly,
                                           NativeCat, NativeCombine)

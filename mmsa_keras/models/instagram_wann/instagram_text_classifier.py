@@ -1,0 +1,36 @@
+"""Paper 000's caption classifier (twitter-RoBERTa + new 3-way head)."""
+
+import keras
+
+from mmsa_keras.api_export import mmsa_export
+from mmsa_keras.models.base import MultimodalModel, masked_by_presence, text_branch
+
+
+@mmsa_export("mmsa_keras.models.InstagramTextClassifier")
+class InstagramTextClassifier(MultimodalModel):
+    """A RoBERTa backbone's pooled vector → Dropout(0.1) → Dense(3) softmax.
+
+    Paper 000, section 3.2: twitter-roberta-base-sentiment fine-tuned with a
+    new 3-way head; Adam lr 5e-4 with 500 warm-up steps, weight decay 0.01,
+    batch 8, 25 epochs, early stopping with the best weights kept (experiment
+    config). Any text encoder of the keras-hub contract works. A post without
+    a caption gives zero features.
+
+    Args:
+        text_encoder / text_feature_shape: raw or feature mode.
+        num_classes: int. Default 3. dropout: float. Default 0.1.
+    """
+
+    paper = "000"
+    table = "Table 3 (RNN/RoBERTa)"
+
+    def __init__(self, text_encoder=None, text_feature_shape=None, num_classes=3, dropout=0.1, **kwargs):
+        inputs = {}
+        text = text_branch(inputs, text_encoder, text_feature_shape)
+        x = masked_by_presence(text["pooled"], text["present"], "text_presence")
+        x = keras.layers.Dropout(dropout, name="dropout")(x)
+        logits = keras.layers.Dense(num_classes, name="logits")(x)
+        probs = keras.layers.Activation("softmax", dtype="float32", name="softmax")(logits)
+        super().__init__(inputs=inputs, outputs=probs, **kwargs)
+        self._store_config(text_encoder=text_encoder, text_feature_shape=text_feature_shape,
+                           num_classes=num_classes, dropout=dropout)
