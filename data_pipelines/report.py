@@ -23,7 +23,7 @@ KINDS = {
     "undecodable_image": "image could not be decoded (treated as missing)",
     "missing_text": "text file missing",
     "empty_text": "empty caption",
-    "encoding_fallback": "caption not UTF-8 (decoded as cp1252/latin-1)",
+    "encoding_fallback": "caption not UTF-8 (decoded with a fall-back encoding)",
     "bad_row": "label row with a wrong number of fields (skipped)",
     "unknown_label": "unknown label (row skipped)",
     "duplicate_id": "duplicate post id (later row skipped)",

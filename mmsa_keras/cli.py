@@ -50,6 +50,7 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="retrain even if RUN_DIR holds a model")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="model constructor override, e.g. --set hidden_dim=32 (JSON values)")
+    _add_format_options(p)
 
 
 def _parse_overrides(items):
@@ -73,6 +74,51 @@ def cmd_make_synthetic(args) -> int:
     return 0
 
 
+def _format_options(args) -> dict:
+    """Reader options from --protocol, --split-by, --layout and --option KEY=VALUE."""
+    out = _parse_overrides(getattr(args, "option", []) or [])
+    for key, attr in (("protocol", "protocol"), ("split", "split_by"), ("layout", "layout")):
+        value = getattr(args, attr, None)
+        if value is not None:
+            out[key] = value
+    return out
+
+
+def _add_format_options(p) -> None:
+    p.add_argument("--protocol", choices=("A", "B"), default=None,
+                   help="MVSA original layout: cleaning protocol (default A)")
+    p.add_argument("--split-by", default=None,
+                   help="how the reader splits: file, random, paper002 (MVSA), popularity (emotion folders)")
+    p.add_argument("--layout", default=None, help="MVSA layout: original, guid or json (default: detected)")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="other reader options, e.g. --option min_words=0 (JSON values)")
+
+
+def cmd_describe(args) -> int:
+    from data_pipelines.describe import describe, format_description
+
+    d = describe(args.path, args.format, check_images=not args.no_image_check, verbose=not args.json,
+                 **_format_options(args))
+    print(json.dumps(d, indent=2, ensure_ascii=False) if args.json else format_description(d))
+    return 0
+
+
+def cmd_validate(args) -> int:
+    from data_pipelines.datasets import load_dataset
+    from data_pipelines.describe import validate
+    from data_pipelines.report import DataReport
+
+    report = DataReport()
+    problems = validate(load_dataset(args.path, args.format, report=report, **_format_options(args)))
+    print(report.summary())
+    if problems:
+        for p in problems:
+            print(f"FATAL: {p}")
+        return 1
+    print(f"{args.path}: OK, ready to train")
+    return 0
+
+
 def cmd_models(args) -> int:
     from mmsa_keras.registry import list_models
 
@@ -92,7 +138,7 @@ def cmd_train(args) -> int:
         image_size=args.image_size, sequence_length=args.sequence_length,
         text_encoder=args.text_encoder, image_encoder=args.image_encoder,
         augment=not args.no_augment, balance_to=args.balance_to, tensorboard=args.tensorboard,
-        force=args.force, model_overrides=_parse_overrides(args.set),
+        force=args.force, model_overrides=_parse_overrides(args.set), format_options=_format_options(args),
     )
     summary = train(config)
     if summary.get("trained"):
@@ -203,6 +249,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image-size", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_make_synthetic)
+    for name, func, text in (("describe", cmd_describe, "posts per split and class, and every problem found"),
+                             ("validate", cmd_validate, "exit non-zero if the dataset cannot train")):
+        p = ds.add_parser(name, help=text)
+        p.add_argument("path", help="dataset folder (or the CSV file for twitter_csv / table)")
+        p.add_argument("--format", required=True)
+        _add_format_options(p)
+        if name == "describe":
+            p.add_argument("--json", action="store_true", help="print one JSON object")
+            p.add_argument("--no-image-check", action="store_true", help="skip decoding every image")
+        p.set_defaults(func=func)
 
     sub.add_parser("models", help="list registered models").set_defaults(func=cmd_models)
 

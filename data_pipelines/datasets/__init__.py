@@ -38,4 +38,4 @@ def load_dataset(
 
 
 def _import_all() -> None:
-    from data_pipelines.datasets import mvsa, table  # noqa: F401
+    from data_pipelines.datasets import crowdflower, emotion_folders, mvsa, table, twitter_csv, vso  # noqa: F401

@@ -69,3 +69,22 @@ def make_bad_mvsa(root: str) -> dict[str, str]:
         f.write("\n".join(rows) + "\n")
     return {"truncated": "3", "zero_byte": "4", "text_as_jpg": "5", "missing_image": "6",
             "cp1252": "7", "empty_caption": "8", "unknown_label_line": "10", "bad_row_line": "11"}
+
+
+def write_image_defects(folder: str, stems: dict[str, str]) -> None:
+    """Write one image per defect kind; `stems` maps a kind to a file stem.
+
+    Kinds: good, truncated, zero_byte, png_as_jpg, cmyk, gif, text_as_jpg.
+    """
+    os.makedirs(folder, exist_ok=True)
+    good = jpeg_bytes()
+    content = {"good": good, "truncated": good[: len(good) // 2], "zero_byte": b"",
+               "png_as_jpg": image_bytes("PNG"), "cmyk": jpeg_bytes(mode="CMYK"),
+               "text_as_jpg": b"not an image\n"}
+    for kind, stem in stems.items():
+        if kind == "gif":
+            with open(os.path.join(folder, stem + ".gif"), "wb") as f:
+                f.write(image_bytes("GIF"))
+        else:
+            with open(os.path.join(folder, stem + ".jpg"), "wb") as f:
+                f.write(content[kind])
