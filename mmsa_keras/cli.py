@@ -37,7 +37,7 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                    help="auto: MirroredStrategy when several GPUs are visible")
     p.add_argument("--learning-rate", type=float, default=1e-3)
     p.add_argument("--patience", type=int, default=3, help="EarlyStopping patience (epochs)")
-    p.add_argument("--image-size", type=int, default=64)
+    p.add_argument("--image-size", type=int, default=None, help="default: the image encoder's own (64 for small_cnn)")
     p.add_argument("--sequence-length", type=int, default=32)
     p.add_argument("--text-encoder", default=None,
                    help="text encoder name (default: the model's own, else small_transformer)")

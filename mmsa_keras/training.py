@@ -43,7 +43,7 @@ class TrainConfig:
     strategy: str = "auto"
     learning_rate: float = 1e-3
     patience: int = 3
-    image_size: int = 64
+    image_size: int | None = None  # None: the image encoder's own input side (64 for small_cnn)
     sequence_length: int = 32
     text_encoder: str | None = None  # None: the model's default, else small_transformer
     image_encoder: str | None = None  # None: the model's default, else small_cnn
@@ -90,18 +90,48 @@ def resolve_strategy(strategy: str = "auto") -> tf.distribute.Strategy:
     return tf.distribute.get_strategy()
 
 
+FALLBACK_ENCODERS = {"text": "small_transformer", "image": "small_cnn"}
+
+
+def encoder_name(config: TrainConfig, modality: str) -> str:
+    """The encoder a run uses: the one asked for, else the model's own, else the small default."""
+    spec = get_spec(config.model)
+    key = f"{modality}_encoder"
+    return getattr(config, key) or spec.defaults.get(key) or FALLBACK_ENCODERS[modality]
+
+
+def make_preprocessor(config: TrainConfig) -> Preprocessor:
+    """A Preprocessor matched to the run's encoders (tokenizer, image size, normalisation)."""
+    from mmsa_keras.encoders import image_encoder_spec, tokenizer_for
+
+    modalities = get_spec(config.model).modalities
+    tokenizer = tokenizer_for(encoder_name(config, "text"), config.sequence_length) if "text" in modalities else None
+    image_size, normalisation = config.image_size, "mean_std"
+    if "image" in modalities:
+        ispec = image_encoder_spec(encoder_name(config, "image"))
+        normalisation = ispec.normalisation
+        if config.image_size is None:
+            image_size = ispec.image_size or 64
+    return Preprocessor(image_size=image_size or 64, tokenizer=tokenizer,
+                        sequence_length=config.sequence_length, normalisation=normalisation)
+
+
 def build_model(config: TrainConfig, preprocessor: Preprocessor, num_classes: int) -> keras.Model:
     """Create the registered model with encoders sized for the preprocessor."""
+    from mmsa_keras.encoders import image_encoder_spec, text_encoder_spec
+
     spec = get_spec(config.model)
     sizes = {"text": {"vocabulary_size": preprocessor.tokenizer.vocabulary_size,
                       "sequence_length": preprocessor.tokenizer.sequence_length},
              "image": {"image_size": preprocessor.image_size}}
-    fallback = {"text": "small_transformer", "image": "small_cnn"}
+    encoder_specs = {"text": text_encoder_spec, "image": image_encoder_spec}
     kwargs = {"num_classes": num_classes, **config.model_overrides}
     for modality in spec.modalities:
         key = f"{modality}_encoder"
-        chosen = getattr(config, key) or spec.defaults.get(key) or fallback[modality]
-        encoder_cfg = dict(sizes[modality])
+        chosen = encoder_name(config, modality)
+        pretrained = encoder_specs[modality](chosen).pretrained
+        # pretrained text encoders are sized by their weights; images always by the pipeline
+        encoder_cfg = {} if pretrained and modality == "text" else dict(sizes[modality])
         if chosen == spec.defaults.get(key):  # the model's own encoder settings (e.g. paper 004's ψ)
             encoder_cfg.update(spec.defaults.get(f"{key}_config", {}))
         encoder_cfg.update(getattr(config, f"{key}_config"))
@@ -173,7 +203,7 @@ def train(config: TrainConfig, extra_callbacks=None) -> dict[str, Any]:
     if resuming and os.path.exists(os.path.join(run_dir, "preprocessing.json")):
         preprocessor = Preprocessor.load(run_dir)
     else:
-        preprocessor = Preprocessor(image_size=config.image_size, sequence_length=config.sequence_length)
+        preprocessor = make_preprocessor(config)
         preprocessor.fit(dataset.labelled("train"), verbose=config.verbose > 0)
         preprocessor.save(run_dir)
     runs.write_json(os.path.join(run_dir, "run_config.json"),

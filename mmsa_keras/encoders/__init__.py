@@ -1,28 +1,87 @@
-"""Image and text encoders, buildable by name (DESIGN.md section 5)."""
+"""Image and text encoders by name, with what each needs from the data pipeline.
+
+Every name maps to an `EncoderSpec`: a builder, and for text encoders the
+tokenizer they need (a `VocabularyTokenizer` learned on the training split for
+encoders trained from scratch, or the keras-hub tokenizer of a pretrained
+backbone), for image encoders their input side and pixel normalisation.
+A text encoder name that is not registered is taken as a keras-hub preset name
+or a local preset / Hugging Face directory (DESIGN.md section 5).
+"""
 
 from __future__ import annotations
 
-from mmsa_keras.encoders.image_encoders import mvso_pixel_cnn, small_cnn
-from mmsa_keras.encoders.text_encoders import bag_of_embeddings, bilstm, small_transformer
+import dataclasses
+import os
+from typing import Any, Callable
 
-IMAGE_ENCODERS = {"small_cnn": small_cnn, "mvso_pixel_cnn": mvso_pixel_cnn}
-TEXT_ENCODERS = {"small_transformer": small_transformer, "bag_of_embeddings": bag_of_embeddings,
-                 "bilstm": bilstm}
+from mmsa_keras.encoders.image_encoders import (alexnet, inception_v3, keras_application, mobilenet_v2,
+                                                mvso_pixel_cnn, resnet50, small_cnn)
+from mmsa_keras.encoders.text_encoders import (bag_of_embeddings, bilstm, hub_backbone, minilm_l6,
+                                               minilm_l6_directory, small_transformer)
+
+
+@dataclasses.dataclass
+class EncoderSpec:
+    builder: Callable[..., Any]
+    pretrained: bool = False  # sized by its weights (no vocabulary_size / image_size from the data)
+    image_size: int | None = None  # default input side of an image encoder
+    normalisation: str = "mean_std"  # pixel normalisation the pipeline applies before it
+    preset: Callable[[], str] | None = None  # the keras-hub tokenizer preset of a text encoder
+
+
+IMAGE_ENCODERS = {
+    "small_cnn": EncoderSpec(small_cnn),
+    "mvso_pixel_cnn": EncoderSpec(mvso_pixel_cnn, image_size=32),
+    "resnet50": EncoderSpec(resnet50, pretrained=True, image_size=224, normalisation="none"),
+    "mobilenet_v2": EncoderSpec(mobilenet_v2, pretrained=True, image_size=224, normalisation="none"),
+    "inception_v3": EncoderSpec(inception_v3, pretrained=True, image_size=299, normalisation="none"),
+    "alexnet": EncoderSpec(alexnet, pretrained=True, image_size=227, normalisation="none"),
+}
+TEXT_ENCODERS = {
+    "small_transformer": EncoderSpec(small_transformer),
+    "bag_of_embeddings": EncoderSpec(bag_of_embeddings),
+    "bilstm": EncoderSpec(bilstm),
+    "minilm_l6": EncoderSpec(minilm_l6, pretrained=True, preset=minilm_l6_directory),
+}
+
+
+def text_encoder_spec(name: str) -> EncoderSpec:
+    """The spec of a named text encoder, or of a keras-hub preset / local directory."""
+    if name in TEXT_ENCODERS:
+        return TEXT_ENCODERS[name]
+    return EncoderSpec(lambda **kw: hub_backbone(name, **kw), pretrained=True, preset=lambda: name)
+
+
+def image_encoder_spec(name: str) -> EncoderSpec:
+    if name not in IMAGE_ENCODERS:
+        raise ValueError(f"unknown image encoder {name!r}; known: {sorted(IMAGE_ENCODERS)}")
+    return IMAGE_ENCODERS[name]
 
 
 def build_image_encoder(name: str, **kwargs):
-    """Build a named image encoder (`small_cnn`, ...) with keyword arguments."""
-    if name not in IMAGE_ENCODERS:
-        raise ValueError(f"unknown image encoder {name!r}; known: {sorted(IMAGE_ENCODERS)}")
-    return IMAGE_ENCODERS[name](**kwargs)
+    """Build a named image encoder (`small_cnn`, `resnet50`, `alexnet`, ...)."""
+    return image_encoder_spec(name).builder(**kwargs)
 
 
 def build_text_encoder(name: str, **kwargs):
-    """Build a named text encoder (`small_transformer`, `bag_of_embeddings`, ...)."""
-    if name not in TEXT_ENCODERS:
-        raise ValueError(f"unknown text encoder {name!r}; known: {sorted(TEXT_ENCODERS)}")
-    return TEXT_ENCODERS[name](**kwargs)
+    """Build a named text encoder, or a keras-hub backbone from a preset name or directory."""
+    if name not in TEXT_ENCODERS and not (os.path.isdir(name) or "_" in name):
+        raise ValueError(f"unknown text encoder {name!r}; known: {sorted(TEXT_ENCODERS)} "
+                         "or a keras-hub preset name / local directory")
+    return text_encoder_spec(name).builder(**kwargs)
 
 
-__all__ = ["IMAGE_ENCODERS", "TEXT_ENCODERS", "bag_of_embeddings", "bilstm", "build_image_encoder",
-           "build_text_encoder", "mvso_pixel_cnn", "small_cnn", "small_transformer"]
+def tokenizer_for(name: str, sequence_length: int):
+    """The tokenizer a text encoder needs (None: learn a vocabulary on the training split)."""
+    spec = text_encoder_spec(name)
+    if spec.preset is None:
+        return None
+    from data_pipelines.tokenization import HubTokenizer
+
+    return HubTokenizer(spec.preset(), sequence_length=sequence_length)
+
+
+__all__ = ["EncoderSpec", "IMAGE_ENCODERS", "TEXT_ENCODERS", "alexnet", "bag_of_embeddings", "bilstm",
+           "build_image_encoder", "build_text_encoder", "hub_backbone", "image_encoder_spec", "inception_v3",
+           "keras_application", "minilm_l6", "mobilenet_v2", "mvso_pixel_cnn", "resnet50", "small_cnn",
+           "small_transformer", "text_encoder_spec", "tokenizer_for"]

@@ -52,3 +52,134 @@ def mvso_pixel_cnn(image_size: int = 32, name: str = "mvso_pixel_cnn") -> keras.
     feature_map = keras.layers.BatchNormalization(name="bn2")(x)
     flat = keras.layers.Flatten(name="flatten")(feature_map)
     return keras.Model(images, {"pooled_output": flat, "feature_map": feature_map}, name=name)
+
+
+# --------------------------------------------------------------------------- pretrained
+#: keras.applications backbones: constructor, default input side, preprocessing mode,
+#: and the regular expression naming a layer's block (for unfreezing the top k blocks)
+APPLICATIONS = {
+    "resnet50": ("ResNet50", 224, "caffe", r"^(conv\d_block\d+|conv1)"),
+    "mobilenet_v2": ("MobileNetV2", 224, "tf", r"^(block_\d+|expanded_conv|Conv1|Conv_1)"),
+    "inception_v3": ("InceptionV3", 299, "tf", r"^(mixed\d+|conv2d_\d+|batch_normalization_\d+)"),
+}
+
+
+def _block_of(name: str, pattern: str) -> str | None:
+    import re
+
+    m = re.match(pattern, name)
+    return m.group(1) if m else None
+
+
+def set_trainable_top_blocks(backbone: keras.Model, unfreeze_top_blocks, pattern: str) -> None:
+    """Freeze a backbone, then unfreeze its last `unfreeze_top_blocks` blocks.
+
+    `unfreeze_top_blocks`: 0 (all frozen), an int k, or "all". BatchNorm layers
+    of frozen blocks run in inference mode (Keras 3 semantics of trainable=False).
+    """
+    if unfreeze_top_blocks == "all":
+        backbone.trainable = True
+        return
+    backbone.trainable = True
+    blocks = []
+    for layer in backbone.layers:
+        block = _block_of(layer.name, pattern)
+        if block and block not in blocks:
+            blocks.append(block)
+    keep = set(blocks[len(blocks) - int(unfreeze_top_blocks):]) if int(unfreeze_top_blocks) > 0 else set()
+    for layer in backbone.layers:
+        layer.trainable = _block_of(layer.name, pattern) in keep
+
+
+def keras_application(name: str, weights=None, image_size: int | None = None, unfreeze_top_blocks=0,
+                      encoder_name: str | None = None) -> keras.Model:
+    """A keras.applications backbone under the image-encoder contract.
+
+    Args:
+        name: "resnet50", "mobilenet_v2" or "inception_v3".
+        weights: "imagenet" (downloaded by Keras on first use, then cached),
+            a path to a `.h5` / `.weights.h5` / `.keras` weights file, or None
+            (random initialisation).
+        image_size: input side (default: the network's own, 224 or 299).
+        unfreeze_top_blocks: 0 (frozen, the default), k, or "all".
+
+    The model takes 0..255 RGB images and applies the network's own
+    `preprocess_input` (`ApplicationPreprocessing`), so the data pipeline uses
+    normalisation "none". Outputs `pooled_output` (global average, 2048-d for
+    ResNet-50 / InceptionV3, 1280-d for MobileNetV2) and `feature_map` (the
+    last spatial map, 7x7x2048 for ResNet-50 at 224).
+    """
+    from mmsa_keras.layers.image_preprocessing import ApplicationPreprocessing
+
+    if name not in APPLICATIONS:
+        raise ValueError(f"unknown application {name!r}; known: {sorted(APPLICATIONS)}")
+    cls_name, default_size, mode, pattern = APPLICATIONS[name]
+    size = image_size or default_size
+    local_file = weights not in (None, "imagenet")
+    backbone = getattr(keras.applications, cls_name)(
+        include_top=False, weights=None if local_file else weights, input_shape=(size, size, 3))
+    if local_file:
+        import os
+
+        if not os.path.exists(weights):
+            raise FileNotFoundError(f"{weights}: weights file not found")
+        if str(weights).endswith(".keras"):
+            backbone.set_weights(keras.saving.load_model(weights, compile=False).get_weights())
+        else:
+            backbone.load_weights(weights)
+    set_trainable_top_blocks(backbone, unfreeze_top_blocks, pattern)
+    images = keras.Input((size, size, 3), name="images")
+    feature_map = backbone(ApplicationPreprocessing(mode, name="preprocess_input")(images))
+    pooled = keras.layers.GlobalAveragePooling2D(name="avg_pool")(feature_map)
+    return keras.Model(images, {"pooled_output": pooled, "feature_map": feature_map}, name=encoder_name or name)
+
+
+def resnet50(weights=None, image_size=None, unfreeze_top_blocks=0):
+    """ResNet-50 (papers 000, 002, 003): pooled 2048-d and the 7x7x2048 map."""
+    return keras_application("resnet50", weights, image_size, unfreeze_top_blocks)
+
+
+def mobilenet_v2(weights=None, image_size=None, unfreeze_top_blocks=0):
+    """MobileNetV2 (paper 001): average-pooled 1280-d."""
+    return keras_application("mobilenet_v2", weights, image_size, unfreeze_top_blocks)
+
+
+def inception_v3(weights=None, image_size=None, unfreeze_top_blocks=0):
+    """InceptionV3 (paper 004): pooled 2048-d."""
+    return keras_application("inception_v3", weights, image_size, unfreeze_top_blocks)
+
+
+def alexnet(weights=None, image_size: int = 227, unfreeze_top_blocks=0, name: str = "alexnet") -> keras.Model:
+    """AlexNet (Krizhevsky et al. 2012) returning the 4096-d fc7 features (paper 003).
+
+    conv1 96x11x11/4 → max-pool → conv2 256x5x5 → max-pool → conv3 384x3x3 →
+    conv4 384x3x3 → conv5 256x3x3 → max-pool → fc6 4096 → dropout → fc7 4096
+    (ReLU). Local response normalisation is replaced by BatchNormalization, as
+    in most modern re-implementations. `weights`: a weights file saved from
+    this model (e.g. converted Caffe/PyTorch weights), or None. Inputs are
+    0..255 RGB, preprocessed Caffe-style inside the model.
+    """
+    from mmsa_keras.layers.image_preprocessing import ApplicationPreprocessing
+
+    images = keras.Input((image_size, image_size, 3), name="images")
+    x = ApplicationPreprocessing("caffe", name="preprocess_input")(images)
+    specs = [("conv1", 96, 11, 4, True), ("conv2", 256, 5, 1, True), ("conv3", 384, 3, 1, False),
+             ("conv4", 384, 3, 1, False), ("conv5", 256, 3, 1, True)]
+    for layer_name, filters, kernel, stride, pool in specs:
+        padding = "valid" if layer_name == "conv1" else "same"
+        x = keras.layers.Conv2D(filters, kernel, strides=stride, padding=padding, activation="relu",
+                                name=layer_name)(x)
+        if layer_name in ("conv1", "conv2"):
+            x = keras.layers.BatchNormalization(name=f"{layer_name}_norm")(x)
+        if pool:
+            x = keras.layers.MaxPooling2D(3, 2, name=f"{layer_name}_pool")(x)
+    feature_map = x
+    x = keras.layers.Flatten(name="flatten")(x)
+    x = keras.layers.Dense(4096, activation="relu", name="fc6")(x)
+    x = keras.layers.Dropout(0.5, name="fc6_dropout")(x)
+    fc7 = keras.layers.Dense(4096, activation="relu", name="fc7")(x)
+    model = keras.Model(images, {"pooled_output": fc7, "feature_map": feature_map}, name=name)
+    if weights is not None:
+        model.load_weights(weights)
+    set_trainable_top_blocks(model, unfreeze_top_blocks, r"^(conv\d|fc\d)")
+    return model

