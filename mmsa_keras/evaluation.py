@@ -126,7 +126,7 @@ def format_metrics(metrics: dict) -> str:
 
 
 def evaluate_run(run_dir: str, split: str = "test", verbose: int = 1, model=None,
-                 preprocessor=None, dataset=None, batch_size: int = 64) -> dict:
+                 preprocessor=None, dataset=None, batch_size: int = 64, predictions=None) -> dict:
     """Evaluate a run directory's model on one of its saved splits.
 
     Writes the metrics under `split` in `RUN_DIR/metrics.json` and the
@@ -150,12 +150,15 @@ def evaluate_run(run_dir: str, split: str = "test", verbose: int = 1, model=None
     if not posts:
         raise ValueError(f"{run_dir}: split {split!r} has no labelled posts "
                          f"(splits: {sorted(dataset.splits)})")
-    preprocessor = preprocessor or Preprocessor.load(run_dir)
-    model = model or keras.saving.load_model(os.path.join(run_dir, "model.keras"))
-    ds = preprocessor.make_dataset(posts, batch_size, input_names=list(model.input))
-    if verbose:
-        print(f"Evaluating on {split} ({len(posts)} posts)")
-    y_true, y_prob = predict_dataset(model, ds, verbose=verbose)
+    if predictions is None:
+        preprocessor = preprocessor or Preprocessor.load(run_dir)
+        model = model or keras.saving.load_model(os.path.join(run_dir, "model.keras"))
+        ds = preprocessor.make_dataset(posts, batch_size, input_names=list(model.input))
+        if verbose:
+            print(f"Evaluating on {split} ({len(posts)} posts)")
+        y_true, y_prob = predict_dataset(model, ds, verbose=verbose)
+    else:
+        y_true, y_prob = predictions
     metrics = compute_metrics(y_true, y_prob, dataset.class_names)
     metrics["split"] = split
     png = os.path.join(run_dir, f"confusion_matrix_{split}.png")

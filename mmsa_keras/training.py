@@ -1,4 +1,4 @@
-"""Compile + fit glue: precision, distribution strategy, callbacks, the run directory.
+"""Compile + fit glue: precision, strategy, optimiser, feature mode, callbacks, run directory.
 
 `train(TrainConfig(...))` is what `mmsa train` runs: read and split the data,
 check every image, fit the `Preprocessor` on the training split, build the
@@ -7,6 +7,13 @@ EarlyStopping (best weights restored), ModelCheckpoint, BackupAndRestore (an
 interrupted run resumes when the same command runs again), CSVLogger and
 optionally TensorBoard, then evaluate it and save everything in the run directory
 (layout in `mmsa_keras.runs`).
+
+Feature mode: when every encoder of the model is pretrained and frozen, the
+encoders run once over all posts into the feature store
+(`data_pipelines.features`) and the head trains on the stored outputs; the
+saved `model.keras` is the raw-mode model (encoders + the trained head, whose
+weights are copied by layer name), so evaluation, export and serving take raw
+posts as usual.
 """
 
 from __future__ import annotations
@@ -56,6 +63,18 @@ class TrainConfig:
     tensorboard: bool = False
     force: bool = False
     verbose: int = 1
+    # optimiser: adam | adamw | sgd, warm-up then constant | linear | cosine decay
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    momentum: float = 0.9
+    warmup_steps: int = 0
+    schedule: str = "constant"
+    # fine-tuning: pretrained encoders are frozen unless unfreeze is "all" or k (top k blocks/layers)
+    unfreeze: str = "0"
+    encoder_learning_rate: float | None = None
+    # feature mode: "auto" = on when every encoder is pretrained and frozen
+    feature_mode: str = "auto"
+    feature_store: str | None = None  # default: <parent of out>/feature_store
 
 
 def gpu_available() -> bool:
@@ -116,26 +135,52 @@ def make_preprocessor(config: TrainConfig) -> Preprocessor:
                         sequence_length=config.sequence_length, normalisation=normalisation)
 
 
-def build_model(config: TrainConfig, preprocessor: Preprocessor, num_classes: int) -> keras.Model:
-    """Create the registered model with encoders sized for the preprocessor."""
+def encoder_settings(config: TrainConfig, modality: str, preprocessor: Preprocessor) -> tuple[str, dict, bool]:
+    """(name, constructor kwargs, frozen) of the run's encoder for one modality."""
     from mmsa_keras.encoders import image_encoder_spec, text_encoder_spec
 
     spec = get_spec(config.model)
-    sizes = {"text": {"vocabulary_size": preprocessor.tokenizer.vocabulary_size,
-                      "sequence_length": preprocessor.tokenizer.sequence_length},
-             "image": {"image_size": preprocessor.image_size}}
-    encoder_specs = {"text": text_encoder_spec, "image": image_encoder_spec}
+    key = f"{modality}_encoder"
+    chosen = encoder_name(config, modality)
+    encoder_spec = (text_encoder_spec if modality == "text" else image_encoder_spec)(chosen)
+    if encoder_spec.pretrained and modality == "text":
+        cfg = {}
+    elif modality == "text":
+        cfg = {"vocabulary_size": preprocessor.tokenizer.vocabulary_size,
+               "sequence_length": preprocessor.tokenizer.sequence_length}
+    else:
+        cfg = {"image_size": preprocessor.image_size}
+    if chosen == spec.defaults.get(key):  # the model's own encoder settings (e.g. paper 004's ψ)
+        cfg.update(spec.defaults.get(f"{key}_config", {}))
+    frozen = False
+    if encoder_spec.pretrained:
+        unfreeze = config.unfreeze if config.unfreeze == "all" else int(config.unfreeze)
+        if modality == "image":
+            cfg["unfreeze_top_blocks"] = unfreeze
+        else:
+            cfg["trainable"] = unfreeze
+        frozen = unfreeze == 0
+    cfg.update(getattr(config, f"{key}_config"))
+    return chosen, cfg, frozen
+
+
+def build_model(config: TrainConfig, preprocessor: Preprocessor, num_classes: int, encoders=None,
+                feature_shapes=None) -> keras.Model:
+    """Create the registered model: raw mode with `encoders` (built from the config when
+    None), or feature mode with `feature_shapes` ({"text_feature_shape": ..., ...})."""
+    from mmsa_keras.encoders import build_image_encoder, build_text_encoder
+
+    spec = get_spec(config.model)
     kwargs = {"num_classes": num_classes, **config.model_overrides}
+    if feature_shapes is not None:
+        return create_model(config.model, **kwargs, **feature_shapes)
+    builders = {"text": build_text_encoder, "image": build_image_encoder}
     for modality in spec.modalities:
-        key = f"{modality}_encoder"
-        chosen = encoder_name(config, modality)
-        pretrained = encoder_specs[modality](chosen).pretrained
-        # pretrained text encoders are sized by their weights; images always by the pipeline
-        encoder_cfg = {} if pretrained and modality == "text" else dict(sizes[modality])
-        if chosen == spec.defaults.get(key):  # the model's own encoder settings (e.g. paper 004's ψ)
-            encoder_cfg.update(spec.defaults.get(f"{key}_config", {}))
-        encoder_cfg.update(getattr(config, f"{key}_config"))
-        kwargs.update({key: chosen, f"{key}_config": encoder_cfg})
+        if encoders and modality in encoders:
+            kwargs[f"{modality}_encoder"] = encoders[modality]
+        else:
+            name, cfg, _ = encoder_settings(config, modality, preprocessor)
+            kwargs[f"{modality}_encoder"] = builders[modality](name, **cfg)
     return create_model(config.model, **kwargs)
 
 
@@ -169,9 +214,48 @@ def make_callbacks(config: TrainConfig, run_dir: str) -> list[keras.callbacks.Ca
     return callbacks
 
 
+def use_feature_mode(config: TrainConfig, preprocessor: Preprocessor) -> bool:
+    """Feature mode: asked for ("on"), or "auto" with every encoder pretrained and frozen."""
+    if config.feature_mode not in ("auto", "on", "off"):
+        raise ValueError(f"feature_mode must be auto, on or off, got {config.feature_mode!r}")
+    if config.feature_mode != "auto":
+        return config.feature_mode == "on"
+    frozen = [encoder_settings(config, m, preprocessor)[2] for m in get_spec(config.model).modalities]
+    return bool(frozen) and all(frozen)
+
+
+def copy_head_weights(head: keras.Model, model: keras.Model, into_source: bool = False) -> int:
+    """Copy every weighted layer of the feature-mode `head` into the same-named layer of the
+    raw-mode `model` (or the other way round with `into_source`)."""
+    copied = 0
+    for layer in head.layers:
+        if layer.weights:
+            other = model.get_layer(layer.name)
+            if into_source:
+                layer.set_weights(other.get_weights())
+            else:
+                other.set_weights(layer.get_weights())
+            copied += 1
+    return copied
+
+
+def extract_run_features(config: TrainConfig, preprocessor: Preprocessor, dataset, encoders: dict,
+                         sequences: bool) -> dict:
+    """Run the frozen encoders once over every post of the dataset (feature store)."""
+    from data_pipelines.features import extract_features
+
+    store = config.feature_store or os.path.join(os.path.dirname(os.path.abspath(config.out)), "feature_store")
+    posts = dataset.all_posts()
+    return {m: extract_features(enc, m, posts, preprocessor, store, batch_size=config.batch_size,
+                                sequences=sequences, verbose=config.verbose > 0) for m, enc in encoders.items()}
+
+
 def train(config: TrainConfig, extra_callbacks=None) -> dict[str, Any]:
     """Train (or resume) one run; returns a summary with the run's metrics."""
-    from mmsa_keras.evaluation import evaluate_run
+    from data_pipelines.features import feature_dataset
+    from mmsa_keras.encoders import build_image_encoder, build_text_encoder
+    from mmsa_keras.evaluation import evaluate_run, plot_history
+    from mmsa_keras.optimizers import make_optimizer
 
     run_dir = config.out
     os.makedirs(run_dir, exist_ok=True)
@@ -183,7 +267,7 @@ def train(config: TrainConfig, extra_callbacks=None) -> dict[str, Any]:
         return {"run_dir": run_dir, "metrics": evaluate_run(run_dir, "test", verbose=config.verbose),
                 "trained": False}
     if config.force and not resuming:
-        for name in ("history.csv", "splits.json", "model.keras"):
+        for name in ("history.csv", "splits.json", "model.keras", "metrics.json"):
             if os.path.exists(os.path.join(run_dir, name)):
                 os.remove(os.path.join(run_dir, name))
 
@@ -206,39 +290,81 @@ def train(config: TrainConfig, extra_callbacks=None) -> dict[str, Any]:
         preprocessor = make_preprocessor(config)
         preprocessor.fit(dataset.labelled("train"), verbose=config.verbose > 0)
         preprocessor.save(run_dir)
+    feature_mode = use_feature_mode(config, preprocessor)
+    spec = get_spec(config.model)
     runs.write_json(os.path.join(run_dir, "run_config.json"),
-                    {**dataclasses.asdict(config), "precision_used": policy,
+                    {**dataclasses.asdict(config), "precision_used": policy, "feature_mode_used": feature_mode,
                      "strategy_used": type(strategy).__name__, "class_names": list(dataset.class_names),
-                     "dataset_name": dataset.name, "dataset_summary": dataset.summary()})
+                     "dataset_name": dataset.name, "dataset_summary": dataset.summary(),
+                     "encoders_used": {m: encoder_name(config, m) for m in spec.modalities}})
 
     start = time.time()
     try:
         keras.mixed_precision.set_global_policy(policy)
         with strategy.scope():
-            model = build_model(config, preprocessor, dataset.num_classes)
-            model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), **training_objective(model))
-        names = list(model.input)
-        train_ds = labels_for(model, preprocessor.make_dataset(
-            dataset.labelled("train"), config.batch_size, training=True, augment=config.augment,
-            seed=config.seed, balance_to=config.balance_to, input_names=names))
-        val_ds = labels_for(model, preprocessor.make_dataset(dataset.labelled("validation"),
-                                                             config.batch_size, input_names=names))
+            builders = {"text": build_text_encoder, "image": build_image_encoder}
+            encoders = {}
+            for m in spec.modalities:
+                name, cfg, _ = encoder_settings(config, m, preprocessor)
+                encoders[m] = builders[m](name, **cfg)
+            model = build_model(config, preprocessor, dataset.num_classes, encoders=encoders)
+            head = model
+            if feature_mode:
+                sequences = bool(getattr(model, "uses_sequences", False))
+                stores = extract_run_features(config, preprocessor, dataset, encoders, sequences)
+                shapes = {}
+                for m, fs in stores.items():
+                    if sequences:
+                        shapes[f"{m}_feature_shape"] = fs.shape("sequence_output" if m == "text" else "feature_map")
+                    else:
+                        key = getattr(model, "text_feature", "pooled_output") if m == "text" else "pooled_output"
+                        shapes[f"{m}_feature_shape"] = fs.shape(key)
+                head = build_model(config, preprocessor, dataset.num_classes, feature_shapes=shapes)
+                copy_head_weights(head, model, into_source=True)  # start from the raw model's init
+            steps = config.epochs * max(1, -(-len(dataset.labelled("train")) // config.batch_size))
+            encoder_vars = [v for e in encoders.values() for v in e.trainable_variables] if not feature_mode else []
+            optimizer = make_optimizer(config.optimizer, config.learning_rate, steps, config.warmup_steps,
+                                       config.schedule, config.weight_decay, config.momentum, encoder_vars,
+                                       config.encoder_learning_rate)
+            head.compile(optimizer=optimizer, **training_objective(head))
+        names = list(head.input)
+        if feature_mode:
+            text_feature = getattr(model, "text_feature", "pooled_output")
+            make = lambda posts, training: feature_dataset(  # noqa: E731
+                posts, stores.get("text"), stores.get("image"), config.batch_size, shuffle=training,
+                seed=config.seed, text_feature=text_feature, sequences=sequences, input_names=names)
+            train_ds = labels_for(head, make(dataset.labelled("train"), True))
+            val_ds = labels_for(head, make(dataset.labelled("validation"), False))
+        else:
+            train_ds = labels_for(head, preprocessor.make_dataset(
+                dataset.labelled("train"), config.batch_size, training=True, augment=config.augment,
+                seed=config.seed, balance_to=config.balance_to, input_names=names))
+            val_ds = labels_for(head, preprocessor.make_dataset(dataset.labelled("validation"),
+                                                                config.batch_size, input_names=names))
         callbacks = make_callbacks(config, run_dir) + list(extra_callbacks or [])
-        history = model.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
-                            callbacks=callbacks, verbose=config.verbose)
+        history = head.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
+                           callbacks=callbacks, verbose=config.verbose)
+        if feature_mode:
+            copy_head_weights(head, model)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
     train_seconds = time.time() - start
     model.save(model_path)
     report.save(os.path.join(run_dir, "data_report.json"))
-    from mmsa_keras.evaluation import plot_history
-
     plot_history(os.path.join(run_dir, "history.csv"), os.path.join(run_dir, "training_curves.png"))
-    metrics = {split: evaluate_run(run_dir, split, verbose=config.verbose, model=model,
-                                   preprocessor=preprocessor, dataset=dataset)
-               for split in ("validation", "test") if dataset.splits.get(split)}
+    metrics = {}
+    for split in ("validation", "test"):
+        if not dataset.labelled(split):
+            continue
+        predictions = None
+        if feature_mode:  # evaluate on the stored features: same outputs, no encoder pass
+            from mmsa_keras.evaluation import predict_dataset
+
+            predictions = predict_dataset(head, make(dataset.labelled(split), False), verbose=0)
+        metrics[split] = evaluate_run(run_dir, split, verbose=config.verbose, model=model,
+                                      preprocessor=preprocessor, dataset=dataset, predictions=predictions)
     if config.verbose:
         print(report.summary())
     return {"run_dir": run_dir, "metrics": metrics.get("test", metrics.get("validation")),
             "all_metrics": metrics, "history": history.history, "train_seconds": train_seconds,
-            "trained": True, "data_report": report.counts()}
+            "trained": True, "data_report": report.counts(), "feature_mode": feature_mode}

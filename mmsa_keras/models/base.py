@@ -8,8 +8,10 @@ runs in one of two modes, chosen by its constructor arguments:
   (`segment_ids` when the encoder wants it) and the presence flags;
 * feature mode: `text_feature_shape` / `image_feature_shape` give the shape of
   precomputed encoder outputs, `(D,)` for a pooled vector or `(S, D)` for a
-  sequence; inputs are `text_features` (+ `text_feature_mask` for a sequence),
-  `image_features` and the presence flags.
+  sequence; inputs are `text_features` and `image_features`, and with a
+  sequence also `text_feature_mask` and the encoder's pooled vector
+  (`text_pooled_features`, `image_pooled_features`), so that feature mode
+  computes exactly what raw mode does.
 
 `text_present` / `image_present` (float32 `[B]`) are always inputs.
 """
@@ -18,7 +20,6 @@ from __future__ import annotations
 
 import keras
 
-from mmsa_keras.layers.masked_pooling import MaskedPooling
 from mmsa_keras.layers.presence_mask import PresenceMask
 
 ENCODER_KEYS = ("text_encoder", "image_encoder")
@@ -53,11 +54,12 @@ def text_branch(inputs: dict, text_encoder=None, text_feature_shape=None) -> dic
         inputs["text_features"] = keras.Input(shape, name="text_features")
         if len(shape) == 1:
             out["pooled"] = inputs["text_features"]
-        else:
+        else:  # a sequence: its mask and the encoder's own pooled vector come with it
             inputs["text_feature_mask"] = keras.Input((shape[0],), dtype="int32", name="text_feature_mask")
+            inputs["text_pooled_features"] = keras.Input((shape[-1],), name="text_pooled_features")
             out["sequence"] = inputs["text_features"]
             out["mask"] = inputs["text_feature_mask"]
-            out["pooled"] = MaskedPooling("mean", name="text_feature_mean")(out["sequence"], mask=out["mask"])
+            out["pooled"] = inputs["text_pooled_features"]
     else:
         raise ValueError("give a text_encoder (raw mode) or a text_feature_shape (feature mode)")
     inputs["text_present"] = keras.Input((), name="text_present")
@@ -86,9 +88,10 @@ def image_branch(inputs: dict, image_encoder=None, image_feature_shape=None) -> 
         inputs["image_features"] = keras.Input(shape, name="image_features")
         if len(shape) == 1:
             out["pooled"] = inputs["image_features"]
-        else:
+        else:  # the flattened spatial map, with the encoder's pooled vector
+            inputs["image_pooled_features"] = keras.Input((shape[-1],), name="image_pooled_features")
             out["sequence"] = inputs["image_features"]
-            out["pooled"] = keras.layers.GlobalAveragePooling1D(name="image_feature_mean")(out["sequence"])
+            out["pooled"] = inputs["image_pooled_features"]
     else:
         raise ValueError("give an image_encoder (raw mode) or an image_feature_shape (feature mode)")
     inputs["image_present"] = keras.Input((), name="image_present")
@@ -119,6 +122,10 @@ class MultimodalModel(keras.Model):
     #: registry metadata, filled in by subclasses
     paper = ""
     table = ""
+    #: feature mode: which text encoder output stands for the post ("pooled_output" or
+    #: "mean_output"), and whether the model reads token states / the spatial map
+    text_feature = "pooled_output"
+    uses_sequences = False
 
     def _store_config(self, **config):
         self._mmsa_config = config

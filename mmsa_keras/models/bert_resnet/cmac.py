@@ -35,6 +35,7 @@ class CMAC(MultimodalModel):
 
     paper = "002"
     table = "Table 4 (CMACModel)"
+    uses_sequences = True
 
     def __init__(self, text_encoder=None, image_encoder=None, text_feature_shape=None,
                  image_feature_shape=None, num_classes=3, hidden_dim=64, projection_dropout=0.1,

@@ -33,6 +33,7 @@ class HSTEC(MultimodalModel):
 
     paper = "002"
     table = "Table 4 (HSTECModel)"
+    uses_sequences = True
 
     def __init__(self, text_encoder=None, image_encoder=None, text_feature_shape=None,
                  image_feature_shape=None, num_classes=3, hidden_dim=64, projection_dropout=0.1,

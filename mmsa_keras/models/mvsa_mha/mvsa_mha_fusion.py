@@ -38,6 +38,7 @@ class MVSAMHAFusion(MultimodalModel):
 
     paper = "001"
     table = "Results (fusion)"
+    text_feature = "mean_output"
 
     def __init__(self, text_encoder=None, image_encoder=None, text_feature_shape=None,
                  image_feature_shape=None, freeze_encoders=True, num_classes=3, text_projection_dim=128,

@@ -24,6 +24,7 @@ class MVSAMHAText(MultimodalModel):
 
     paper = "001"
     table = "Results (text model)"
+    text_feature = "mean_output"
 
     def __init__(self, text_encoder=None, text_feature_shape=None, num_classes=3, dropout=0.1, **kwargs):
         inputs = {}

@@ -1,0 +1,93 @@
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from data_pipelines.datasets import load_dataset
+from data_pipelines.features import extract_features, feature_dataset
+from data_pipelines.pipeline import Preprocessor
+from data_pipelines.report import DataReport
+from mmsa_keras.encoders import build_image_encoder, build_text_encoder
+
+
+@pytest.fixture()
+def setup(synthetic_dir):
+    posts = load_dataset(synthetic_dir, "mvsa", report=DataReport(max_messages=0))["all"][:40]
+    pre = Preprocessor(image_size=16, sequence_length=8).fit(posts, verbose=False)
+    keras.utils.set_random_seed(0)
+    image = build_image_encoder("small_cnn", image_size=16, filters=(4,), output_dim=6)
+    text = build_text_encoder("bag_of_embeddings", vocabulary_size=pre.tokenizer.vocabulary_size,
+                              sequence_length=8, hidden_dim=5)
+    return posts, pre, image, text
+
+
+def test_extraction_is_cached_and_matches_the_encoder(setup, tmp_path):
+    posts, pre, image, text = setup
+    fs = extract_features(image, "image", posts, pre, str(tmp_path), shard_size=16, verbose=False)
+    assert fs.manifest["complete"] and len(fs.manifest["shards"]) == 3
+    again = extract_features(image, "image", posts, pre, str(tmp_path), shard_size=16, verbose=False)
+    assert again.directory == fs.directory and again.manifest["finished"] == fs.manifest["finished"]
+    x = next(iter(pre.make_dataset(posts[:8], batch_size=8, with_labels=False)))
+    expected = np.asarray(image(x["images"])["pooled_output"])
+    got = fs.arrays([p.id for p in posts[:8]], ["pooled_output"])["pooled_output"]
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    tfs = extract_features(text, "text", posts, pre, str(tmp_path), verbose=False, sequences=True)
+    assert set(tfs.names) == {"pooled_output", "mean_output", "sequence_output", "padding_mask"}
+
+
+def test_any_change_invalidates_the_cache(setup, tmp_path):
+    posts, pre, image, _ = setup
+    base = extract_features(image, "image", posts, pre, str(tmp_path), verbose=False).directory
+    # another caption does not touch image features, another image file does
+    edited = [p for p in posts]
+    os.makedirs(tmp_path / "img", exist_ok=True)
+    src = next(p for p in posts if p.image_path)
+    copy = tmp_path / "img" / "changed.jpg"
+    data = bytearray(open(src.image_path, "rb").read())
+    copy.write_bytes(bytes(data))
+    from data_pipelines.post import Post
+
+    edited[posts.index(src)] = Post(src.id, src.text, str(copy), src.label)
+    assert extract_features(image, "image", edited, pre, str(tmp_path), verbose=False).directory == base
+    from tests.data_pipelines.bad_input import jpeg_bytes
+
+    copy.write_bytes(jpeg_bytes(16, colour=(1, 2, 3)))
+    assert extract_features(image, "image", edited, pre, str(tmp_path), verbose=False).directory != base
+    # other weights, other preprocessing
+    other = build_image_encoder("small_cnn", image_size=16, filters=(4,), output_dim=6)
+    assert extract_features(other, "image", posts, pre, str(tmp_path), verbose=False).directory != base
+    pre2 = Preprocessor(image_size=16, sequence_length=8, normalisation="unit").fit(posts, verbose=False)
+    assert extract_features(image, "image", posts, pre2, str(tmp_path), verbose=False).directory != base
+
+
+def test_an_interrupted_extraction_resumes(setup, tmp_path):
+    posts, pre, _, text = setup
+    assert extract_features(text, "text", posts, pre, str(tmp_path), shard_size=8, verbose=False,
+                            stop_after_shards=2) is None
+    directory = next(p for p in (tmp_path).iterdir() if p.is_dir())
+    manifest = json.loads((directory / "manifest.json").read_text())
+    assert manifest["shards"] == ["shard_00000.npz", "shard_00001.npz"] and not manifest["complete"]
+    first_shard_time = os.path.getmtime(directory / "shard_00000.npz")
+    fs = extract_features(text, "text", posts, pre, str(tmp_path), shard_size=8, verbose=False)
+    assert len(fs.manifest["shards"]) == 5 and os.path.getmtime(directory / "shard_00000.npz") == first_shard_time
+    fresh = extract_features(text, "text", posts, pre, str(tmp_path / "fresh"), shard_size=8, verbose=False)
+    ids = [p.id for p in posts]
+    np.testing.assert_allclose(fs.arrays(ids)["pooled_output"], fresh.arrays(ids)["pooled_output"], atol=1e-6)
+
+
+def test_feature_dataset_feeds_a_feature_mode_model(setup, tmp_path):
+    from mmsa_keras.registry import create_model
+
+    posts, pre, image, text = setup
+    t = extract_features(text, "text", posts, pre, str(tmp_path), verbose=False)
+    i = extract_features(image, "image", posts, pre, str(tmp_path), verbose=False)
+    model = create_model("native_cat", text_feature_shape=t.shape("pooled_output"),
+                         image_feature_shape=i.shape("pooled_output"), hidden_dim=4, head_hidden_dim=4)
+    ds = feature_dataset(posts, t, i, batch_size=10, input_names=list(model.input))
+    x, y = next(iter(ds))
+    assert set(x) == set(model.input) and x["text_features"].shape == (10, 5)
+    np.testing.assert_array_equal(x["image_present"].numpy(), [float(p.has_image) for p in posts[:10]])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    assert np.isfinite(model.fit(ds, epochs=1, verbose=0).history["loss"][0])
