@@ -336,11 +336,19 @@ def train(config: TrainConfig, extra_callbacks=None) -> dict[str, Any]:
             train_ds = labels_for(head, make(dataset.labelled("train"), True))
             val_ds = labels_for(head, make(dataset.labelled("validation"), False))
         else:
+            # with several replicas an uneven last batch breaks cross-replica ops: drop it during fit
+            # (the final evaluation below runs outside the strategy, on every post)
+            drop = strategy.num_replicas_in_sync > 1
             train_ds = labels_for(head, preprocessor.make_dataset(
                 dataset.labelled("train"), config.batch_size, training=True, augment=config.augment,
-                seed=config.seed, balance_to=config.balance_to, input_names=names))
-            val_ds = labels_for(head, preprocessor.make_dataset(dataset.labelled("validation"),
-                                                                config.batch_size, input_names=names))
+                seed=config.seed, balance_to=config.balance_to, input_names=names, drop_remainder=drop))
+            val_posts = dataset.labelled("validation")
+            val_batch = config.batch_size
+            if drop:  # whole batches that split evenly; the final evaluation sees every post
+                replicas = strategy.num_replicas_in_sync
+                val_batch = max(replicas, min(config.batch_size, len(val_posts) // replicas * replicas))
+            val_ds = labels_for(head, preprocessor.make_dataset(val_posts, val_batch, input_names=names,
+                                                                drop_remainder=drop))
         callbacks = make_callbacks(config, run_dir) + list(extra_callbacks or [])
         history = head.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
                            callbacks=callbacks, verbose=config.verbose)
