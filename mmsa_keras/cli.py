@@ -51,6 +51,21 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="model constructor override, e.g. --set hidden_dim=32 (JSON values)")
     _add_format_options(p)
+    g = p.add_argument_group("optimiser and fine-tuning")
+    g.add_argument("--optimizer", choices=("adam", "adamw", "sgd"), default="adam")
+    g.add_argument("--weight-decay", type=float, default=0.0, help="AdamW decoupled weight decay")
+    g.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
+    g.add_argument("--warmup-steps", type=int, default=0, help="linear warm-up steps (paper 000: 500)")
+    g.add_argument("--schedule", choices=("constant", "linear", "cosine"), default="constant",
+                   help="decay after the warm-up")
+    g.add_argument("--unfreeze", default="0",
+                   help="pretrained encoders: 0 frozen (default), all, or k top blocks/layers")
+    g.add_argument("--encoder-learning-rate", type=float, default=None,
+                   help="learning rate of unfrozen encoders (default: --learning-rate)")
+    g.add_argument("--feature-mode", choices=("auto", "on", "off"), default="auto",
+                   help="train the head on stored encoder outputs (auto: when every encoder is "
+                        "pretrained and frozen)")
+    g.add_argument("--feature-store", default=None, help="feature store folder (default: beside --out)")
 
 
 def _parse_overrides(items):
@@ -119,6 +134,45 @@ def cmd_validate(args) -> int:
     return 0
 
 
+def cmd_features_extract(args) -> int:
+    """Run one frozen encoder over a dataset into the feature store."""
+    from data_pipelines.datasets import load_dataset
+    from data_pipelines.features import extract_features
+    from data_pipelines.images import scan_images
+    from data_pipelines.pipeline import Preprocessor
+    from data_pipelines.report import DataReport
+    from mmsa_keras.encoders import (IMAGE_ENCODERS, build_image_encoder, build_text_encoder,
+                                     image_encoder_spec, text_encoder_spec, tokenizer_for)
+
+    import keras
+
+    keras.utils.set_random_seed(args.seed)  # a randomly initialised encoder is the same on every run
+    report = DataReport()
+    dataset = load_dataset(args.data_dir, args.format, report=report, **_format_options(args))
+    posts = dataset.all_posts()
+    if args.encoder in IMAGE_ENCODERS:
+        scan_images(posts, report)
+        spec = image_encoder_spec(args.encoder)
+        pre = Preprocessor(image_size=args.image_size or spec.image_size or 64,
+                           normalisation=spec.normalisation).fit(posts)
+        kwargs = {"image_size": pre.image_size}
+        if spec.pretrained:
+            kwargs["weights"] = None if args.weights in (None, "none") else args.weights
+        encoder = build_image_encoder(args.encoder, **kwargs)
+        modality = "image"
+    else:
+        if not text_encoder_spec(args.encoder).pretrained:
+            raise SystemExit(f"{args.encoder} is trained from scratch: there is nothing frozen to extract")
+        pre = Preprocessor(tokenizer=tokenizer_for(args.encoder, args.sequence_length), normalisation="none")
+        encoder = build_text_encoder(args.encoder)
+        modality = "text"
+    fs = extract_features(encoder, modality, posts, pre, args.out, batch_size=args.batch_size,
+                          sequences=args.sequences)
+    print(report.summary())
+    print(f"{fs.manifest['num_posts']} posts, outputs {fs.manifest['outputs']} in {fs.directory}")
+    return 0
+
+
 def cmd_models(args) -> int:
     from mmsa_keras.registry import list_models
 
@@ -139,6 +193,10 @@ def cmd_train(args) -> int:
         text_encoder=args.text_encoder, image_encoder=args.image_encoder,
         augment=not args.no_augment, balance_to=args.balance_to, tensorboard=args.tensorboard,
         force=args.force, model_overrides=_parse_overrides(args.set), format_options=_format_options(args),
+        optimizer=args.optimizer, weight_decay=args.weight_decay, momentum=args.momentum,
+        warmup_steps=args.warmup_steps, schedule=args.schedule, unfreeze=args.unfreeze,
+        encoder_learning_rate=args.encoder_learning_rate, feature_mode=args.feature_mode,
+        feature_store=args.feature_store,
     )
     summary = train(config)
     if summary.get("trained"):
@@ -261,6 +319,23 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
 
     sub.add_parser("models", help="list registered models").set_defaults(func=cmd_models)
+
+    fx = sub.add_parser("features", help="feature store").add_subparsers(dest="features_command", required=True)
+    p = fx.add_parser("extract", help="run a frozen encoder over a dataset once, into the store")
+    p.add_argument("--encoder", required=True, help="resnet50, mobilenet_v2, inception_v3, alexnet, minilm_l6, "
+                                                   "a keras-hub preset or a local directory")
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--format", default="mvsa")
+    p.add_argument("--out", required=True, help="feature store folder")
+    p.add_argument("--weights", default=None,
+                   help="image encoders: imagenet (downloaded once), a weights file, or none (default)")
+    p.add_argument("--image-size", type=int, default=None)
+    p.add_argument("--sequence-length", type=int, default=128)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--sequences", action="store_true", help="also store token states / spatial maps")
+    p.add_argument("--seed", type=int, default=0, help="seed of a randomly initialised encoder")
+    _add_format_options(p)
+    p.set_defaults(func=cmd_features_extract)
 
     p = sub.add_parser("train", help="train a registered model")
     _add_train_args(p)
