@@ -38,12 +38,32 @@ def _sha(obj) -> str:
 
 
 def weights_fingerprint(model) -> str:
-    """SHA-256 of every weight value of a model, in order."""
+    """SHA-256 of every weight's shape and values, in order."""
     h = hashlib.sha256()
     for w in model.weights:
-        h.update(w.path.encode())
-        h.update(np.ascontiguousarray(np.asarray(w.numpy())).tobytes())
+        value = np.ascontiguousarray(np.asarray(w.numpy()))
+        h.update(str(value.shape).encode() + str(value.dtype).encode())
+        h.update(value.tobytes())
     return h.hexdigest()
+
+
+def architecture_fingerprint(model) -> str:
+    """SHA-256 of the encoder's structure without its auto-generated names.
+
+    `get_config()` holds names like "get_item_7" that depend on how many layers
+    the process built before, so it would change between identical encoders.
+    """
+    import keras
+
+    def walk(layer):
+        config = {k: v for k, v in layer.get_config().items() if k not in ("name", "layers", "input_layers",
+                                                                          "output_layers", "build_config")}
+        items = [type(layer).__name__, json.dumps(config, sort_keys=True, default=str)]
+        if isinstance(layer, keras.Model):
+            items += [walk(sub) for sub in layer.layers]
+        return items
+
+    return _sha(walk(model))
 
 
 def posts_fingerprint(posts: list[Post], modality: str) -> str:
@@ -112,11 +132,13 @@ class FeatureSet:
 
 def extract_features(encoder, modality: str, posts: list[Post], preprocessor, store: str,
                      batch_size: int = 32, shard_size: int = 256, sequences: bool = False,
-                     verbose: bool = True, stop_after_shards: int | None = None) -> FeatureSet:
+                     verbose: bool = True, stop_after_shards: int | None = None,
+                     encoder_spec: dict | None = None) -> FeatureSet:
     """Run `encoder` over `posts` once and store its outputs (see the module docstring).
 
     Returns the `FeatureSet`; if the same features are already stored, nothing
-    runs. `stop_after_shards` stops early (to test resuming).
+    runs. `encoder_spec` (e.g. `{"name": "resnet50", "image_size": 224}`) joins
+    the key; `stop_after_shards` stops early (to test resuming).
     """
     import keras
 
@@ -124,7 +146,8 @@ def extract_features(encoder, modality: str, posts: list[Post], preprocessor, st
         raise ValueError("modality must be 'text' or 'image'")
     posts = sorted({p.id: p for p in posts}.values(), key=lambda p: p.id)
     parts = {"format": FORMAT_VERSION, "modality": modality, "sequences": sequences,
-             "encoder": _sha(encoder.get_config()), "weights": weights_fingerprint(encoder),
+             "encoder": architecture_fingerprint(encoder), "encoder_spec": encoder_spec,
+             "weights": weights_fingerprint(encoder),
              "preprocessing": preprocessing_fingerprint(preprocessor, modality),
              "posts": posts_fingerprint(posts, modality)}
     key = _sha(parts)[:16]

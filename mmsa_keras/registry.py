@@ -83,9 +83,16 @@ def resolve_encoders(kwargs: dict[str, Any], modalities) -> dict[str, Any]:
 
 
 def create_model(name: str, **overrides) -> keras.Model:
-    """Build the registered model `name`, its defaults updated by `overrides`."""
+    """Build the registered model `name`, its defaults updated by `overrides`.
+
+    An override named `*_model` whose value is a path to a `.keras` file is
+    loaded (e.g. the trained unimodal models of paper 000's WANN pipeline).
+    """
     spec = get_spec(name)
     kwargs = resolve_encoders({**spec.defaults, **overrides}, spec.modalities)
+    for key, value in list(kwargs.items()):
+        if key.endswith("_model") and isinstance(value, str) and value.endswith(".keras"):
+            kwargs[key] = keras.saving.load_model(value, compile=False)
     return spec.builder(**kwargs)
 
 

@@ -246,8 +246,13 @@ def extract_run_features(config: TrainConfig, preprocessor: Preprocessor, datase
 
     store = config.feature_store or os.path.join(os.path.dirname(os.path.abspath(config.out)), "feature_store")
     posts = dataset.all_posts()
-    return {m: extract_features(enc, m, posts, preprocessor, store, batch_size=config.batch_size,
-                                sequences=sequences, verbose=config.verbose > 0) for m, enc in encoders.items()}
+    out = {}
+    for m, enc in encoders.items():
+        name, cfg, _ = encoder_settings(config, m, preprocessor)
+        out[m] = extract_features(enc, m, posts, preprocessor, store, batch_size=config.batch_size,
+                                  sequences=sequences, verbose=config.verbose > 0,
+                                  encoder_spec={"name": name, **cfg})
+    return out
 
 
 def train(config: TrainConfig, extra_callbacks=None) -> dict[str, Any]:

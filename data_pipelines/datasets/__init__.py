@@ -28,13 +28,41 @@ def available_formats() -> list[str]:
 
 
 def load_dataset(
-    path: str, format: str, report: DataReport | None = None, **options
+    path: str, format: str, report: DataReport | None = None, keep_classes=None, **options
 ) -> MultimodalDataset:
-    """Read the dataset at `path` with the reader registered as `format`."""
+    """Read the dataset at `path` with the reader registered as `format`.
+
+    `keep_classes` (e.g. `("negative", "positive")` for the 2-class tables)
+    keeps only posts of those classes, relabelled in that order; the posts left
+    out are counted as dropped rows.
+    """
     _import_all()
     if format not in _READERS:
         raise ValueError(f"unknown dataset format {format!r}; known: {sorted(_READERS)}")
-    return _READERS[format](path, report=report if report is not None else DataReport(), **options)
+    report = report if report is not None else DataReport()
+    dataset = _READERS[format](path, report=report, **options)
+    return restrict_classes(dataset, keep_classes, report) if keep_classes else dataset
+
+
+def restrict_classes(dataset: MultimodalDataset, keep, report: DataReport) -> MultimodalDataset:
+    """Keep only the posts of the classes in `keep`, relabelled in that order."""
+    keep = tuple(keep)
+    missing = [c for c in keep if c not in dataset.class_names]
+    if missing:
+        raise ValueError(f"{dataset.name}: no class {missing} (classes: {list(dataset.class_names)})")
+    new_id = {dataset.class_names.index(c): i for i, c in enumerate(keep)}
+    splits = {}
+    for split, posts in dataset.splits.items():
+        kept = []
+        for p in posts:
+            if p.label is None or p.label in new_id:
+                p.label = None if p.label is None else new_id[p.label]
+                kept.append(p)
+            else:
+                report.add("dropped_row", p.meta.get("source", dataset.name),
+                           f"post {p.id}: class {dataset.class_names[p.label]!r} not kept", p.meta.get("line"))
+        splits[split] = kept
+    return MultimodalDataset(dataset.name, keep, splits)
 
 
 def _import_all() -> None:

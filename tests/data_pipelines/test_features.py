@@ -91,3 +91,14 @@ def test_feature_dataset_feeds_a_feature_mode_model(setup, tmp_path):
     np.testing.assert_array_equal(x["image_present"].numpy(), [float(p.has_image) for p in posts[:10]])
     model.compile("adam", "sparse_categorical_crossentropy")
     assert np.isfinite(model.fit(ds, epochs=1, verbose=0).history["loss"][0])
+
+
+def test_the_same_encoder_built_twice_reuses_the_store(setup, tmp_path):
+    posts, _, _, _ = setup
+    pre = Preprocessor(image_size=32, sequence_length=8, normalisation="none").fit(posts, verbose=False)
+    dirs = []
+    for _ in range(2):
+        keras.utils.set_random_seed(3)
+        enc = build_image_encoder("mobilenet_v2", weights=None, image_size=32)
+        dirs.append(extract_features(enc, "image", posts, pre, str(tmp_path), verbose=False).directory)
+    assert dirs[0] == dirs[1]
