@@ -173,6 +173,30 @@ def cmd_features_extract(args) -> int:
     return 0
 
 
+def cmd_reproduce(args) -> int:
+    from experiments.runner import list_tables, reproduce
+
+    if args.list or not args.table:
+        print(f"{'table':28s} title")
+        for name, title in list_tables():
+            print(f"{name:28s} {title}")
+        return 0
+    start = time.time()
+    results = reproduce(args.table, data_dir=args.data_dir, format=args.format, protocol=args.protocol,
+                        seeds=args.seeds, smoke=args.smoke, out=args.out, text_encoder=args.text_encoder,
+                        image_encoder=args.image_encoder, variant=args.variant, epochs=args.epochs,
+                        finetune=args.finetune)
+    report = os.path.join(args.out, args.table, "report.md")
+    print(f"\n{results['data']}")
+    for row, entry in results["rows"].items():
+        first = next(iter(entry["mean"]))
+        paper = entry["paper"].get(first)
+        print(f"  {row:28s} {first} ours {entry['mean'][first]:.2f} ± {entry['std'][first]:.2f}"
+              + (f"   paper {paper}" if paper is not None else ""))
+    print(f"report: {report} ({time.time() - start:.0f} s)")
+    return 0
+
+
 def cmd_models(args) -> int:
     from mmsa_keras.registry import list_models
 
@@ -319,6 +343,22 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
 
     sub.add_parser("models", help="list registered models").set_defaults(func=cmd_models)
+
+    p = sub.add_parser("reproduce", help="reproduce a paper table and report paper vs ours")
+    p.add_argument("table", nargs="?", help="e.g. bert_resnet/table4 (see --list)")
+    p.add_argument("--list", action="store_true", help="list the tables")
+    p.add_argument("--data-dir", default=None, help="the paper's dataset (default: the embedded synthetic set)")
+    p.add_argument("--format", default=None, help="dataset format (default: the table's)")
+    p.add_argument("--protocol", choices=("A", "B"), default=None)
+    p.add_argument("--seeds", type=int, default=1)
+    p.add_argument("--smoke", action="store_true", help="tiny encoders, one epoch (a quick check)")
+    p.add_argument("--out", default="results")
+    p.add_argument("--text-encoder", default=None)
+    p.add_argument("--image-encoder", default=None)
+    p.add_argument("--variant", default=None, help="dataset variant of a table (joint_fusion: reddit, flickr)")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--finetune", action="store_true", help="fine-tune the encoders as the paper did")
+    p.set_defaults(func=cmd_reproduce)
 
     fx = sub.add_parser("features", help="feature store").add_subparsers(dest="features_command", required=True)
     p = fx.add_parser("extract", help="run a frozen encoder over a dataset once, into the store")

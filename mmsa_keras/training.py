@@ -75,6 +75,7 @@ class TrainConfig:
     # feature mode: "auto" = on when every encoder is pretrained and frozen
     feature_mode: str = "auto"
     feature_store: str | None = None  # default: <parent of out>/feature_store
+    run_eagerly: bool = False  # no graph tracing: faster for a handful of tiny steps (smoke runs)
 
 
 def gpu_available() -> bool:
@@ -218,6 +219,8 @@ def use_feature_mode(config: TrainConfig, preprocessor: Preprocessor) -> bool:
     """Feature mode: asked for ("on"), or "auto" with every encoder pretrained and frozen."""
     if config.feature_mode not in ("auto", "on", "off"):
         raise ValueError(f"feature_mode must be auto, on or off, got {config.feature_mode!r}")
+    if not getattr(get_spec(config.model).builder, "supports_feature_mode", True):
+        return False
     if config.feature_mode != "auto":
         return config.feature_mode == "on"
     frozen = [encoder_settings(config, m, preprocessor)[2] for m in get_spec(config.model).modalities]
@@ -331,7 +334,7 @@ def train(config: TrainConfig, extra_callbacks=None) -> dict[str, Any]:
             optimizer = make_optimizer(config.optimizer, config.learning_rate, steps, config.warmup_steps,
                                        config.schedule, config.weight_decay, config.momentum, encoder_vars,
                                        config.encoder_learning_rate)
-            head.compile(optimizer=optimizer, **training_objective(head))
+            head.compile(optimizer=optimizer, run_eagerly=config.run_eagerly, **training_objective(head))
         names = list(head.input)
         if feature_mode:
             text_feature = getattr(model, "text_feature", "pooled_output")

@@ -126,6 +126,8 @@ class MultimodalModel(keras.Model):
     #: "mean_output"), and whether the model reads token states / the spatial map
     text_feature = "pooled_output"
     uses_sequences = False
+    #: whether the model can take precomputed features (composed models of trained models cannot)
+    supports_feature_mode = True
 
     def _store_config(self, **config):
         self._mmsa_config = config

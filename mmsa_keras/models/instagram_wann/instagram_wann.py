@@ -41,6 +41,7 @@ class InstagramWANN(MultimodalModel):
 
     paper = "000"
     table = "Tables 3, 4 (WANN)"
+    supports_feature_mode = False
 
     def __init__(self, image_model=None, text_model=None, wann=None, image_encoder=None, text_encoder=None,
                  freeze_unimodal=None, num_classes=3, **kwargs):

@@ -29,6 +29,8 @@ class MVSAMHAFusion(MultimodalModel):
     Args:
         text_encoder, image_encoder / feature shapes: raw or feature mode
             (text: the mean embedding of `MVSAMHAText`, image: 1280-d pooled).
+        text_model, image_model: trained `MVSAMHAText` / `MVSAMHAImage`; their
+            fine-tuned encoders are used (the paper's second stage).
         freeze_encoders: bool. Freeze the encoders (raw mode). Default True.
         num_classes: int. Default 3.
         text_projection_dim: int. Default 128. image_projection_dim: int. Default 1280.
@@ -42,7 +44,14 @@ class MVSAMHAFusion(MultimodalModel):
 
     def __init__(self, text_encoder=None, image_encoder=None, text_feature_shape=None,
                  image_feature_shape=None, freeze_encoders=True, num_classes=3, text_projection_dim=128,
-                 image_projection_dim=1280, num_heads=8, hidden_dim=128, dropout=0.3, **kwargs):
+                 image_projection_dim=1280, num_heads=8, hidden_dim=128, dropout=0.3, text_model=None,
+                 image_model=None, **kwargs):
+        # the paper's two stages: encoders fine-tuned inside the unimodal models, then reused here
+        # (in feature mode the stored features already come from those frozen encoders)
+        if text_model is not None and text_feature_shape is None:
+            text_encoder = text_model.text_encoder
+        if image_model is not None and image_feature_shape is None:
+            image_encoder = image_model.image_encoder
         for encoder in (text_encoder, image_encoder):
             if encoder is not None and freeze_encoders:
                 encoder.trainable = False
