@@ -209,6 +209,19 @@ def reproduce(name: str, data_dir: str | None = None, format: str | None = None,
         encoders = dict(config["encoders"])
     if protocol:
         format_options["protocol"] = protocol
+    split_note = ""
+    if not embedded and format_options.get("split") == "paper002":
+        from data_pipelines.datasets import load_dataset
+        from data_pipelines.report import DataReport
+
+        try:
+            load_dataset(data_dir, fmt, report=DataReport(max_messages=0), **format_options)
+        except ValueError as e:
+            if "paper002" not in str(e):
+                raise
+            format_options["split"] = "random"
+            split_note = (f" The paper's 3,200/800/512 split needs more labelled posts than {data_dir} has "
+                          "(" + str(e).split("has ")[-1] + "): a seeded stratified 8:1:1 split was used.")
     if ds_cfg.get("keep_classes"):
         format_options["keep_classes"] = list(ds_cfg["keep_classes"])
     encoders["text"] = text_encoder or encoders.get("text")
@@ -236,7 +249,7 @@ def reproduce(name: str, data_dir: str | None = None, format: str | None = None,
                      f"{paper_dataset}: the measured numbers are not a reproduction of the paper's.")
     else:
         data_line = (f"Ran on {data_dir} (format {fmt}{', ' + str(format_options) if format_options else ''}); "
-                     f"the paper used {paper_dataset}.")
+                     f"the paper used {paper_dataset}.{split_note}")
     image_desc = encoders["image"] or "-"
     if encoders.get("image_weights") and encoders["image"] == config["encoders"].get("image") and not embedded:
         image_desc += f" ({encoders['image_weights']} weights)"
