@@ -8,12 +8,11 @@ The path may be the file itself or a folder holding exactly one
 
 from __future__ import annotations
 
-import csv
-import glob
 import json
 import os
 
 from data_pipelines.datasets import register_reader
+from data_pipelines.datasets.csv_utils import csv_records, resolve_file
 from data_pipelines.post import SENTIMENT_CLASSES, MultimodalDataset, Post
 from data_pipelines.report import DataReport
 
@@ -37,38 +36,13 @@ def _rows(path: str, report: DataReport):
                     continue
                 yield lineno, row
         return
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        reader = csv.reader(f)
-        header = next(reader, None)
-        if header is None:
-            return
-        header = [h.strip().lower() for h in header]
-        start = reader.line_num + 1
-        for fields in reader:
-            lineno, start = start, reader.line_num + 1
-            if not any(x.strip() for x in fields):
-                continue
-            if len(fields) != len(header):
-                report.add("bad_row", path, f"expected {len(header)} fields, got {len(fields)}", lineno)
-                continue
-            yield lineno, dict(zip(header, fields))
-
-
-def _resolve(path: str) -> str:
-    if os.path.isdir(path):
-        files = sorted(glob.glob(os.path.join(path, "*.csv")) + glob.glob(os.path.join(path, "*.jsonl")))
-        if len(files) != 1:
-            raise FileNotFoundError(f"{path}: expected one .csv or .jsonl file, found {len(files)}")
-        return files[0]
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{path}: no such file")
-    return path
+    yield from csv_records(path, report)
 
 
 @register_reader("table")
 def read_table(path: str, report: DataReport, class_names=None, **options) -> MultimodalDataset:
     """Read a CSV/JSONL table of posts. `class_names` fixes the label order."""
-    file = _resolve(path)
+    file = resolve_file(path, ("*.csv", "*.jsonl"))
     base = os.path.dirname(os.path.abspath(file))
     records = []
     for lineno, row in _rows(file, report):

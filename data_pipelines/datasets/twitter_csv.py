@@ -9,51 +9,29 @@ no post has an image.
 
 from __future__ import annotations
 
-import csv
-import glob
-import os
-
 from data_pipelines.datasets import register_reader
+from data_pipelines.datasets.csv_utils import csv_header, csv_records, resolve_file
 from data_pipelines.post import SENTIMENT_CLASSES, MultimodalDataset, Post
 from data_pipelines.report import DataReport
 
 CATEGORY = {"-1": 0, "0": 1, "1": 2, "-1.0": 0, "0.0": 1, "1.0": 2}
 
 
-def resolve_csv(path: str) -> str:
-    if os.path.isdir(path):
-        files = sorted(glob.glob(os.path.join(path, "*.csv")))
-        if len(files) != 1:
-            raise FileNotFoundError(f"{path}: expected one .csv file, found {len(files)}")
-        return files[0]
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{path}: no such file")
-    return path
-
-
 @register_reader("twitter_csv")
 def read_twitter_csv(path: str, report: DataReport, **options) -> MultimodalDataset:
-    file = resolve_csv(path)
+    file = resolve_file(path)
+    header = csv_header(file)
+    if "clean_text" not in header or "category" not in header:
+        raise ValueError(f"{file}:1: expected the header clean_text,category, got {header}")
     posts = []
-    with open(file, encoding="utf-8-sig", newline="", errors="replace") as f:
-        reader = csv.reader(f)
-        header = [h.strip().lower() for h in next(reader, [])]
-        if "clean_text" not in header or "category" not in header:
-            raise ValueError(f"{file}:1: expected the header clean_text,category, got {header}")
-        ti, ci = header.index("clean_text"), header.index("category")
-        start = reader.line_num + 1
-        for fields in reader:
-            lineno, start = start, reader.line_num + 1
-            if len(fields) != len(header):
-                report.add("bad_row", file, f"expected {len(header)} fields, got {len(fields)}", lineno)
-                continue
-            text, category = " ".join(fields[ti].split()), fields[ci].strip()
-            if not text or not category:
-                report.add("dropped_row", file, "empty " + ("text" if not text else "category"), lineno)
-                continue
-            if category not in CATEGORY:
-                report.add("unknown_label", file, f"category {category!r} is not -1, 0 or 1", lineno)
-                continue
-            posts.append(Post(id=str(lineno), text=text, image_path=None, label=CATEGORY[category],
-                              meta={"source": file, "line": lineno}))
+    for lineno, row in csv_records(file, report):
+        text, category = " ".join(row["clean_text"].split()), row["category"].strip()
+        if not text or not category:
+            report.add("dropped_row", file, "empty " + ("text" if not text else "category"), lineno)
+            continue
+        if category not in CATEGORY:
+            report.add("unknown_label", file, f"category {category!r} is not -1, 0 or 1", lineno)
+            continue
+        posts.append(Post(id=str(lineno), text=text, image_path=None, label=CATEGORY[category],
+                          meta={"source": file, "line": lineno}))
     return MultimodalDataset(name="twitter_sentiment", class_names=SENTIMENT_CLASSES, splits={"all": posts})

@@ -18,11 +18,11 @@ holds `anp`, `anp_score` and `tags`.
 
 from __future__ import annotations
 
-import csv
 import glob
 import os
 
 from data_pipelines.datasets import register_reader
+from data_pipelines.datasets.csv_utils import csv_records
 from data_pipelines.post import SENTIMENT_CLASSES, SENTIMENT_CLASSES_2, MultimodalDataset, Post
 from data_pipelines.report import DataReport
 
@@ -38,21 +38,6 @@ def anp_label(score: float, num_classes: int = 3) -> int | None:
     return 1 if num_classes == 3 else None
 
 
-def _csv_rows(path, report):
-    with open(path, encoding="utf-8-sig", newline="", errors="replace") as f:
-        reader = csv.reader(f)
-        header = [h.strip().lower() for h in next(reader, [])]
-        start = reader.line_num + 1
-        for fields in reader:
-            lineno, start = start, reader.line_num + 1
-            if not any(x.strip() for x in fields):
-                continue
-            if len(fields) != len(header):
-                report.add("bad_row", path, f"expected {len(header)} fields, got {len(fields)}", lineno)
-                continue
-            yield lineno, dict(zip(header, fields))
-
-
 @register_reader("vso")
 def read_vso(path: str, report: DataReport, num_classes: int = 3, min_words: int = 10, **options
              ) -> MultimodalDataset:
@@ -64,13 +49,13 @@ def read_vso(path: str, report: DataReport, num_classes: int = 3, min_words: int
         if not os.path.exists(f):
             raise FileNotFoundError(f"{f}: missing (see the VSO/MVSO layout in the README)")
     scores = {}
-    for lineno, row in _csv_rows(scores_file, report):
+    for lineno, row in csv_records(scores_file, report):
         try:
             scores[row["anp"].strip()] = float(row["sentiment"])
         except (KeyError, ValueError):
             report.add("bad_row", scores_file, "expected anp,sentiment with a numeric score", lineno)
     posts, seen = [], set()
-    for lineno, row in _csv_rows(meta_file, report):
+    for lineno, row in csv_records(meta_file, report):
         pid, anp = row.get("id", "").strip(), row.get("anp", "").strip()
         if anp not in scores:
             report.add("unknown_label", meta_file, f"ANP {anp!r} has no sentiment score", lineno)
