@@ -3,12 +3,10 @@
 import keras
 
 from mmsa_keras.api_export import mmsa_export
-from mmsa_keras.layers.classifier_head import ClassifierHead
 from mmsa_keras.layers.cross_modal_attention import CrossModalAttention
 from mmsa_keras.layers.masked_pooling import MaskedPooling
-from mmsa_keras.layers.probability_fusion import ProbabilityFusion
-from mmsa_keras.models.base import PROBABILITIES, MultimodalModel
-from mmsa_keras.models.bert_resnet.features import bert_resnet_features
+from mmsa_keras.models.base import MultimodalModel
+from mmsa_keras.models.bert_resnet.features import bert_resnet_features, two_head_fusion
 
 
 @mmsa_export("mmsa_keras.models.CMAC")
@@ -54,11 +52,7 @@ class CMAC(MultimodalModel):
         i_att = keras.layers.GlobalAveragePooling1D(name="image_attention_mean")(image_to_text)
         text_in = keras.layers.Concatenate(name="text_head_input")([f["text_pooled"], t_att])
         image_in = keras.layers.Concatenate(name="image_head_input")([f["image_pooled"], i_att])
-        p_text = ClassifierHead(num_classes, head_hidden_dim, head_dropout, name="text_head")(text_in)
-        p_image = ClassifierHead(num_classes, head_hidden_dim, head_dropout, name="image_head")(image_in)
-        fused = ProbabilityFusion("softmax_sum", name="fusion")(
-            [p_text, p_image], presence=[f["text_present"], f["image_present"]])
-        outputs = {PROBABILITIES: fused, "text_probabilities": p_text, "image_probabilities": p_image}
+        outputs = two_head_fusion(text_in, image_in, f, num_classes, head_hidden_dim, head_dropout, "softmax_sum")
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         self._store_config(text_encoder=text_encoder, image_encoder=image_encoder,
                            text_feature_shape=text_feature_shape, image_feature_shape=image_feature_shape,

@@ -47,3 +47,20 @@ def bert_resnet_features(inputs: dict, text_encoder=None, image_encoder=None, te
     x = projection(x, hidden_dim, dropout, "image_channel_projection")  # [B, 64, h]
     out["image_sequence"] = masked_by_presence(x, image["present"], "image_sequence_presence")
     return out
+
+
+def two_head_fusion(text_in, image_in, features: dict, num_classes, head_hidden_dim, head_dropout, mode: str) -> dict:
+    """One classifier head per modality, fused by `ProbabilityFusion(mode)` over the present ones.
+
+    Returns the dict output of NativeCombine, CMAC and HSTEC: `probabilities`,
+    `text_probabilities`, `image_probabilities`.
+    """
+    from mmsa_keras.layers.classifier_head import ClassifierHead
+    from mmsa_keras.layers.probability_fusion import ProbabilityFusion
+    from mmsa_keras.models.base import PROBABILITIES
+
+    p_text = ClassifierHead(num_classes, head_hidden_dim, head_dropout, name="text_head")(text_in)
+    p_image = ClassifierHead(num_classes, head_hidden_dim, head_dropout, name="image_head")(image_in)
+    fused = ProbabilityFusion(mode, name="fusion")(
+        [p_text, p_image], presence=[features["text_present"], features["image_present"]])
+    return {PROBABILITIES: fused, "text_probabilities": p_text, "image_probabilities": p_image}

@@ -1,10 +1,8 @@
 """NativeCombineModel of paper 002 (Table 4, row "NativeCombineModel")."""
 
 from mmsa_keras.api_export import mmsa_export
-from mmsa_keras.layers.classifier_head import ClassifierHead
-from mmsa_keras.layers.probability_fusion import ProbabilityFusion
-from mmsa_keras.models.base import PROBABILITIES, MultimodalModel
-from mmsa_keras.models.bert_resnet.features import bert_resnet_features
+from mmsa_keras.models.base import MultimodalModel
+from mmsa_keras.models.bert_resnet.features import bert_resnet_features, two_head_fusion
 
 
 @mmsa_export("mmsa_keras.models.NativeCombine")
@@ -36,11 +34,7 @@ class NativeCombine(MultimodalModel):
         inputs = {}
         f = bert_resnet_features(inputs, text_encoder, image_encoder, text_feature_shape,
                                  image_feature_shape, hidden_dim, projection_dropout)
-        p_text = ClassifierHead(num_classes, head_hidden_dim, head_dropout, name="text_head")(f["text_pooled"])
-        p_image = ClassifierHead(num_classes, head_hidden_dim, head_dropout, name="image_head")(f["image_pooled"])
-        fused = ProbabilityFusion("renormalised_sum", name="fusion")(
-            [p_text, p_image], presence=[f["text_present"], f["image_present"]])
-        outputs = {PROBABILITIES: fused, "text_probabilities": p_text, "image_probabilities": p_image}
+        outputs = two_head_fusion(f["text_pooled"], f["image_pooled"], f, num_classes, head_hidden_dim, head_dropout, "renormalised_sum")
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         self._store_config(text_encoder=text_encoder, image_encoder=image_encoder,
                            text_feature_shape=text_feature_shape, image_feature_shape=image_feature_shape,
