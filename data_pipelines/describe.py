@@ -61,7 +61,7 @@ def format_description(d: dict) -> str:
 
 def validate(dataset: MultimodalDataset) -> list[str]:
     """Fatal problems that stop training: no labels, an empty split, a class absent from train."""
-    from mmsa_keras.runs import split_dataset
+    from data_pipelines.splits import split_dataset
 
     problems = []
     if not any(p.label is not None for p in dataset.all_posts()):

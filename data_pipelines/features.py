@@ -1,28 +1,37 @@
 """A feature store on disk: frozen encoders run once, many heads train on their outputs.
 
 `extract_features(encoder, modality, posts, preprocessor, store)` runs a frozen
-encoder over posts in batches (with a progress bar) and writes shards of its
-outputs under `store/<modality>-<encoder>-<key>/`. The key hashes everything
-the features depend on: the encoder's config, its weights (the values, so an
-ImageNet download, a weights file or a seeded random init are all told apart),
-the preprocessing (image size, normalisation and statistics; tokenizer and
-vocabulary) and the posts' content (ids, captions, image file bytes). A change
-in any of them gives a new key, so nothing stale is reused. Shards are written
-atomically and recorded in `manifest.json` as they finish: an interrupted
-extraction resumes at the first missing shard.
+encoder over posts in batches (with progress) and stores its outputs under
+`store/<modality>-<encoder>-<key>/`. The key hashes exactly what the features
+depend on: the encoder's architecture (without auto-generated layer names), its
+weight values (so an ImageNet download, a weights file or a seeded random init
+are told apart), the preprocessing (image size, normalisation and statistics;
+tokenizer and vocabulary) and the posts' content (ids, captions, image file
+bytes). It does not depend on which run, row or table asks, so `mmsa features
+extract`, every row of a table and the next table on the same data share one
+set: each post is encoded once.
+
+Extraction writes resumable `.npz` shards (atomically, recorded in
+`manifest.json` as they finish: an interrupted extraction resumes at the first
+missing shard), then consolidates them into one `.npy` file per output, read
+back memory-mapped: a training run keeps only the batches it is using in RAM.
 
 Stored per post: text — `pooled_output`, `mean_output` (masked mean of the
-token states) and, with `sequences=True`, `sequence_output` + `padding_mask`;
-image — `pooled_output` and, with `sequences=True`, the flattened
-`feature_map`. `FeatureSet.arrays(ids, names)` gathers rows by post id and
-`feature_dataset(...)` turns them into the inputs of a feature-mode model.
+token states) and, when a model needs them, `sequence_output` + `padding_mask`;
+image — `pooled_output` and, when needed, the flattened `feature_map`.
+Sequences (token states, spatial maps) are stored in float16 (half the disk
+and memory; the measured effect on accuracy is in BENCHMARKS.md); pooled
+vectors stay float32. A set extracted without sequences is extended in place
+when a model later needs them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
+import shutil
 import time
 
 import numpy as np
@@ -30,7 +39,8 @@ import tensorflow as tf
 
 from data_pipelines.post import Post
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+SEQUENCE_OUTPUTS = ("sequence_output", "padding_mask", "feature_map")
 
 
 def _sha(obj) -> str:
@@ -52,12 +62,14 @@ def architecture_fingerprint(model) -> str:
 
     `get_config()` holds names like "get_item_7" that depend on how many layers
     the process built before, so it would change between identical encoders.
+    Trainability is left out too: frozen or not, the outputs are the same.
     """
     import keras
 
+    skip = ("name", "layers", "input_layers", "output_layers", "build_config", "trainable")
+
     def walk(layer):
-        config = {k: v for k, v in layer.get_config().items() if k not in ("name", "layers", "input_layers",
-                                                                          "output_layers", "build_config")}
+        config = {k: v for k, v in layer.get_config().items() if k not in skip}
         items = [type(layer).__name__, json.dumps(config, sort_keys=True, default=str)]
         if isinstance(layer, keras.Model):
             items += [walk(sub) for sub in layer.layers]
@@ -87,11 +99,24 @@ def preprocessing_fingerprint(preprocessor, modality: str) -> str:
         return _sha({k: cfg[k] for k in ("image_size", "normalisation", "mean", "std")})
     tok = preprocessor.tokenizer
     vocab = tok.vocabulary() if hasattr(tok, "vocabulary") else None
-    return _sha({"tokenizer": tok.get_config(), "vocabulary": vocab})
+    config = {k: v for k, v in tok.get_config().items() if k not in ("preset", "source_preset")}
+    if hasattr(tok, "tokenizer") and hasattr(tok.tokenizer, "get_vocabulary"):
+        vocab = tok.tokenizer.get_vocabulary()
+    return _sha({"tokenizer": config, "vocabulary": vocab})
+
+
+def store_key(encoder, modality: str, posts: list[Post], preprocessor) -> tuple[str, dict]:
+    """The store key of an encoder's outputs over `posts` (see the module docstring)."""
+    posts = sorted({p.id: p for p in posts}.values(), key=lambda p: p.id)
+    parts = {"format": FORMAT_VERSION, "modality": modality,
+             "encoder": architecture_fingerprint(encoder), "weights": weights_fingerprint(encoder),
+             "preprocessing": preprocessing_fingerprint(preprocessor, modality),
+             "posts": posts_fingerprint(posts, modality)}
+    return _sha(parts)[:16], parts
 
 
 class FeatureSet:
-    """The stored outputs of one encoder over one set of posts."""
+    """The stored outputs of one encoder over one set of posts (memory-mapped)."""
 
     def __init__(self, directory: str):
         self.directory = directory
@@ -99,112 +124,197 @@ class FeatureSet:
             self.manifest = json.load(f)
         if not self.manifest.get("complete"):
             raise ValueError(f"{directory}: extraction did not finish; run it again to resume")
-        self._index = None
+        with open(os.path.join(directory, "ids.json"), encoding="utf-8") as f:
+            self.ids = json.load(f)
+        self.index = {pid: i for i, pid in enumerate(self.ids)}
+        self._columns: dict[str, np.ndarray] = {}
 
     @property
     def names(self) -> list[str]:
         return list(self.manifest["outputs"])
 
+    @property
+    def has_sequences(self) -> bool:
+        return bool(self.manifest.get("sequences"))
+
     def shape(self, name: str) -> tuple:
         return tuple(self.manifest["outputs"][name])
 
-    def _load(self):
-        if self._index is None:
-            ids, columns = [], {n: [] for n in self.names}
-            for shard in self.manifest["shards"]:
-                with np.load(os.path.join(self.directory, shard)) as data:
-                    ids.extend(data["ids"].tolist())
-                    for n in self.names:
-                        columns[n].append(data[n])
-            self._columns = {n: np.concatenate(v) for n, v in columns.items()}
-            self._index = {pid: i for i, pid in enumerate(ids)}
-        return self._index
+    def column(self, name: str) -> np.ndarray:
+        """The memory-mapped `[N, ...]` array of one output."""
+        if name not in self._columns:
+            if name not in self.manifest["outputs"]:
+                raise KeyError(f"{self.directory}: no stored output {name!r} (has {self.names})")
+            self._columns[name] = np.load(os.path.join(self.directory, f"{name}.npy"), mmap_mode="r")
+        return self._columns[name]
 
-    def arrays(self, ids, names=None) -> dict[str, np.ndarray]:
-        """Rows of the named outputs for these post ids, in that order."""
-        index = self._load()
-        missing = [i for i in ids if i not in index]
+    def rows(self, ids) -> np.ndarray:
+        missing = [i for i in ids if i not in self.index]
         if missing:
             raise KeyError(f"{self.directory}: no features for {len(missing)} posts (first {missing[0]!r})")
-        rows = np.array([index[i] for i in ids], dtype=np.int64)
-        return {n: self._columns[n][rows] for n in (names or self.names)}
+        return np.array([self.index[i] for i in ids], dtype=np.int64)
+
+    def arrays(self, ids, names=None) -> dict[str, np.ndarray]:
+        """Rows of the named outputs for these post ids, in that order (copied into memory)."""
+        rows = self.rows(ids)
+        return {n: _gather(self.column(n), rows) for n in (names or self.names)}
+
+
+def _gather(column: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """`column[rows]` read in sorted order (kinder to a memory map), returned in `rows` order."""
+    order = np.argsort(rows, kind="stable")
+    out = np.empty((len(rows), *column.shape[1:]), column.dtype)
+    out[order] = column[rows[order]]
+    return out
+
+
+def find_features(store: str, modality: str, key: str) -> FeatureSet | None:
+    """The complete stored set with this key, if any (whatever encoder name it was stored under)."""
+    if not os.path.isdir(store):
+        return None
+    for name in os.listdir(store):
+        if name.startswith(f"{modality}-") and name.endswith(f"-{key}"):
+            directory = os.path.join(store, name)
+            try:
+                return FeatureSet(directory)
+            except (ValueError, OSError, json.JSONDecodeError):
+                continue
+    return None
 
 
 def extract_features(encoder, modality: str, posts: list[Post], preprocessor, store: str,
-                     batch_size: int = 32, shard_size: int = 256, sequences: bool = False,
+                     batch_size: int = 32, shard_size: int = 512, sequences: bool = False,
                      verbose: bool = True, stop_after_shards: int | None = None,
-                     encoder_spec: dict | None = None) -> FeatureSet:
+                     encoder_spec: dict | None = None, image_cache=None,
+                     num_shards: int = 1, shard_index: int = 0) -> FeatureSet | None:
     """Run `encoder` over `posts` once and store its outputs (see the module docstring).
 
-    Returns the `FeatureSet`; if the same features are already stored, nothing
-    runs. `encoder_spec` (e.g. `{"name": "resnet50", "image_size": 224}`) joins
-    the key; `stop_after_shards` stops early (to test resuming).
+    Returns the `FeatureSet`; if the same features are already stored (with the
+    sequences when `sequences`), nothing runs. `encoder_spec` is recorded in the
+    manifest (not in the key); `stop_after_shards` stops early (to test resuming).
+    `num_shards` / `shard_index`: this process fills only every `num_shards`-th
+    shard (several machines filling one store on shared storage); the set is
+    consolidated by whichever process finds every shard present, and None is
+    returned while shards are missing.
     """
-    import keras
+    from data_pipelines.progress import Progress
 
     if modality not in ("text", "image"):
         raise ValueError("modality must be 'text' or 'image'")
     posts = sorted({p.id: p for p in posts}.values(), key=lambda p: p.id)
-    parts = {"format": FORMAT_VERSION, "modality": modality, "sequences": sequences,
-             "encoder": architecture_fingerprint(encoder), "encoder_spec": encoder_spec,
-             "weights": weights_fingerprint(encoder),
-             "preprocessing": preprocessing_fingerprint(preprocessor, modality),
-             "posts": posts_fingerprint(posts, modality)}
-    key = _sha(parts)[:16]
-    directory = os.path.join(store, f"{modality}-{encoder.name}-{key}")
+    key, parts = store_key(encoder, modality, posts, preprocessor)
+    existing = find_features(store, modality, key)
+    if existing is not None and (existing.has_sequences or not sequences):
+        if verbose:
+            print(f"{modality} features of {encoder.name} for {len(posts)} posts: found in {existing.directory}",
+                  flush=True)
+        return existing
+    directory = existing.directory if existing is not None else os.path.join(store, f"{modality}-{encoder.name}-{key}")
     manifest_path = os.path.join(directory, "manifest.json")
     os.makedirs(directory, exist_ok=True)
+    manifest = None
     if os.path.exists(manifest_path):
         with open(manifest_path, encoding="utf-8") as f:
             manifest = json.load(f)
-        if manifest.get("complete"):
-            if verbose:
-                print(f"features of {encoder.name} for {len(posts)} posts found in {directory}")
-            return FeatureSet(directory)
-    else:
-        manifest = {"key": key, "parts": parts, "encoder_name": encoder.name, "num_posts": len(posts),
-                    "shards": [], "outputs": {}, "complete": False}
+        if manifest.get("complete") or manifest.get("sequences") != sequences \
+                or manifest.get("shard_size") != shard_size:
+            manifest = None  # extending a pooled-only set with sequences: start the shards again
+    if manifest is None:
+        for name in os.listdir(directory):
+            os.remove(os.path.join(directory, name))
+        manifest = {"key": key, "parts": parts, "encoder_name": encoder.name, "encoder_spec": encoder_spec,
+                    "num_posts": len(posts), "sequences": sequences, "shard_size": shard_size, "shards": [],
+                    "outputs": {}, "dtypes": {}, "complete": False}
+        _write_json(manifest_path, manifest)
     input_names = list(encoder.input) if isinstance(encoder.input, dict) else ["images"]
-    num_shards = (len(posts) + shard_size - 1) // shard_size
-    bar = keras.utils.Progbar(len(posts), unit_name="post") if verbose else None
-    if verbose:
-        print(f"Extracting {modality} features with {encoder.name} into {directory}")
+    total_shards = max(1, math.ceil(len(posts) / shard_size))
+    mine = [s for s in range(total_shards) if s % num_shards == shard_index]
+    bar = Progress(sum(len(posts[s * shard_size:(s + 1) * shard_size]) for s in mine),
+                   f"Extracting {modality} features with {encoder.name}", unit="post") if verbose else None
     done_now = 0
-    for s in range(num_shards):
+
+    @tf.function(reduce_retracing=True)
+    def run(batch):
+        out = encoder(batch if isinstance(encoder.input, dict) else batch["images"], training=False)
+        return _select(out, batch, modality, sequences)
+
+    for s in mine:
         name = f"shard_{s:05d}.npz"
         chunk = posts[s * shard_size:(s + 1) * shard_size]
-        if name in manifest["shards"]:
+        if os.path.exists(os.path.join(directory, name)):
             if bar is not None:
                 bar.add(len(chunk))
             continue
         if stop_after_shards is not None and done_now >= stop_after_shards:
             return None
-        ds = preprocessor.make_dataset(chunk, batch_size, with_labels=False, input_names=input_names)
+        ds = preprocessor.make_dataset(chunk, batch_size, with_labels=False, input_names=input_names,
+                                       image_cache=image_cache if modality == "image" else None)
         outputs: dict[str, list] = {}
         for batch in ds:
-            out = encoder(batch if isinstance(encoder.input, dict) else batch["images"], training=False)
-            for k, v in _select(out, batch, modality, sequences).items():
-                outputs.setdefault(k, []).append(np.asarray(v, dtype=np.float32 if k != "padding_mask" else np.int32))
+            for k, v in run(batch).items():
+                outputs.setdefault(k, []).append(np.asarray(v).astype(_dtype(k), copy=False))
             if bar is not None:
                 bar.add(int(next(iter(batch.values())).shape[0]))
         arrays = {k: np.concatenate(v) for k, v in outputs.items()}
-        tmp = os.path.join(directory, f".{name}.tmp.npz")
+        tmp = os.path.join(directory, f".{name}.{os.getpid()}.tmp.npz")
         np.savez(tmp, ids=np.array([p.id for p in chunk]), **arrays)
         os.replace(tmp, os.path.join(directory, name))
-        manifest["shards"].append(name)
-        manifest["outputs"] = {k: list(v.shape[1:]) for k, v in arrays.items()}
-        _write_manifest(manifest_path, manifest)
         done_now += 1
-    manifest["complete"] = True
-    manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S")
-    _write_manifest(manifest_path, manifest)
+    if bar is not None:
+        bar.close()
+    present = [s for s in range(total_shards) if os.path.exists(os.path.join(directory, f"shard_{s:05d}.npz"))]
+    if len(present) < total_shards:
+        if verbose:
+            print(f"{len(present)} of {total_shards} shards present in {directory}; the set is complete once "
+                  "every shard index has run", flush=True)
+        return None
+    _consolidate(directory, manifest, total_shards, [p.id for p in posts])
     return FeatureSet(directory)
 
 
-def _write_manifest(path, manifest):
+def _dtype(name: str):
+    if name == "padding_mask":
+        return np.int8
+    return np.float16 if name in SEQUENCE_OUTPUTS else np.float32
+
+
+def _consolidate(directory: str, manifest: dict, total_shards: int, ids: list[str]) -> None:
+    """Merge the shards into one `.npy` per output, then drop the shards."""
+    shards = [os.path.join(directory, f"shard_{s:05d}.npz") for s in range(total_shards)]
+    with np.load(shards[0]) as first:
+        names = [k for k in first.files if k != "ids"]
+        shapes = {k: first[k].shape[1:] for k in names}
+        dtypes = {k: first[k].dtype for k in names}
+    columns = {k: np.lib.format.open_memmap(os.path.join(directory, f".{k}.npy.tmp"), mode="w+",
+                                            dtype=dtypes[k], shape=(len(ids), *shapes[k])) for k in names}
+    start = 0
+    stored_ids = []
+    for shard in shards:
+        with np.load(shard) as data:
+            n = len(data["ids"])
+            stored_ids.extend(data["ids"].tolist())
+            for k in names:
+                columns[k][start:start + n] = data[k]
+            start += n
+    if stored_ids != ids:
+        raise ValueError(f"{directory}: the shards do not hold the expected posts; delete the folder to re-extract")
+    for k, col in columns.items():
+        col.flush()
+        del col
+        os.replace(os.path.join(directory, f".{k}.npy.tmp"), os.path.join(directory, f"{k}.npy"))
+    _write_json(os.path.join(directory, "ids.json"), ids)
+    manifest.update(outputs={k: list(map(int, shapes[k])) for k in names},
+                    dtypes={k: str(dtypes[k]) for k in names}, complete=True, shards=[],
+                    finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
+    _write_json(os.path.join(directory, "manifest.json"), manifest)
+    for shard in shards:
+        os.remove(shard)
+
+
+def _write_json(path, obj):
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(manifest, f, indent=2)
+        json.dump(obj, f, indent=2)
     os.replace(tmp, path)
 
 
@@ -226,38 +336,113 @@ def _select(out, batch, modality, sequences):
     return res
 
 
-def feature_inputs(posts: list[Post], text: FeatureSet | None, image: FeatureSet | None,
-                   text_feature: str = "pooled_output", sequences: bool = False) -> dict[str, np.ndarray]:
-    """The feature-mode model inputs for `posts` (see `mmsa_keras.models.base`)."""
-    ids = [p.id for p in posts]
-    out = {}
+def remove_store(directory: str) -> None:
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+# ============================================================================ datasets
+def _feature_columns(text: FeatureSet | None, image: FeatureSet | None, text_feature: str, sequences: bool):
+    """[(input name, feature set, stored output, tf dtype)] in a fixed order."""
+    cols = []
     if text is not None:
         if sequences:
-            a = text.arrays(ids, ["sequence_output", "padding_mask", "pooled_output"])
-            out.update(text_features=a["sequence_output"], text_feature_mask=a["padding_mask"],
-                       text_pooled_features=a["pooled_output"])
+            cols += [("text_features", text, "sequence_output", tf.float32),
+                     ("text_feature_mask", text, "padding_mask", tf.int32),
+                     ("text_pooled_features", text, "pooled_output", tf.float32)]
         else:
-            out["text_features"] = text.arrays(ids, [text_feature])[text_feature]
-        out["text_present"] = np.array([float(p.has_text) for p in posts], np.float32)
+            cols += [("text_features", text, text_feature, tf.float32)]
     if image is not None:
         if sequences:
-            a = image.arrays(ids, ["feature_map", "pooled_output"])
-            out.update(image_features=a["feature_map"], image_pooled_features=a["pooled_output"])
+            cols += [("image_features", image, "feature_map", tf.float32),
+                     ("image_pooled_features", image, "pooled_output", tf.float32)]
         else:
-            out["image_features"] = image.arrays(ids, ["pooled_output"])["pooled_output"]
+            cols += [("image_features", image, "pooled_output", tf.float32)]
+    return cols
+
+
+def feature_inputs(posts: list[Post], text: FeatureSet | None, image: FeatureSet | None,
+                   text_feature: str = "pooled_output", sequences: bool = False) -> dict[str, np.ndarray]:
+    """The feature-mode model inputs for `posts`, in memory (see `feature_stream` for training)."""
+    ids = [p.id for p in posts]
+    out = {}
+    for name, fs, output, dtype in _feature_columns(text, image, text_feature, sequences):
+        out[name] = fs.arrays(ids, [output])[output].astype(dtype.as_numpy_dtype)
+    if text is not None:
+        out["text_present"] = np.array([float(p.has_text) for p in posts], np.float32)
+    if image is not None:
         out["image_present"] = np.array([float(p.has_image) for p in posts], np.float32)
     return out
 
 
+def feature_stream(posts: list[Post], text: FeatureSet | None, image: FeatureSet | None, batch_size: int = 32,
+                   seed: int = 0, epochs: int = 1, initial_epoch: int = 0, shuffle: bool = False,
+                   text_feature: str = "pooled_output", sequences: bool = False, input_names=None,
+                   class_weights=None, balance_to: int | None = None, drop_remainder: bool = False,
+                   with_labels: bool = True) -> tuple[tf.data.Dataset, int]:
+    """Batches of feature-mode inputs read from the memory-mapped store, epoch by epoch.
+
+    The same contract as `Preprocessor.stream`: epoch e's order comes from
+    (seed, e) alone, so a resumed run sees the batches an uninterrupted one does.
+    """
+    from data_pipelines.augmentation import balance_posts
+
+    if with_labels:
+        posts = [p for p in posts if p.label is not None]
+    if balance_to:
+        posts = balance_posts(posts, balance_to, seed=seed)
+    if not posts:
+        raise ValueError("no posts to build a dataset from")
+    n = len(posts)
+    steps = n // batch_size if drop_remainder else math.ceil(n / batch_size)
+    cols = _feature_columns(text, image, text_feature, sequences)
+    if input_names is not None:
+        cols = [c for c in cols if c[0] in input_names]
+    ids = [p.id for p in posts]
+    rows = [fs.rows(ids) for _, fs, _, _ in cols]
+    columns = [fs.column(output) for _, fs, output, _ in cols]
+    shapes = [(None, *fs.shape(output)) for _, fs, output, _ in cols]
+    np_dtypes = [col.dtype for col in columns]
+
+    def gather(idx):
+        return tuple(_gather(col, r[idx]) for col, r in zip(columns, rows))
+
+    flags = {}
+    if text is not None:
+        flags["text_present"] = tf.constant([float(p.has_text) for p in posts], tf.float32)
+    if image is not None:
+        flags["image_present"] = tf.constant([float(p.has_image) for p in posts], tf.float32)
+    labels = tf.constant([p.label if p.label is not None else -1 for p in posts], tf.int32)
+    weights = None if class_weights is None else tf.constant(np.asarray(class_weights, np.float32))
+    seed_t = tf.constant(int(seed), tf.int64)
+
+    def assemble(idx):
+        arrays = tf.numpy_function(gather, [idx], [tf.as_dtype(d) for d in np_dtypes], stateful=False)
+        inputs = {}
+        for (name, _, _, dtype), array, shape in zip(cols, arrays, shapes):
+            inputs[name] = tf.cast(tf.ensure_shape(array, shape), dtype)
+        for name, flag in flags.items():
+            if input_names is None or name in input_names:
+                inputs[name] = tf.gather(flag, idx)
+        if not with_labels:
+            return inputs
+        y = tf.gather(labels, idx)
+        return (inputs, y) if weights is None else (inputs, y, tf.gather(weights, y))
+
+    def one_epoch(epoch):
+        order = tf.range(n, dtype=tf.int64)
+        if shuffle:
+            order = tf.random.experimental.stateless_shuffle(order, seed=tf.stack([seed_t, epoch]))
+        ds = tf.data.Dataset.from_tensor_slices(order).batch(batch_size, drop_remainder=drop_remainder)
+        return ds.map(assemble, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+    ds = tf.data.Dataset.range(initial_epoch, max(epochs, initial_epoch + 1)).flat_map(one_epoch)
+    return ds.prefetch(tf.data.AUTOTUNE), steps
+
+
 def feature_dataset(posts: list[Post], text: FeatureSet | None, image: FeatureSet | None, batch_size: int = 32,
                     shuffle: bool = False, seed: int = 0, text_feature: str = "pooled_output",
-                    sequences: bool = False, input_names=None) -> tf.data.Dataset:
-    """A batched `tf.data.Dataset` of `(feature-mode inputs, label)` read from the store."""
-    posts = [p for p in posts if p.label is not None]
-    inputs = feature_inputs(posts, text, image, text_feature, sequences)
-    if input_names is not None:
-        inputs = {k: inputs[k] for k in input_names}
-    ds = tf.data.Dataset.from_tensor_slices((inputs, np.array([p.label for p in posts], np.int32)))
-    if shuffle:
-        ds = ds.shuffle(len(posts), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+                    sequences: bool = False, input_names=None, class_weights=None) -> tf.data.Dataset:
+    """One pass of `(feature-mode inputs, label)` batches read from the store."""
+    ds, _ = feature_stream(posts, text, image, batch_size, seed=seed, shuffle=shuffle, text_feature=text_feature,
+                           sequences=sequences, input_names=input_names, class_weights=class_weights)
+    return ds

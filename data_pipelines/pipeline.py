@@ -5,27 +5,44 @@ mean/std, the tokenizer's vocabulary) and the fixed settings (image size,
 normalisation). It is saved with each run and reused by evaluation and by the
 exported model, so the three see the same inputs.
 
-Per post: read and decode the image in parallel (`decode_image_bytes`), resize;
-per batch: augment (training only, seeded Keras preprocessing layers), normalise,
-zero absent images, tokenise, presence flags; then prefetch(AUTOTUNE).
+`Preprocessor.stream(...)` is the training input: for each epoch e a
+permutation drawn from (seed, e), batches, and per batch k an augmentation
+drawn from (seed, e, k). Nothing in it carries state from one epoch to the
+next, so a run resumed at epoch e sees exactly the batches an uninterrupted one
+does. Images come from an `ImageCache` (decoded and resized once, uint8,
+memory-mapped) when one is given, else they are decoded per element.
+`make_dataset(...)` is the one-pass version for evaluation and inference.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 
-import keras
 import numpy as np
 import tensorflow as tf
 
-from data_pipelines.augmentation import balance_posts, make_augmenter
-from data_pipelines.images import decode_image_bytes, read_image_file
+from data_pipelines.augmentation import augment_batch, balance_posts
+from data_pipelines.images import decode_image_bytes, read_image_file, safe_decode_batch
 from data_pipelines.post import Post
 from data_pipelines.tokenization import VocabularyTokenizer, load_tokenizer
 
 AUTOTUNE = tf.data.AUTOTUNE
 NORMALISATIONS = ("mean_std", "unit", "none")
+#: the stride between epochs in the per-batch augmentation seed
+EPOCH_STRIDE = 1_000_003
+
+
+def class_weights_for(posts: list[Post], num_classes: int, spec) -> np.ndarray | None:
+    """Per-class loss weights: None, "balanced" (n / (k * n_c)) or a {class: weight} mapping."""
+    if not spec:
+        return None
+    if isinstance(spec, str) and spec == "balanced":
+        counts = np.bincount([p.label for p in posts if p.label is not None], minlength=num_classes)
+        weights = len([p for p in posts if p.label is not None]) / (num_classes * np.maximum(counts, 1))
+        return weights.astype(np.float32)
+    return np.asarray(spec, np.float32)
 
 
 class Preprocessor:
@@ -58,34 +75,41 @@ class Preprocessor:
         self.std = None if std is None else np.asarray(std, np.float32)
 
     # ------------------------------------------------------------------ fit
-    def fit(self, posts: list[Post], verbose: bool = True, batch_size: int = 64) -> Preprocessor:
+    def fit(self, posts: list[Post], verbose: bool = True, batch_size: int = 64, image_cache=None) -> Preprocessor:
         """Learn the tokenizer vocabulary and per-channel mean/std from `posts`."""
         self.tokenizer.adapt([p.text or "" for p in posts])
         if self.normalisation == "mean_std":
-            self.mean, self.std = self._channel_stats(posts, verbose, batch_size)
+            self.mean, self.std = self._channel_stats(posts, verbose, batch_size, image_cache)
         return self
 
-    def _channel_stats(self, posts, verbose, batch_size):
-        paths = [p.image_path for p in posts if p.image_path]
-        if not paths:
+    def _channel_stats(self, posts, verbose, batch_size, image_cache=None):
+        from data_pipelines.progress import Progress
+
+        with_images = [p for p in posts if p.image_path]
+        if not with_images:
             return np.zeros(3, np.float32), np.ones(3, np.float32)
-        ds = tf.data.Dataset.from_tensor_slices(paths).map(
-            lambda p: decode_image_bytes(tf.io.read_file(p), self.image_size)[0],
-            num_parallel_calls=AUTOTUNE,
-        ).batch(batch_size)
+        if image_cache is not None:
+            rows = np.sort(image_cache.rows_for(with_images))
+            batches = (image_cache.images[rows[i:i + 256]] for i in range(0, len(rows), 256))
+        else:
+            ds = tf.data.Dataset.from_tensor_slices([p.image_path for p in with_images]).map(
+                lambda p: decode_image_bytes(tf.io.read_file(p), self.image_size)[0],
+                num_parallel_calls=AUTOTUNE,
+            ).batch(batch_size)
+            batches = (b.numpy() for b in ds)
         total = np.zeros(3, np.float64)
         total_sq = np.zeros(3, np.float64)
         n = 0
-        bar = keras.utils.Progbar(len(paths), unit_name="image") if verbose else None
-        if bar is not None:
-            print("Computing per-channel mean/std on the training split", flush=True)
-        for batch in ds:
-            b = batch.numpy().astype(np.float64)
+        bar = Progress(len(with_images), "Per-channel mean/std of the training images", "image") if verbose else None
+        for batch in batches:
+            b = np.asarray(batch, np.float64)
             total += b.sum(axis=(0, 1, 2))
             total_sq += (b**2).sum(axis=(0, 1, 2))
             n += b.shape[0] * b.shape[1] * b.shape[2]
             if bar is not None:
                 bar.add(b.shape[0])
+        if bar is not None:
+            bar.close()
         mean = total / n
         std = np.sqrt(np.maximum(total_sq / n - mean**2, 1e-12))
         return mean.astype(np.float32), np.maximum(std, 1.0).astype(np.float32)
@@ -101,10 +125,10 @@ class Preprocessor:
             return images / 255.0
         return images
 
-    def finish_batch(self, images, image_present, texts, augmenter=None) -> dict[str, tf.Tensor]:
+    def finish_batch(self, images, image_present, texts, augment_seed=None) -> dict[str, tf.Tensor]:
         """Batch-level ops shared by training, evaluation and serving."""
-        if augmenter is not None:
-            images = augmenter(images, training=True)
+        if augment_seed is not None:
+            images = augment_batch(images, augment_seed)
         images = self.normalise(images) * image_present[:, None, None, None]
         text_present = tf.cast(tf.strings.length(tf.strings.strip(texts)) > 0, tf.float32)
         inputs = {"images": images, "image_present": image_present, "text_present": text_present}
@@ -112,18 +136,95 @@ class Preprocessor:
         return inputs
 
     def serve(self, text: tf.Tensor, image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
-        """Raw strings and encoded image bytes (`""` = no image) → model inputs."""
-        images, present = tf.map_fn(
-            lambda b: decode_image_bytes(b, self.image_size),
-            image_bytes,
-            fn_output_signature=(
-                tf.TensorSpec((self.image_size, self.image_size, 3), tf.float32),
-                tf.TensorSpec((), tf.float32),
-            ),
-        )
+        """Raw strings and encoded image bytes (`""` = no image) → model inputs.
+
+        Never raises for bad bytes: an undecodable, oversized or empty image is
+        a missing image for that post alone.
+        """
+        images, present = safe_decode_batch(image_bytes, self.image_size)
         return self.finish_batch(images, present, text)
 
-    # --------------------------------------------------------------- dataset
+    # --------------------------------------------------------------- datasets
+    def stream(
+        self,
+        posts: list[Post],
+        batch_size: int = 32,
+        seed: int = 0,
+        epochs: int = 1,
+        initial_epoch: int = 0,
+        shuffle: bool = True,
+        augment: bool = False,
+        balance_to: int | None = None,
+        drop_remainder: bool = False,
+        with_labels: bool = True,
+        input_names=None,
+        class_weights: np.ndarray | None = None,
+        image_cache=None,
+    ) -> tuple[tf.data.Dataset, int]:
+        """Batches for epochs `initial_epoch .. epochs-1`; returns `(dataset, steps_per_epoch)`.
+
+        See the module docstring. With `class_weights` each element is
+        `(inputs, label, weight)` with `weight = class_weights[label]`.
+        """
+        if with_labels:
+            posts = [p for p in posts if p.label is not None]
+        if balance_to:
+            posts = balance_posts(posts, balance_to, seed=seed)
+        if not posts:
+            raise ValueError("no posts to build a dataset from")
+        n = len(posts)
+        steps = n // batch_size if drop_remainder else math.ceil(n / batch_size)
+        if steps == 0:
+            raise ValueError(f"{n} posts make no whole batch of {batch_size}")
+        texts = tf.constant([p.text or "" for p in posts], tf.string)
+        labels = tf.constant([p.label if p.label is not None else -1 for p in posts], tf.int32)
+        weights = None if class_weights is None else tf.constant(np.asarray(class_weights, np.float32))
+        seed_t = tf.constant(int(seed), tf.int64)
+        size = self.image_size
+
+        if image_cache is not None:
+            rows = tf.constant(image_cache.rows_for(posts), tf.int64)
+
+            def load_images(idx):
+                images, present = tf.numpy_function(image_cache.gather, [tf.gather(rows, idx)],
+                                                    [tf.uint8, tf.float32], stateful=False)
+                images = tf.cast(tf.ensure_shape(images, (None, size, size, 3)), tf.float32)
+                return images, tf.ensure_shape(present, (None,))
+        else:
+            paths = tf.constant([p.image_path or "" for p in posts], tf.string)
+
+            def load_images(idx):
+                return tf.map_fn(lambda i: decode_image_bytes(read_image_file(tf.gather(paths, i)), size), idx,
+                                 fn_output_signature=(tf.TensorSpec((size, size, 3), tf.float32),
+                                                      tf.TensorSpec((), tf.float32)))
+
+        def assemble(epoch, k, idx):
+            images, present = load_images(idx)
+            aug_seed = tf.stack([seed_t, epoch * EPOCH_STRIDE + k]) if augment else None
+            inputs = self.finish_batch(images, present, tf.gather(texts, idx), aug_seed)
+            if input_names is not None:
+                missing = [name for name in input_names if name not in inputs]
+                if missing:
+                    raise ValueError(f"the pipeline does not produce the model inputs {missing}")
+                inputs = {name: inputs[name] for name in input_names}
+            if not with_labels:
+                return inputs
+            y = tf.gather(labels, idx)
+            if weights is None:
+                return inputs, y
+            return inputs, y, tf.gather(weights, y)
+
+        def one_epoch(epoch):
+            order = tf.range(n, dtype=tf.int64)
+            if shuffle:
+                order = tf.random.experimental.stateless_shuffle(order, seed=tf.stack([seed_t, epoch]))
+            ds = tf.data.Dataset.from_tensor_slices(order).batch(batch_size, drop_remainder=drop_remainder)
+            return ds.enumerate().map(lambda k, idx: assemble(epoch, k, idx), num_parallel_calls=AUTOTUNE,
+                                      deterministic=True)
+
+        ds = tf.data.Dataset.range(initial_epoch, max(epochs, initial_epoch + 1)).flat_map(one_epoch)
+        return ds.prefetch(AUTOTUNE), steps
+
     def make_dataset(
         self,
         posts: list[Post],
@@ -136,64 +237,27 @@ class Preprocessor:
         drop_remainder: bool = False,
         with_labels: bool = True,
         input_names=None,
+        image_cache=None,
+        class_weights=None,
     ) -> tf.data.Dataset:
-        """A batched, prefetched `tf.data.Dataset` of `(inputs, label)`.
+        """One pass over `posts` as `(inputs, label)` batches (epoch 0 of `stream`).
 
         Args:
             posts: the posts; with `with_labels`, unlabelled ones are left out.
             training: shuffle and augment by default.
             augment: override augmentation (training split only by default).
             seed: seeds the shuffle and the augmentation: same seed, same batches.
-            balance_to: resample each class to this many posts (needs augment).
+            balance_to: resample each class to this many posts.
             input_names: keep only these input keys (a model's `model.input`
                 names); Keras matches dict inputs by structure, so a model
                 must be fed exactly the keys it declares.
         """
         shuffle = training if shuffle is None else shuffle
         augment = training if augment is None else augment
-        if with_labels:
-            posts = [p for p in posts if p.label is not None]
-        if balance_to:
-            if not augment:
-                raise ValueError("class balancing by augmentation needs augment=True")
-            posts = balance_posts(posts, balance_to, seed=seed)
-        if not posts:
-            raise ValueError("no posts to build a dataset from")
-        columns = {
-            "path": tf.constant([p.image_path or "" for p in posts], tf.string),
-            "text": tf.constant([p.text or "" for p in posts], tf.string),
-        }
-        if with_labels:
-            columns["label"] = tf.constant([p.label for p in posts], tf.int32)
-        ds = tf.data.Dataset.from_tensor_slices(columns)
-        if shuffle:
-            ds = ds.shuffle(len(posts), seed=seed, reshuffle_each_iteration=True)
-
-        size = self.image_size
-
-        def load(row):
-            image, present = decode_image_bytes(read_image_file(row["path"]), size)
-            out = {"image": image, "present": present, "text": row["text"]}
-            if with_labels:
-                out["label"] = row["label"]
-            return out
-
-        ds = ds.map(load, num_parallel_calls=AUTOTUNE, deterministic=True)
-        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
-        augmenter = make_augmenter(seed) if augment else None
-
-        def finish(batch):
-            inputs = self.finish_batch(batch["image"], batch["present"], batch["text"], augmenter)
-            if input_names is not None:
-                missing = [k for k in input_names if k not in inputs]
-                if missing:
-                    raise ValueError(f"the pipeline does not produce the model inputs {missing}")
-                inputs = {k: inputs[k] for k in input_names}
-            return (inputs, batch["label"]) if with_labels else inputs
-
-        # seeded augmentation draws from a stateful generator: keep that map sequential
-        ds = (ds.map(finish) if augment else ds.map(finish, num_parallel_calls=AUTOTUNE, deterministic=True))
-        return ds.prefetch(AUTOTUNE)
+        ds, _ = self.stream(posts, batch_size, seed=seed, epochs=1, shuffle=shuffle, augment=augment,
+                            balance_to=balance_to, drop_remainder=drop_remainder, with_labels=with_labels,
+                            input_names=input_names, image_cache=image_cache, class_weights=class_weights)
+        return ds
 
     # ---------------------------------------------------------- persistence
     def get_config(self) -> dict:

@@ -22,6 +22,11 @@ KINDS = {
     "empty_image": "zero-byte image file",
     "undecodable_image": "image could not be decoded (treated as missing)",
     "missing_text": "text file missing",
+    "oversized_image": "image too large (refused before decoding; treated as missing)",
+    "not_a_file": "path is a folder, FIFO or device, not a file (skipped)",
+    "outside_path": "path leaves the dataset folder (refused)",
+    "caption_truncated": "caption longer than 1 MB (cut)",
+    "no_label": "row without a label (skipped)",
     "empty_text": "empty caption",
     "encoding_fallback": "caption not UTF-8 (decoded with a fall-back encoding)",
     "bad_row": "label row with a wrong number of fields (skipped)",
@@ -50,6 +55,8 @@ class DataReport:
         event = {"file": str(file), "line": line, "message": message}
         self.events[kind].append(event)
         n = len(self.events[kind])
+        if self.max_messages <= 0:
+            return
         if n <= self.max_messages:
             text = f"[mmsa] {where}: {KINDS.get(kind, kind)}" + (f": {message}" if message else "")
             print(text, file=self.stream or sys.stderr)

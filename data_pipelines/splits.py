@@ -37,3 +37,22 @@ def stratified_split(
     if unlabelled:
         out["unlabelled"] = unlabelled
     return out
+
+
+def split_dataset(dataset, seed: int):
+    """Keep the dataset's own train/validation/test splits, or make a seeded split.
+
+    A dataset with all three splits is kept as it is; one with train and test
+    gets a stratified 9:1 validation part cut from its train split (the test
+    split is never touched); anything else is pooled and split 8:1:1.
+    """
+    from data_pipelines.post import MultimodalDataset
+
+    if {"train", "validation", "test"} <= set(dataset.splits):
+        return dataset
+    if "train" in dataset.splits and "test" in dataset.splits:
+        inner = stratified_split(dataset.splits["train"], {"train": 0.9, "validation": 0.1}, seed)
+        return MultimodalDataset(dataset.name, dataset.class_names,
+                                 {**dataset.splits, "train": inner["train"], "validation": inner["validation"]})
+    pool = [p for posts in dataset.splits.values() for p in posts]
+    return MultimodalDataset(dataset.name, dataset.class_names, stratified_split(pool, seed=seed))

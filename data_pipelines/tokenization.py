@@ -79,6 +79,20 @@ class VocabularyTokenizer:
             json.dump({**self.get_config(), "vocabulary": self.vocabulary()}, f, ensure_ascii=False)
 
 
+def _tokenizer_from(preset: str):
+    """A keras-hub tokenizer from a preset name, a preset / Hugging Face directory, or a folder written
+    by `Tokenizer.save_to_preset` (tokenizer.json + assets/, no model config.json)."""
+    import keras_hub
+
+    saved = os.path.join(preset, "tokenizer.json")
+    if os.path.isdir(preset) and os.path.exists(saved) and not os.path.exists(os.path.join(preset, "config.json")):
+        with open(saved, encoding="utf-8") as f:
+            tokenizer = keras.saving.deserialize_keras_object(json.load(f))
+        tokenizer.load_preset_assets(preset)
+        return tokenizer
+    return keras_hub.tokenizers.Tokenizer.from_preset(preset)
+
+
 class HubTokenizer:
     """A keras-hub tokenizer packed to a fixed length with its special tokens.
 
@@ -96,7 +110,7 @@ class HubTokenizer:
 
         self.preset = tokenizer if isinstance(tokenizer, str) else None
         if isinstance(tokenizer, str):
-            tokenizer = keras_hub.tokenizers.Tokenizer.from_preset(tokenizer)
+            tokenizer = _tokenizer_from(tokenizer)
         self.tokenizer = tokenizer
         self.sequence_length = int(sequence_length)
         self.with_segment_ids = bool(segment_ids)
@@ -130,6 +144,9 @@ class HubTokenizer:
         return out
 
     def trackables(self) -> list:
+        # keras-hub layers build on their first call; an unbuilt layer cannot be exported
+        if not (self.tokenizer.built and self.packer.built):
+            self(tf.constant(["x"]))
         return [self.tokenizer, self.packer]
 
     def get_config(self) -> dict:
@@ -137,10 +154,18 @@ class HubTokenizer:
                 "segment_ids": self.with_segment_ids, "preset": self.preset}
 
     def save(self, directory: str) -> None:
+        """Write `tokenizer.json` and the tokenizer's own assets (`tokenizer_preset/`), so the
+        run directory or export does not depend on where the preset came from."""
         config = self.get_config()
-        if self.preset is None:
-            self.tokenizer.save_to_preset(os.path.join(directory, "tokenizer_preset"))
-            config["preset"] = "tokenizer_preset"
+        target = os.path.join(directory, "tokenizer_preset")
+        if not (self.preset and os.path.abspath(self.preset) == os.path.abspath(target)):
+            if os.path.isdir(target):
+                import shutil
+
+                shutil.rmtree(target)
+            self.tokenizer.save_to_preset(target)
+        config["source_preset"] = self.preset
+        config["preset"] = "tokenizer_preset"
         with open(os.path.join(directory, "tokenizer.json"), "w", encoding="utf-8") as f:
             json.dump(config, f)
 
@@ -153,6 +178,7 @@ def load_tokenizer(directory: str):
     if kind == "vocabulary":
         return VocabularyTokenizer(**config)
     if kind == "keras_hub":
+        config.pop("source_preset", None)
         preset = config.pop("preset")
         if not os.path.isabs(preset) and os.path.exists(os.path.join(directory, preset)):
             preset = os.path.join(directory, preset)

@@ -1,85 +1,111 @@
 """The `mmsa` command.
 
     mmsa datasets make-synthetic OUT_DIR [--posts N] [--image-size S] [--seed K]
+    mmsa datasets describe|validate PATH --format F
     mmsa models
-    mmsa train --model NAME --data-dir D --format F --out RUN_DIR [--epochs E] ...
-    mmsa evaluate RUN_DIR [--split test]
+    mmsa recipes
+    mmsa train --model NAME --data-dir D --format F --out RUN_DIR [...]   (or --recipe NAME)
+    mmsa evaluate RUN_DIR [--split test] [--data-dir D --format F] [--json]
     mmsa export RUN_DIR OUT_DIR
-    mmsa predict MODEL_DIR [--text T] [--image PATH] [--csv FILE]
-    mmsa demo [--out DIR]      the embedded default, end to end
+    mmsa predict EXPORT_DIR [--text T] [--image PATH] [--csv FILE]
+    mmsa serve EXPORT_DIR [--port P]
+    mmsa baseline tfidf-svm|random-forest --data-dir D --format F
+    mmsa features extract --encoder NAME --data-dir D ...
+    mmsa reproduce TABLE [...]          (registered by the `experiments` package)
+    mmsa demo [--out DIR]               the embedded default, end to end
+
+Nothing heavy is imported to parse the command line, so `mmsa --help` and
+every `--help` answer at once; TensorFlow loads (quietly) when a command runs.
+Errors a user can fix print one line on stderr and exit 2 (usage) or 1 (data,
+run directory); `--debug` or `MMSA_DEBUG=1` shows tracebacks and TensorFlow's
+own start-up messages.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+FORMATS = ("mvsa", "table", "twitter_csv", "crowdflower", "vso", "emotion_folders")
+FORMAT_HELP = "dataset format: " + ", ".join(FORMATS)
 
 
-def _add_train_args(p: argparse.ArgumentParser) -> None:
-    from mmsa_keras.training import PRECISIONS, STRATEGIES
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit 2) and defaults shown in every help."""
 
-    p.add_argument("--model", required=True, help="registry name (see `mmsa models`)")
-    p.add_argument("--data-dir", required=True, help="dataset folder (or file for table formats)")
-    p.add_argument("--format", default="mvsa", help="dataset format (mvsa, table, ...)")
-    p.add_argument("--out", required=True, help="run directory")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--precision", choices=PRECISIONS, default="auto",
-                   help="auto: mixed_float16 on a GPU, float32 on a CPU")
-    p.add_argument("--strategy", choices=STRATEGIES, default="auto",
-                   help="auto: MirroredStrategy when several GPUs are visible")
-    p.add_argument("--learning-rate", type=float, default=1e-3)
-    p.add_argument("--patience", type=int, default=3, help="EarlyStopping patience (epochs)")
-    p.add_argument("--image-size", type=int, default=None, help="default: the image encoder's own (64 for small_cnn)")
-    p.add_argument("--sequence-length", type=int, default=32)
-    p.add_argument("--text-encoder", default=None,
-                   help="text encoder name (default: the model's own, else small_transformer)")
-    p.add_argument("--image-encoder", default=None,
-                   help="image encoder name (default: the model's own, else small_cnn)")
-    p.add_argument("--no-augment", action="store_true", help="no augmentation of training images")
-    p.add_argument("--balance-to", type=int, default=None,
-                   help="resample each training class to N posts (with augmentation)")
-    p.add_argument("--tensorboard", action="store_true")
-    p.add_argument("--force", action="store_true", help="retrain even if RUN_DIR holds a model")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="model constructor override, e.g. --set hidden_dim=32 (JSON values)")
-    _add_format_options(p)
-    g = p.add_argument_group("optimiser and fine-tuning")
-    g.add_argument("--optimizer", choices=("adam", "adamw", "sgd"), default="adam")
-    g.add_argument("--weight-decay", type=float, default=0.0, help="AdamW decoupled weight decay")
-    g.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
-    g.add_argument("--warmup-steps", type=int, default=0, help="linear warm-up steps (paper 000: 500)")
-    g.add_argument("--schedule", choices=("constant", "linear", "cosine"), default="constant",
-                   help="decay after the warm-up")
-    g.add_argument("--unfreeze", default="0",
-                   help="pretrained encoders: 0 frozen (default), all, or k top blocks/layers")
-    g.add_argument("--encoder-learning-rate", type=float, default=None,
-                   help="learning rate of unfrozen encoders (default: --learning-rate)")
-    g.add_argument("--feature-mode", choices=("auto", "on", "off"), default="auto",
-                   help="train the head on stored encoder outputs (auto: when every encoder is "
-                        "pretrained and frozen)")
-    g.add_argument("--feature-store", default=None, help="feature store folder (default: beside --out)")
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
-def _parse_overrides(items):
-    out = {}
-    for item in items:
-        key, _, value = item.partition("=")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
+def _tf():
+    """Import TensorFlow quietly (its native log lines are shown only with --debug)."""
+    from mmsa_keras._quiet import filter_native_stderr, quiet_tensorflow
+
+    quiet_tensorflow()
+    filter_native_stderr()
+
+
+# ============================================================================ helpers
+def _format_options(args) -> dict:
+    """Reader options from --protocol, --split-by, --layout, --class-names and --option KEY=VALUE."""
+    from mmsa_keras.config import parse_key_values
+
+    out = parse_key_values(getattr(args, "option", []) or [], "--option")
+    for key, attr in (("protocol", "protocol"), ("split", "split_by"), ("layout", "layout"),
+                      ("class_names", "class_names")):
+        value = getattr(args, attr, None)
+        if value is not None:
             out[key] = value
+    if getattr(args, "allow_outside_paths", False):
+        out["allow_outside_paths"] = True
     return out
 
 
+def _add_format_options(p, group=None) -> None:
+    g = group or p.add_argument_group("dataset options")
+    g.add_argument("--protocol", choices=("A", "B"), default=None,
+                   help="MVSA original layout: cleaning protocol (default: A)")
+    g.add_argument("--split-by", default=None,
+                   help="how the reader splits: file, random, paper002 (MVSA), popularity (emotion folders) "
+                        "(default: the layout's own splits)")
+    g.add_argument("--layout", default=None, help="MVSA layout: original, guid or json (default: detected)")
+    g.add_argument("--class-names", default=None,
+                   help="table format: the classes in order, e.g. negative,neutral,positive (default: from "
+                        "the labels)")
+    g.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="other reader options, e.g. --option min_words=0 (JSON values; repeatable)")
+
+
+def _check_path(path: str, what: str = "--data-dir") -> None:
+    from mmsa_keras.errors import UsageError
+
+    if not os.path.exists(path):
+        raise UsageError(f"{what} {path}: no such file or folder")
+
+
+def _check_format(fmt: str) -> None:
+    from mmsa_keras.errors import UsageError
+
+    if fmt not in FORMATS:
+        import difflib
+
+        close = difflib.get_close_matches(fmt, FORMATS, n=1)
+        raise UsageError(f"unknown dataset format {fmt!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+                         + f"; known: {', '.join(FORMATS)}")
+
+
+# ============================================================================ datasets
 def cmd_make_synthetic(args) -> int:
+    _tf()
     from data_pipelines.datasets.synthetic import make_synthetic
 
     summary = make_synthetic(args.out_dir, posts=args.posts, image_size=args.image_size, seed=args.seed)
@@ -89,27 +115,10 @@ def cmd_make_synthetic(args) -> int:
     return 0
 
 
-def _format_options(args) -> dict:
-    """Reader options from --protocol, --split-by, --layout and --option KEY=VALUE."""
-    out = _parse_overrides(getattr(args, "option", []) or [])
-    for key, attr in (("protocol", "protocol"), ("split", "split_by"), ("layout", "layout")):
-        value = getattr(args, attr, None)
-        if value is not None:
-            out[key] = value
-    return out
-
-
-def _add_format_options(p) -> None:
-    p.add_argument("--protocol", choices=("A", "B"), default=None,
-                   help="MVSA original layout: cleaning protocol (default A)")
-    p.add_argument("--split-by", default=None,
-                   help="how the reader splits: file, random, paper002 (MVSA), popularity (emotion folders)")
-    p.add_argument("--layout", default=None, help="MVSA layout: original, guid or json (default: detected)")
-    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                   help="other reader options, e.g. --option min_words=0 (JSON values)")
-
-
 def cmd_describe(args) -> int:
+    _check_format(args.format)
+    _check_path(args.path, "PATH")
+    _tf()
     from data_pipelines.describe import describe, format_description
 
     d = describe(args.path, args.format, check_images=not args.no_image_check, verbose=not args.json,
@@ -119,12 +128,16 @@ def cmd_describe(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    from data_pipelines.datasets import load_dataset
+    _check_format(args.format)
+    _check_path(args.path, "PATH")
+    _tf()
     from data_pipelines.describe import validate
     from data_pipelines.report import DataReport
+    from mmsa_keras.runs import read_dataset
 
     report = DataReport()
-    problems = validate(load_dataset(args.path, args.format, report=report, **_format_options(args)))
+    dataset, _, _ = read_dataset(args.path, args.format, _format_options(args), report=report)
+    problems = validate(dataset)
     print(report.summary())
     if problems:
         for p in problems:
@@ -134,109 +147,88 @@ def cmd_validate(args) -> int:
     return 0
 
 
-def cmd_features_extract(args) -> int:
-    """Run one frozen encoder over a dataset into the feature store."""
-    from data_pipelines.datasets import load_dataset
-    from data_pipelines.features import extract_features
-    from data_pipelines.images import scan_images
-    from data_pipelines.pipeline import Preprocessor
-    from data_pipelines.report import DataReport
-    from mmsa_keras.encoders import (IMAGE_ENCODERS, build_image_encoder, build_text_encoder,
-                                     image_encoder_spec, text_encoder_spec, tokenizer_for)
-
-    import keras
-
-    keras.utils.set_random_seed(args.seed)  # a randomly initialised encoder is the same on every run
-    report = DataReport()
-    dataset = load_dataset(args.data_dir, args.format, report=report, **_format_options(args))
-    posts = dataset.all_posts()
-    if args.encoder in IMAGE_ENCODERS:
-        scan_images(posts, report)
-        spec = image_encoder_spec(args.encoder)
-        pre = Preprocessor(image_size=args.image_size or spec.image_size or 64,
-                           normalisation=spec.normalisation).fit(posts)
-        kwargs = {"image_size": pre.image_size}
-        if spec.pretrained:
-            kwargs["weights"] = None if args.weights in (None, "none") else args.weights
-        encoder = build_image_encoder(args.encoder, **kwargs)
-        modality = "image"
-    else:
-        if not text_encoder_spec(args.encoder).pretrained:
-            raise SystemExit(f"{args.encoder} is trained from scratch: there is nothing frozen to extract")
-        pre = Preprocessor(tokenizer=tokenizer_for(args.encoder, args.sequence_length), normalisation="none")
-        encoder = build_text_encoder(args.encoder)
-        modality = "text"
-    fs = extract_features(encoder, modality, posts, pre, args.out, batch_size=args.batch_size,
-                          sequences=args.sequences)
-    print(report.summary())
-    print(f"{fs.manifest['num_posts']} posts, outputs {fs.manifest['outputs']} in {fs.directory}")
-    return 0
-
-
-def cmd_reproduce(args) -> int:
-    from experiments.runner import list_tables, reproduce
-
-    if args.list or not args.table:
-        print(f"{'table':28s} title")
-        for name, title in list_tables():
-            print(f"{name:28s} {title}")
-        return 0
-    start = time.time()
-    results = reproduce(args.table, data_dir=args.data_dir, format=args.format, protocol=args.protocol,
-                        seeds=args.seeds, smoke=args.smoke, out=args.out, text_encoder=args.text_encoder,
-                        image_encoder=args.image_encoder, variant=args.variant, epochs=args.epochs,
-                        finetune=args.finetune)
-    report = os.path.join(args.out, args.table, "report.md")
-    print(f"\n{results['data']}")
-    for row, entry in results["rows"].items():
-        first = next(iter(entry["mean"]))
-        paper = entry["paper"].get(first)
-        print(f"  {row:28s} {first} ours {entry['mean'][first]:.2f} ± {entry['std'][first]:.2f}"
-              + (f"   paper {paper}" if paper is not None else ""))
-    print(f"report: {report} ({time.time() - start:.0f} s)")
-    return 0
-
-
+# ============================================================================ models, recipes
 def cmd_models(args) -> int:
+    _tf()
     from mmsa_keras.registry import list_models
 
-    print(f"{'name':28s} {'paper':5s} {'table':10s} description")
+    print(f"{'name':28s} {'paper':5s} {'table':34s} description")
     for spec in list_models():
-        print(f"{spec.name:28s} {spec.paper:5s} {spec.table:10s} {spec.description}")
+        print(f"{spec.name:28s} {spec.paper:5s} {spec.table:34s} {spec.description}")
     return 0
 
 
-def cmd_train(args) -> int:
-    from mmsa_keras.training import TrainConfig, train
+def cmd_recipes(args) -> int:
+    from mmsa_keras.recipes import RECIPES
 
-    config = TrainConfig(
-        model=args.model, data_dir=args.data_dir, format=args.format, out=args.out,
-        epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, precision=args.precision,
-        strategy=args.strategy, learning_rate=args.learning_rate, patience=args.patience,
-        image_size=args.image_size, sequence_length=args.sequence_length,
-        text_encoder=args.text_encoder, image_encoder=args.image_encoder,
-        augment=not args.no_augment, balance_to=args.balance_to, tensorboard=args.tensorboard,
-        force=args.force, model_overrides=_parse_overrides(args.set), format_options=_format_options(args),
-        optimizer=args.optimizer, weight_decay=args.weight_decay, momentum=args.momentum,
-        warmup_steps=args.warmup_steps, schedule=args.schedule, unfreeze=args.unfreeze,
-        encoder_learning_rate=args.encoder_learning_rate, feature_mode=args.feature_mode,
-        feature_store=args.feature_store,
-    )
+    for name, recipe in RECIPES.items():
+        print(f"{name}: {recipe['description']}")
+        for key, value in recipe["settings"].items():
+            print(f"    --{key.replace('_', '-')} {value}")
+        print()
+    return 0
+
+
+# ============================================================================ train, evaluate, export
+def cmd_train(args) -> int:
+    from mmsa_keras.config import config_from_args
+    from mmsa_keras.errors import UsageError
+
+    base = {}
+    if args.recipe:
+        from mmsa_keras.recipes import recipe_settings
+
+        base = recipe_settings(args.recipe)
+    missing = [f"--{k.replace('_', '-')}" for k in ("model", "data_dir", "out")
+               if k not in vars(args) and k not in base]
+    if missing:
+        raise UsageError(f"{', '.join(missing)} required (or a --recipe that sets them)")
+    config = config_from_args(args, base)
+    if args.recipe:
+        config = config.replace(recipe=args.recipe)
+    _check_format(config.format)
+    _check_path(config.data_dir)
+    _tf()
+    from mmsa_keras.training import train
+
     summary = train(config)
     if summary.get("trained"):
-        print(f"trained in {summary['train_seconds']:.1f}s; run directory: {args.out}")
+        m = summary["metrics"]
+        print(f"trained in {summary['train_seconds']:.1f}s ({summary['epochs_run']} epochs); "
+              f"{m.get('split', 'test')} accuracy {m['accuracy']:.4f}, weighted F1 {m['weighted']['f1']:.4f}, "
+              f"macro F1 {m['macro']['f1']:.4f}; run directory: {config.out}")
     return 0
 
 
 def cmd_evaluate(args) -> int:
-    from mmsa_keras.evaluation import evaluate_run
+    if args.data_dir:
+        _check_format(args.format or "")
+        _check_path(args.data_dir)
+    _tf()
+    from mmsa_keras.runs import Run
 
-    evaluate_run(args.run_dir, args.split)
-    print(f"metrics written to {os.path.join(args.run_dir, 'metrics.json')}")
+    run = Run(args.run_dir)
+    run.require_model()
+    quiet = 0 if args.json else 1
+    if args.data_dir:
+        metrics = run.evaluate_on(args.data_dir, args.format, args.split, _format_options(args), verbose=quiet)
+        where = os.path.join(args.run_dir, "evaluations", "metrics.json")
+    else:
+        metrics = run.evaluate(args.split, verbose=quiet)
+        where = os.path.join(args.run_dir, "metrics.json")
+    if args.json:
+        print(json.dumps({"accuracy": metrics["accuracy"], "weighted_f1": metrics["weighted"]["f1"],
+                          "macro_f1": metrics["macro"]["f1"], "n": metrics["num_examples"],
+                          "split": args.split, "data_dir": args.data_dir or run.plan.data["data_dir"],
+                          "per_class": metrics["per_class"], "confusion_matrix": metrics["confusion_matrix"],
+                          "class_names": metrics["class_names"]}))
+    else:
+        print(f"metrics written to {where}")
     return 0
 
 
 def cmd_export(args) -> int:
+    _tf()
     from mmsa_keras.export import export_run
 
     export_run(args.run_dir, args.out_dir)
@@ -244,54 +236,136 @@ def cmd_export(args) -> int:
     return 0
 
 
-def _read_predict_csv(path):
-    rows = []
-    with open(path, encoding="utf-8-sig", newline="") as f:
+# ============================================================================ predict
+def _predict_rows(path: str):
+    """Yield `(line, id, text, image path or None)` from a CSV with text and/or image_path columns."""
+    import csv
+
+    from data_pipelines.datasets.csv_utils import FIELD_SIZE_LIMIT
+    from mmsa_keras.errors import DataError
+
+    csv.field_size_limit(FIELD_SIZE_LIMIT)
+    if not os.path.isfile(path):
+        raise DataError(f"--csv {path}: no such file")
+    with open(path, encoding="utf-8-sig", newline="", errors="replace") as f:
         reader = csv.DictReader(f)
-        cols = {c.lower(): c for c in reader.fieldnames or []}
+        cols = {c.strip().lower(): c for c in reader.fieldnames or []}
         if "text" not in cols and "image_path" not in cols:
-            raise SystemExit(f"{path}: needs a 'text' and/or an 'image_path' column")
+            raise DataError(f"{path}:1: needs a 'text' and/or an 'image_path' column (found {list(cols) or 'none'})")
         base = os.path.dirname(os.path.abspath(path))
-        for i, row in enumerate(reader, start=2):
+        for row in reader:
+            line = reader.line_num
             image = (row.get(cols.get("image_path", ""), "") or "").strip()
             if image and not os.path.isabs(image):
                 image = os.path.join(base, image)
-            rows.append({"id": row.get(cols.get("id", ""), str(i)) or str(i),
-                         "text": row.get(cols.get("text", ""), "") or "", "image": image or None})
-    return rows
+            pid = (row.get(cols.get("id", ""), "") or "").strip() or str(line)
+            yield line, pid, row.get(cols.get("text", ""), "") or "", image or None
 
 
 def cmd_predict(args) -> int:
+    from mmsa_keras.errors import DataError, UsageError
+
+    if not args.csv and args.text is None and args.image is None:
+        raise UsageError("give --text, --image (or both), or --csv")
+    if args.csv and (args.text is not None or args.image is not None):
+        raise UsageError("--csv cannot be combined with --text / --image")
+    _tf()
     from data_pipelines.images import check_image_file
     from mmsa_keras.export import ExportedModel
 
-    if args.csv:
-        rows = _read_predict_csv(args.csv)
-    elif args.text is None and args.image is None:
-        raise SystemExit("give --text, --image (or both), or --csv")
-    else:
-        rows = [{"id": "input", "text": args.text or "", "image": args.image}]
-    for row in rows:
-        if row["image"]:
-            kind, message = check_image_file(row["image"])
-            if kind is not None:
-                print(f"[mmsa] {row['image']}: {kind.replace('_', ' ')} ({message}); "
-                      "predicting without the image", file=sys.stderr)
-                row["image"] = None
     model = ExportedModel(args.model_dir)
-    probs = model.predict([r["text"] for r in rows], [r["image"] for r in rows])
     names = model.class_names
-    print("id\tlabel\t" + "\t".join(f"p({n})" for n in names))
-    for row, p in zip(rows, probs):
-        print(f"{row['id']}\t{names[int(p.argmax())]}\t" + "\t".join(f"{x:.4f}" for x in p))
+    rows = _predict_rows(args.csv) if args.csv else iter([(0, "input", args.text or "", args.image)])
+    print("id\tlabel\t" + "\t".join(f"p({n})" for n in names), flush=True)
+    count = 0
+
+    def flush(batch):
+        probs = model.predict([r[2] for r in batch], [r[3] for r in batch])
+        for row, p in zip(batch, probs):
+            print(f"{row[1]}\t{names[int(p.argmax())]}\t" + "\t".join(f"{x:.4f}" for x in p))
+        sys.stdout.flush()
+
+    batch = []
+    for line, pid, text, image in rows:
+        if image:
+            kind, message = check_image_file(image)
+            if kind is not None:
+                where = f"{args.csv}:{line}: " if args.csv else ""
+                print(f"[mmsa] {where}{image}: {kind.replace('_', ' ')} ({message}); predicting without the image",
+                      file=sys.stderr)
+                image = None
+        batch.append((line, pid, text, image))
+        count += 1
+        if len(batch) >= args.batch_size:
+            flush(batch)
+            batch = []
+    if batch:
+        flush(batch)
+    if count == 0:
+        raise DataError(f"{args.csv}: no posts (only a header?)")
     return 0
 
 
+def cmd_serve(args) -> int:
+    _tf()
+    from mmsa_keras.serving import serve_forever
+
+    serve_forever(args.model_dir, host=args.host, port=args.port, max_request_bytes=args.max_request_bytes,
+                  max_batch=args.max_batch)
+    return 0
+
+
+# ============================================================================ baselines, features
+def cmd_baseline(args) -> int:
+    _check_format(args.format)
+    _check_path(args.data_dir)
+    _tf()
+    from mmsa_keras.baselines.run import run_baseline_cli
+
+    metrics = run_baseline_cli(args.kind, args.data_dir, args.format, _format_options(args), seed=args.seed,
+                               split=args.split, out=args.out, verbose=not args.json, params=_grid(args))
+    if args.json:
+        print(json.dumps({"accuracy": metrics["accuracy"], "weighted_f1": metrics["weighted"]["f1"],
+                          "macro_f1": metrics["macro"]["f1"], "n": metrics["num_examples"],
+                          "best_params": metrics.get("best_params")}))
+    return 0
+
+
+def _grid(args):
+    from mmsa_keras.config import parse_key_values
+
+    return parse_key_values(args.param, "--param")
+
+
+def cmd_features_extract(args) -> int:
+    """Run one frozen encoder over a dataset into the feature store (the same store `mmsa train` reads)."""
+    from mmsa_keras.config import TrainConfig
+    from mmsa_keras.errors import UsageError
+
+    _check_format(args.format)
+    _check_path(args.data_dir)
+    if args.num_shards < 1 or not 0 <= args.shard_index < args.num_shards:
+        raise UsageError("--shard-index must be in 0 .. --num-shards - 1")
+    _tf()
+    from mmsa_keras.features_cli import extract
+
+    config = TrainConfig(model="", data_dir=args.data_dir, out="", format=args.format, seed=args.seed,
+                         image_size=args.image_size, sequence_length=args.sequence_length,
+                         image_weights=args.weights, feature_store=args.out,
+                         format_options=_format_options(args))
+    extract(config, args.encoder, sequences=args.sequences, batch_size=args.batch_size,
+            num_shards=args.num_shards, shard_index=args.shard_index)
+    return 0
+
+
+# ============================================================================ demo
 def cmd_demo(args) -> int:
     """The embedded default end to end: data → train → evaluate → export → predict."""
+    _tf()
     from data_pipelines.datasets.synthetic import make_synthetic
+    from mmsa_keras.config import TrainConfig
     from mmsa_keras.export import ExportedModel, export_run
-    from mmsa_keras.training import TrainConfig, train
+    from mmsa_keras.training import train
 
     start = time.time()
     data_dir = os.path.join(args.out, "synthetic_data")
@@ -315,27 +389,36 @@ def cmd_demo(args) -> int:
               + " ".join(f"{n}={x:.3f}" for n, x in zip(model.class_names, p)))
     m = summary["metrics"]
     print(f"\ndone in {time.time() - start:.0f}s. test accuracy {m['accuracy']:.3f}, "
-          f"weighted F1 {m['weighted']['f1']:.3f}")
+          f"weighted F1 {m['weighted']['f1']:.3f}, macro F1 {m['macro']['f1']:.3f}")
     print(f"run directory: {run_dir} (metrics.json, confusion_matrix_test.png, model.keras, export/)")
     return 0
 
 
+# ============================================================================ parser
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mmsa", description="multimodal sentiment models in Keras 3")
-    sub = parser.add_subparsers(dest="command", required=True)
+    from mmsa_keras.config import add_config_arguments
 
-    ds = sub.add_parser("datasets", help="dataset tools").add_subparsers(dest="datasets_command", required=True)
+    parser = Parser(prog="mmsa", description="Multimodal (image + text) sentiment models in Keras 3: train, "
+                                            "evaluate, export, serve, and reproduce the papers' tables.")
+    parser.add_argument("--debug", action="store_true",
+                        help="show tracebacks and TensorFlow's start-up messages (also MMSA_DEBUG=1)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
+
+    ds = sub.add_parser("datasets", help="dataset tools").add_subparsers(dest="datasets_command", required=True,
+                                                                        metavar="COMMAND", parser_class=Parser)
     p = ds.add_parser("make-synthetic", help="write the embedded synthetic dataset (MVSA layout)")
-    p.add_argument("out_dir")
-    p.add_argument("--posts", type=int, default=600)
-    p.add_argument("--image-size", type=int, default=64)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("out_dir", help="folder to write")
+    p.add_argument("--posts", type=int, default=600, help="number of posts (default: 600)")
+    p.add_argument("--image-size", type=int, default=64, help="image side in pixels (default: 64)")
+    p.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
     p.set_defaults(func=cmd_make_synthetic)
     for name, func, text in (("describe", cmd_describe, "posts per split and class, and every problem found"),
                              ("validate", cmd_validate, "exit non-zero if the dataset cannot train")):
         p = ds.add_parser(name, help=text)
         p.add_argument("path", help="dataset folder (or the CSV file for twitter_csv / table)")
-        p.add_argument("--format", required=True)
+        p.add_argument("--format", required=True, help=FORMAT_HELP)
+        p.add_argument("--allow-outside-paths", action="store_true",
+                       help="table format: accept image paths outside the file's folder (default: refused)")
         _add_format_options(p)
         if name == "describe":
             p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -343,47 +426,23 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
 
     sub.add_parser("models", help="list registered models").set_defaults(func=cmd_models)
+    sub.add_parser("recipes", help="list training recipes and what they set").set_defaults(func=cmd_recipes)
 
-    p = sub.add_parser("reproduce", help="reproduce a paper table and report paper vs ours")
-    p.add_argument("table", nargs="?", help="e.g. bert_resnet/table4 (see --list)")
-    p.add_argument("--list", action="store_true", help="list the tables")
-    p.add_argument("--data-dir", default=None, help="the paper's dataset (default: the embedded synthetic set)")
-    p.add_argument("--format", default=None, help="dataset format (default: the table's)")
-    p.add_argument("--protocol", choices=("A", "B"), default=None)
-    p.add_argument("--seeds", type=int, default=1)
-    p.add_argument("--smoke", action="store_true", help="tiny encoders, one epoch (a quick check)")
-    p.add_argument("--out", default="results")
-    p.add_argument("--text-encoder", default=None)
-    p.add_argument("--image-encoder", default=None)
-    p.add_argument("--variant", default=None, help="dataset variant of a table (joint_fusion: reddit, flickr)")
-    p.add_argument("--epochs", type=int, default=None)
-    p.add_argument("--finetune", action="store_true", help="fine-tune the encoders as the paper did")
-    p.set_defaults(func=cmd_reproduce)
-
-    fx = sub.add_parser("features", help="feature store").add_subparsers(dest="features_command", required=True)
-    p = fx.add_parser("extract", help="run a frozen encoder over a dataset once, into the store")
-    p.add_argument("--encoder", required=True, help="resnet50, mobilenet_v2, inception_v3, alexnet, minilm_l6, "
-                                                   "a keras-hub preset or a local directory")
-    p.add_argument("--data-dir", required=True)
-    p.add_argument("--format", default="mvsa")
-    p.add_argument("--out", required=True, help="feature store folder")
-    p.add_argument("--weights", default=None,
-                   help="image encoders: imagenet (downloaded once), a weights file, or none (default)")
-    p.add_argument("--image-size", type=int, default=None)
-    p.add_argument("--sequence-length", type=int, default=128)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--sequences", action="store_true", help="also store token states / spatial maps")
-    p.add_argument("--seed", type=int, default=0, help="seed of a randomly initialised encoder")
+    p = sub.add_parser("train", help="train a registered model (resumes an interrupted run)",
+                       description="Train a model. Every setting has a default; a --recipe sets many at once "
+                                   "and any flag given explicitly overrides it.")
+    p.add_argument("--recipe", default=None, help="start from a recipe's settings (`mmsa recipes`)")
+    add_config_arguments(p, required=())
     _add_format_options(p)
-    p.set_defaults(func=cmd_features_extract)
-
-    p = sub.add_parser("train", help="train a registered model")
-    _add_train_args(p)
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("evaluate", help="evaluate a run directory")
+    p = sub.add_parser("evaluate", help="evaluate a run on its own split or on another dataset")
     p.add_argument("run_dir")
-    p.add_argument("--split", default="test")
+    p.add_argument("--split", default="test", help="test, validation, train or all (default: test)")
+    p.add_argument("--data-dir", default=None, help="evaluate on this dataset instead of the run's own")
+    p.add_argument("--format", default=None, help=FORMAT_HELP + " (with --data-dir)")
+    p.add_argument("--json", action="store_true", help="print one JSON object (accuracy, weighted_f1, macro_f1, n)")
+    _add_format_options(p)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("export", help="export a run as a SavedModel taking raw inputs")
@@ -392,24 +451,112 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("predict", help="predict with an exported model")
-    p.add_argument("model_dir")
-    p.add_argument("--text")
-    p.add_argument("--image")
-    p.add_argument("--csv", help="CSV with columns text and/or image_path (and optional id)")
+    p.add_argument("model_dir", help="an `mmsa export` folder")
+    p.add_argument("--text", help="a caption")
+    p.add_argument("--image", help="an image file")
+    p.add_argument("--csv", help="CSV with columns text and/or image_path (and optional id); streamed in batches")
+    p.add_argument("--batch-size", type=int, default=64, help="posts per batch for --csv (default: 64)")
     p.set_defaults(func=cmd_predict)
 
+    p = sub.add_parser("serve", help="a local HTTP JSON endpoint over an exported model")
+    p.add_argument("model_dir", help="an `mmsa export` folder")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8501, help="port (default: 8501; 0 picks a free one)")
+    p.add_argument("--max-request-bytes", type=int, default=32 * 1024 * 1024,
+                   help="largest request body accepted (default: 32 MiB)")
+    p.add_argument("--max-batch", type=int, default=64, help="posts run together at most (default: 64)")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("baseline", help="a classical baseline on the same splits and metrics as train")
+    p.add_argument("kind", choices=("tfidf-svm", "random-forest"))
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--format", default="mvsa", help=FORMAT_HELP + " (default: mvsa)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split (default: 0)")
+    p.add_argument("--split", default="test", help="split evaluated (default: test)")
+    p.add_argument("--out", default=None, help="folder for metrics.json and the confusion matrix (default: none)")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="estimator / grid settings, e.g. --param C=[0.1,1,10] (JSON values)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_format_options(p)
+    p.set_defaults(func=cmd_baseline)
+
+    fx = sub.add_parser("features", help="feature store").add_subparsers(dest="features_command", required=True,
+                                                                        metavar="COMMAND", parser_class=Parser)
+    p = fx.add_parser("extract", help="run a frozen encoder over a dataset once, into the shared store")
+    p.add_argument("--encoder", required=True, help="resnet50, mobilenet_v2, inception_v3, alexnet, minilm_l6, "
+                                                   "a keras-hub preset or a local directory")
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--format", default="mvsa", help=FORMAT_HELP + " (default: mvsa)")
+    p.add_argument("--out", default=None, help="feature store folder (default: the store `mmsa train` uses, "
+                                               "$MMSA_CACHE_DIR/features or ~/.cache/mmsa_keras/features)")
+    p.add_argument("--weights", default=None, help="image encoders: imagenet (the default where it exists), "
+                                                   "none, or a weights file")
+    p.add_argument("--image-size", type=int, default=None, help="default: the encoder's own")
+    p.add_argument("--sequence-length", type=int, default=32, help="tokens per caption (default: 32, as train)")
+    p.add_argument("--batch-size", type=int, default=32, help="default: 32")
+    p.add_argument("--sequences", action="store_true", help="also store token states / spatial maps")
+    p.add_argument("--seed", type=int, default=0, help="seed of a randomly initialised encoder (default: 0)")
+    p.add_argument("--num-shards", type=int, default=1, help="split the work over N processes (default: 1)")
+    p.add_argument("--shard-index", type=int, default=0, help="this process's shard, 0..N-1 (default: 0)")
+    _add_format_options(p)
+    p.set_defaults(func=cmd_features_extract)
+
     p = sub.add_parser("demo", help="the embedded default end to end")
-    p.add_argument("--out", default="runs/demo")
-    p.add_argument("--posts", type=int, default=600)
-    p.add_argument("--epochs", type=int, default=12)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="runs/demo", help="default: runs/demo")
+    p.add_argument("--posts", type=int, default=600, help="default: 600")
+    p.add_argument("--epochs", type=int, default=12, help="default: 12")
+    p.add_argument("--seed", type=int, default=0, help="default: 0")
     p.set_defaults(func=cmd_demo)
+
+    _register_plugins(sub)
     return parser
 
 
+def _register_plugins(sub) -> None:
+    """Commands contributed by other packages through the `mmsa.commands` entry point group
+    (`mmsa reproduce` comes from `experiments`; mmsa_keras never imports it)."""
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="mmsa.commands"):
+        try:
+            ep.load()(sub)
+        except Exception as e:  # a broken plugin must not break the other commands
+            print(f"mmsa: the command {ep.name!r} could not be loaded ({type(e).__name__}: {e})", file=sys.stderr)
+
+
 def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("MMSA_DEBUG", "").strip() not in ("", "0", "false", "no")
+    if debug:
+        os.environ["MMSA_DEBUG"] = "1"
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    from mmsa_keras.errors import MMSAError
+
+    try:
+        return int(args.func(args) or 0)
+    except MMSAError as e:
+        if debug:
+            raise
+        print(f"mmsa {args.command}: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print(f"mmsa {args.command}: interrupted; running the same command again resumes a training run",
+              file=sys.stderr)
+        return 130
+    except (FileNotFoundError, ValueError, KeyError, OSError) as e:
+        if debug:
+            raise
+        text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        print(f"mmsa {args.command}: error: {text}", file=sys.stderr)
+        return 1
+    except Exception as e:  # noqa: BLE001 - the last resort keeps the promise of one line
+        if debug:
+            raise
+        text = str(e).strip().splitlines()[0][:300] if str(e).strip() else ""
+        print(f"mmsa {args.command}: internal error: {type(e).__name__}: {text} (run with --debug for the "
+              "traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -41,24 +41,31 @@ def compute_metrics(y_true, y_prob, class_names) -> dict:
 
 
 def predict_dataset(model, dataset, verbose=1):
-    """Run `model` over a `(inputs, labels)` dataset; returns `(y_true, y_prob)`."""
-    import keras
+    """Run `model` over a `(inputs, labels[, weights])` dataset; returns `(y_true, y_prob)`."""
+    import tensorflow as tf
 
-    labels, probs = [], []
-    n = dataset.cardinality().numpy()
-    bar = keras.utils.Progbar(n if n > 0 else None, unit_name="batch") if verbose else None
+    from data_pipelines.progress import Progress
     from mmsa_keras.models.base import class_scores
 
-    for inputs, y in dataset:
-        probs.append(np.asarray(class_scores(model(inputs, training=False))))
-        labels.append(np.asarray(y))
+    @tf.function(reduce_retracing=True)
+    def scores(inputs):
+        return tf.cast(class_scores(model(inputs, training=False)), tf.float32)
+
+    labels, probs = [], []
+    n = int(dataset.cardinality().numpy())
+    bar = Progress(n if n > 0 else None, "Predicting", unit="batch") if verbose else None
+    for batch in dataset:
+        probs.append(scores(batch[0]).numpy())
+        labels.append(np.asarray(batch[1]))
         if bar is not None:
             bar.add(1)
+    if bar is not None:
+        bar.close()
     return np.concatenate(labels), np.concatenate(probs)
 
 
 def plot_confusion_matrix(matrix, class_names, path: str, title: str = "") -> str:
-    """Save a confusion matrix (counts, row-normalised colour) as a PNG."""
+    """Save a confusion matrix (counts, row-normalised colour) as a PNG; the title wraps, never clips."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -77,7 +84,9 @@ def plot_confusion_matrix(matrix, class_names, path: str, title: str = "") -> st
         for j in range(m.shape[1]):
             ax.text(j, i, int(m[i, j]), ha="center", va="center",
                     color="white" if norm[i, j] > 0.5 else "black")
-    ax.set_title(title)
+    import textwrap
+
+    ax.set_title("\n".join(textwrap.wrap(title, width=int(9 * size))), fontsize=9)
     fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=100)
@@ -85,8 +94,8 @@ def plot_confusion_matrix(matrix, class_names, path: str, title: str = "") -> st
     return path
 
 
-def plot_history(history_csv: str, path: str) -> str | None:
-    """Plot loss and accuracy curves from a CSVLogger file."""
+def plot_history(history_csv: str, path: str, title: str = "") -> str | None:
+    """Plot loss, accuracy and (when logged) macro F1 per epoch, training and validation, from a CSVLogger file."""
     import csv
 
     import matplotlib
@@ -94,21 +103,33 @@ def plot_history(history_csv: str, path: str) -> str | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    if not os.path.exists(history_csv):
+        return None
     with open(history_csv, encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     if not rows:
         return None
     epochs = [int(r["epoch"]) + 1 for r in rows]
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
-    accuracy_key = next((k for k in rows[0] if k.endswith("accuracy") and not k.startswith("val_")),
-                        "accuracy")
-    for ax, metric in zip(axes, ("loss", accuracy_key)):
-        for key, style in ((metric, "-"), (f"val_{metric}", "--")):
+
+    def key_ending(suffix):
+        return next((k for k in rows[0] if k.endswith(suffix) and not k.startswith("val_")), None)
+
+    panels = [("loss", "loss")] + [(name, key) for name, key in (("accuracy", key_ending("accuracy")),
+                                                                  ("macro F1", key_ending("macro_f1"))) if key]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6))
+    axes = np.atleast_1d(axes)
+    for ax, (label, metric) in zip(axes, panels):
+        for key, style, who in ((metric, "-", "train"), (f"val_{metric}", "--", "validation")):
             if key in rows[0]:
-                ax.plot(epochs, [float(r[key]) for r in rows], style, label=key)
+                values = [float(r[key]) if r[key] not in ("", "nan") else np.nan for r in rows]
+                ax.plot(epochs, values, style, marker="o", markersize=3, label=who)
         ax.set_xlabel("epoch")
-        ax.set_title(metric)
+        ax.set_title(label)
         ax.legend()
+    if title:
+        import textwrap
+
+        fig.suptitle("\n".join(textwrap.wrap(title, width=40 * len(panels))), fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -125,53 +146,34 @@ def format_metrics(metrics: dict) -> str:
     return "\n".join(lines)
 
 
-def evaluate_run(run_dir: str, split: str = "test", verbose: int = 1, model=None,
-                 preprocessor=None, dataset=None, batch_size: int = 64, predictions=None) -> dict:
-    """Evaluate a run directory's model on one of its saved splits.
+def evaluate_posts(directory: str, model_name: str, name: str, predictions, class_names, verbose: int = 1,
+                   write: bool = True, extra: dict | None = None) -> dict:
+    """Metrics from `(y_true, y_prob)`; with `write`, stored under `name` in `directory/metrics.json`
+    with the confusion matrix as `directory/confusion_matrix_<name>.png`."""
+    from mmsa_keras.runs import read_json, write_json
 
-    Writes the metrics under `split` in `RUN_DIR/metrics.json` and the
-    confusion matrix as `RUN_DIR/confusion_matrix_<split>.png`.
-    """
-    import json
-
-    import keras
-
-    from data_pipelines.pipeline import Preprocessor
-    from data_pipelines.report import DataReport
-    from mmsa_keras import runs
-
-    config = runs.read_json(os.path.join(run_dir, "run_config.json"))
-    if dataset is None:
-        report = DataReport()
-        dataset = runs.load_split_data(config["data_dir"], config["format"], config["seed"], report,
-                                       splits_file=os.path.join(run_dir, "splits.json"),
-                                       format_options=config.get("format_options"), verbose=bool(verbose))
-    posts = dataset.labelled(split)
-    if not posts:
-        raise ValueError(f"{run_dir}: split {split!r} has no labelled posts "
-                         f"(splits: {sorted(dataset.splits)})")
-    if predictions is None:
-        preprocessor = preprocessor or Preprocessor.load(run_dir)
-        model = model or keras.saving.load_model(os.path.join(run_dir, "model.keras"))
-        ds = preprocessor.make_dataset(posts, batch_size, input_names=list(model.input))
-        if verbose:
-            print(f"Evaluating on {split} ({len(posts)} posts)")
-        y_true, y_prob = predict_dataset(model, ds, verbose=verbose)
-    else:
-        y_true, y_prob = predictions
-    metrics = compute_metrics(y_true, y_prob, dataset.class_names)
-    metrics["split"] = split
-    png = os.path.join(run_dir, f"confusion_matrix_{split}.png")
-    plot_confusion_matrix(metrics["confusion_matrix"], dataset.class_names, png,
-                          f"{config['model']} on {split} (acc {metrics['accuracy']:.3f})")
-    metrics["confusion_matrix_png"] = os.path.basename(png)
-    path = os.path.join(run_dir, "metrics.json")
-    all_metrics = {}
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as f:
-            all_metrics = json.load(f)
-    all_metrics[split] = metrics
-    runs.write_json(path, all_metrics)
+    y_true, y_prob = predictions
+    metrics = compute_metrics(y_true, y_prob, class_names)
+    metrics["split"] = name
+    metrics.update(extra or {})
+    if write:
+        os.makedirs(directory, exist_ok=True)
+        png = os.path.join(directory, f"confusion_matrix_{name}.png")
+        plot_confusion_matrix(metrics["confusion_matrix"], class_names, png,
+                              f"{model_name}: {name} (acc {metrics['accuracy']:.3f}, "
+                              f"macro F1 {metrics['macro']['f1']:.3f})")
+        metrics["confusion_matrix_png"] = os.path.basename(png)
+        path = os.path.join(directory, "metrics.json")
+        all_metrics = read_json(path) if os.path.exists(path) else {}
+        all_metrics[name] = metrics
+        write_json(path, all_metrics)
     if verbose:
-        print(format_metrics(metrics))
+        print(f"[{name}] " + format_metrics(metrics))
     return metrics
+
+
+def evaluate_run(run_dir: str, split: str = "test", verbose: int = 1) -> dict:
+    """Evaluate a run directory's model on one of its saved splits (see `mmsa_keras.runs.Run`)."""
+    from mmsa_keras.runs import Run
+
+    return Run(run_dir).evaluate(split, verbose=verbose)

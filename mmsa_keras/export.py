@@ -7,8 +7,14 @@ The exported model's `serve` signature (also `serving_default`) takes
 
 and returns `probabilities` float32 `[B, C]` and `label` string `[B]`. Decoding,
 resizing, normalisation and tokenisation run inside the graph with the same
-functions as training (`data_pipelines.pipeline.Preprocessor.serve`).
+functions as training (`data_pipelines.pipeline.Preprocessor.serve`). The
+signature never raises for bad image bytes: an undecodable, oversized (more than
+90 megapixels announced) or empty element is a missing image for that post
+alone, and an empty batch returns empty outputs. TF Serving hosts it as is.
 
+The SavedModel loads in a Python that imports only `tensorflow` and
+`tensorflow_text` (the keras-hub tokenizers' ops):
+`tf.saved_model.load(DIR).signatures["serve"](text=..., image_bytes=...)`.
 Beside the SavedModel files, the export directory holds `model.keras`,
 `preprocessing.json`, `tokenizer.json` and `labels.json`.
 """
@@ -37,33 +43,44 @@ def export_model(model: keras.Model, preprocessor: Preprocessor, class_names, ou
     for trackable in preprocessor.tokenizer.trackables():
         archive.track(trackable)
 
-    def serve(text, image_bytes):
+    num_classes = len(class_names)
+
+    def run(text, image_bytes):
         inputs = preprocessor.serve(text, image_bytes)
         inputs = {name: inputs[name] for name in input_names}
-        probs = tf.cast(class_scores(model(inputs, training=False)), tf.float32)
+        return tf.cast(class_scores(model(inputs, training=False)), tf.float32)
+
+    def serve(text, image_bytes):
+        tf.debugging.assert_equal(tf.size(text), tf.size(image_bytes),
+                                  message="text and image_bytes must have the same length")
+        probs = tf.cond(tf.size(text) > 0, lambda: run(text, image_bytes),
+                        lambda: tf.zeros((0, num_classes), tf.float32))  # an empty batch: empty outputs
+        probs = tf.ensure_shape(probs, (None, num_classes))
         return {"probabilities": probs, "label": tf.gather(labels, tf.argmax(probs, axis=-1))}
 
     signature = [tf.TensorSpec([None], tf.string, name="text"),
                  tf.TensorSpec([None], tf.string, name="image_bytes")]
     archive.add_endpoint("serve", serve, input_signature=signature)
     archive.add_endpoint("serving_default", serve, input_signature=signature)
+    tmp = f"{os.path.normpath(out_dir)}.{os.getpid()}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    archive.write_out(tmp, verbose=False)
+    model.save(os.path.join(tmp, "model.keras"))
+    preprocessor.save(tmp)
+    with open(os.path.join(tmp, "labels.json"), "w", encoding="utf-8") as f:
+        json.dump(class_names, f)
     if os.path.isdir(out_dir):
         shutil.rmtree(out_dir)
-    archive.write_out(out_dir, verbose=False)
-    model.save(os.path.join(out_dir, "model.keras"))
-    preprocessor.save(out_dir)
-    with open(os.path.join(out_dir, "labels.json"), "w", encoding="utf-8") as f:
-        json.dump(class_names, f)
+    os.replace(tmp, out_dir)
     return out_dir
 
 
 def export_run(run_dir: str, out_dir: str) -> str:
     """Export the model of a training run directory."""
-    from mmsa_keras.runs import read_json
+    from mmsa_keras.runs import Run
 
-    config = read_json(os.path.join(run_dir, "run_config.json"))
-    model = keras.saving.load_model(os.path.join(run_dir, "model.keras"))
-    return export_model(model, Preprocessor.load(run_dir), config["class_names"], out_dir)
+    run = Run(run_dir)
+    return export_model(run.model, run.preprocessor, run.class_names, out_dir)
 
 
 class ExportedModel:
@@ -75,6 +92,13 @@ class ExportedModel:
     """
 
     def __init__(self, directory: str):
+        from mmsa_keras.errors import RunError
+
+        if not os.path.exists(os.path.join(directory, "saved_model.pb")):
+            raise RunError(f"{directory}: not an exported model (no saved_model.pb); create one with "
+                           "`mmsa export RUN_DIR OUT_DIR`")
+        import tensorflow_text  # noqa: F401  (registers the ops of keras-hub tokenizers)
+
         self.directory = directory
         self.loaded = tf.saved_model.load(directory)
         self.serve = self.loaded.signatures["serve"] if "serve" in self.loaded.signatures else self.loaded.serve
@@ -87,12 +111,14 @@ class ExportedModel:
         return out["probabilities"].numpy()
 
     def predict(self, texts, image_paths):
-        """`texts`: list of str or None; `image_paths`: list of paths or None."""
+        """`texts`: list of str or None; `image_paths`: list of paths or None (a bad image counts as missing)."""
+        from data_pipelines.images import MAX_IMAGE_BYTES, read_regular_file
+
         raw = []
         for path in image_paths:
+            data = b""
             if path:
-                with open(path, "rb") as f:
-                    raw.append(f.read())
-            else:
-                raw.append(b"")
+                data, problem = read_regular_file(path, MAX_IMAGE_BYTES)
+                data = b"" if problem is not None or len(data) > MAX_IMAGE_BYTES else data
+            raw.append(data)
         return self.predict_bytes([t or "" for t in texts], raw)

@@ -1,16 +1,18 @@
-"""Optimizers with a separate learning rate for the encoders, and warm-up schedules.
+"""Optimizers with per-variable learning rates, and warm-up schedules.
 
 Fine-tuning trains the encoders with a smaller learning rate than the new head
-(`encoder_learning_rate`). `GroupedAdamW` and `GroupedSGD` scale the learning
-rate of the variables listed in `slow_variable_paths` by `slow_factor`
-(= encoder lr / head lr) at every update. `WarmupDecay` warms up linearly for
-`warmup_steps`, then decays linearly or with a cosine to zero (paper 000: 500
-warm-up steps, AdamW weight decay 0.01).
+(`encoder_learning_rate`), optionally decayed layer by layer down a transformer
+(`layer_decay`: layer l of L learns at encoder_lr * decay^(L - l), embeddings
+at decay^(L + 1)). `GroupedAdamW` and `GroupedSGD` multiply the learning rate
+of each variable named in `lr_multipliers` by its factor at every update.
+`WarmupDecay` warms up linearly for `warmup_steps`, then decays linearly or with
+a cosine to zero (paper 000: 500 warm-up steps, AdamW weight decay 0.01).
 """
 
 from __future__ import annotations
 
 import math
+import re
 
 import keras
 from keras import ops
@@ -55,50 +57,81 @@ def _variable_key(variable) -> str:
 
 
 class _GroupedLearningRate:
-    def _set_groups(self, slow_variable_paths, slow_factor):
-        self.slow_variable_paths = list(slow_variable_paths or [])
-        self._slow = set(self.slow_variable_paths)
-        self.slow_factor = float(slow_factor)
+    def _set_groups(self, lr_multipliers, slow_variable_paths=(), slow_factor=1.0):
+        multipliers = {str(k): float(v) for k, v in dict(lr_multipliers or {}).items()}
+        for path in slow_variable_paths or ():  # the older two-group form
+            multipliers.setdefault(str(path), float(slow_factor))
+        self.lr_multipliers = {k: v for k, v in multipliers.items() if v != 1.0}
 
     def update_step(self, gradient, variable, learning_rate):
-        if self.slow_factor != 1.0 and _variable_key(variable) in self._slow:
-            learning_rate = learning_rate * self.slow_factor
+        factor = self.lr_multipliers.get(_variable_key(variable))
+        if factor is not None:
+            learning_rate = learning_rate * factor
         return super().update_step(gradient, variable, learning_rate)
 
     def get_config(self):
-        return {**super().get_config(), "slow_variable_paths": self.slow_variable_paths,
-                "slow_factor": self.slow_factor}
+        return {**super().get_config(), "lr_multipliers": self.lr_multipliers}
 
 
 @mmsa_export("mmsa_keras.optimizers.GroupedAdamW")
 class GroupedAdamW(_GroupedLearningRate, keras.optimizers.AdamW):
-    """AdamW whose `slow_variable_paths` learn at `slow_factor` x the learning rate (Adam when weight_decay=0)."""
+    """AdamW whose variables in `lr_multipliers` ({path: factor}) learn at factor x the learning rate
+    (Adam when weight_decay=0)."""
 
-    def __init__(self, slow_variable_paths=(), slow_factor=1.0, **kwargs):
+    def __init__(self, lr_multipliers=None, slow_variable_paths=(), slow_factor=1.0, **kwargs):
         super().__init__(**kwargs)
-        self._set_groups(slow_variable_paths, slow_factor)
+        self._set_groups(lr_multipliers, slow_variable_paths, slow_factor)
 
 
 @mmsa_export("mmsa_keras.optimizers.GroupedSGD")
 class GroupedSGD(_GroupedLearningRate, keras.optimizers.SGD):
-    """SGD (with momentum) whose `slow_variable_paths` learn at `slow_factor` x the learning rate."""
+    """SGD (with momentum) whose variables in `lr_multipliers` learn at factor x the learning rate."""
 
-    def __init__(self, slow_variable_paths=(), slow_factor=1.0, **kwargs):
+    def __init__(self, lr_multipliers=None, slow_variable_paths=(), slow_factor=1.0, **kwargs):
         super().__init__(**kwargs)
-        self._set_groups(slow_variable_paths, slow_factor)
+        self._set_groups(lr_multipliers, slow_variable_paths, slow_factor)
+
+
+_LAYER = re.compile(r"transformer_layer_(\d+)/")
+
+
+def learning_rate_multipliers(encoder_variables, learning_rate: float, encoder_learning_rate: float | None,
+                              layer_decay: float | None = None) -> dict[str, float]:
+    """{variable path: factor} for the trainable encoder variables.
+
+    factor = encoder_lr / lr, times decay^(L - l) for a variable of transformer
+    layer l (of L) and decay^(L + 1) for the embeddings when `layer_decay` is set.
+    """
+    base = (encoder_learning_rate / learning_rate) if encoder_learning_rate else 1.0
+    variables = list(encoder_variables)
+    if not layer_decay:
+        return {v.path: base for v in variables}
+    layers = [int(m.group(1)) for v in variables if (m := _LAYER.search(v.path))]
+    depth = (max(layers) + 1) if layers else 0
+    out = {}
+    for v in variables:
+        m = _LAYER.search(v.path)
+        if m:
+            power = depth - 1 - int(m.group(1))
+        elif "embedding" in v.path:
+            power = depth
+        else:  # the pooler and anything above the last layer
+            power = 0
+        out[v.path] = base * layer_decay ** power
+    return out
 
 
 def make_optimizer(name: str, learning_rate: float, steps: int, warmup_steps: int = 0, schedule: str = "constant",
                    weight_decay: float = 0.0, momentum: float = 0.0, encoder_variables=(),
-                   encoder_learning_rate: float | None = None):
-    """Build the optimizer of a run: "adam", "adamw" or "sgd", with warm-up/decay and lr groups."""
+                   encoder_learning_rate: float | None = None, layer_decay: float | None = None):
+    """Build the optimizer of a run: "adam", "adamw" or "sgd", with warm-up/decay and per-variable rates."""
     lr = learning_rate
     if warmup_steps or schedule != "constant":
         lr = WarmupDecay(learning_rate, warmup_steps, max(steps, warmup_steps + 1), schedule)
-    slow = {"slow_variable_paths": [v.path for v in encoder_variables],
-            "slow_factor": (encoder_learning_rate / learning_rate) if encoder_learning_rate else 1.0}
+    multipliers = learning_rate_multipliers(encoder_variables, learning_rate, encoder_learning_rate, layer_decay)
     if name in ("adam", "adamw"):
-        return GroupedAdamW(learning_rate=lr, weight_decay=weight_decay if name == "adamw" else 0.0, **slow)
+        return GroupedAdamW(learning_rate=lr, weight_decay=weight_decay if name == "adamw" else 0.0,
+                            lr_multipliers=multipliers)
     if name == "sgd":
-        return GroupedSGD(learning_rate=lr, momentum=momentum, **slow)
+        return GroupedSGD(learning_rate=lr, momentum=momentum, lr_multipliers=multipliers)
     raise ValueError(f"optimizer must be adam, adamw or sgd, got {name!r}")

@@ -1,32 +1,54 @@
-"""The run directory: what a training run leaves behind, and how to reload it.
+"""The run directory: what a training run leaves behind, and `Run`, the one way to reload it.
 
 Layout of `RUN_DIR/`:
-    run_config.json      the exact training settings (model, data, seed, ...)
+    run_config.json      the settings as given (`config`) and as resolved (`plan`), class names,
+                         dataset summary, precision/strategy/feature mode actually used
     splits.json          post ids of every split, so evaluation uses the same test set
     preprocessing.json   image size, normalisation, per-channel mean/std
-    tokenizer.json       tokenizer settings and vocabulary
-    model.keras          the trained model (best weights)
-    history.csv          CSVLogger output; training_curves.png
+    tokenizer.json       tokenizer settings and vocabulary (`tokenizer_preset/` for keras-hub ones)
+    model.keras          the trained model (best weights unless --no-early-stopping)
+    history.csv          one row per epoch; training_curves.png
     data_report.json     bad input found while reading (counts and files)
     metrics.json         evaluation per split; confusion_matrix_<split>.png
-    checkpoints/, backup/  ModelCheckpoint and BackupAndRestore state
+    evaluations/         `mmsa evaluate RUN --data-dir OTHER` results
+    checkpoints/         the best epoch's weights (ModelCheckpoint)
+    backup/              the resumable training state (removed once training completes)
+    .lock                the pid of the process writing to RUN_DIR
+
+`Run(run_dir)` reads it back (settings, plan, splits, preprocessor, model) for
+`mmsa evaluate`, `mmsa export`, the reproduce runner and the Python API.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import socket
+import time
 
 from data_pipelines.datasets import load_dataset
-from data_pipelines.images import scan_images
 from data_pipelines.post import MultimodalDataset
 from data_pipelines.report import DataReport
-from data_pipelines.splits import stratified_split
+from data_pipelines.splits import split_dataset
+from mmsa_keras.errors import DataError, RunError
+
+RUN_CONFIG = "run_config.json"
+MODEL_FILE = "model.keras"
+BACKUP_DIR = "backup"
+#: what --force removes
+RUN_OUTPUTS = ("model.keras", "history.csv", "metrics.json", "splits.json", "preprocessing.json", "tokenizer.json",
+               "data_report.json", "training_curves.png", RUN_CONFIG)
+RUN_OUTPUT_DIRS = ("checkpoints", BACKUP_DIR, "tensorboard", "tokenizer_preset", "evaluations")
+#: settings that do not change what a run computes
+IGNORED_FOR_RESUME = ("verbose", "force", "tensorboard", "run_eagerly", "recipe")
 
 
 def write_json(path: str, obj) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=2, ensure_ascii=False)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=2, ensure_ascii=False, default=str)
+    os.replace(tmp, path)
 
 
 def read_json(path: str):
@@ -34,37 +56,308 @@ def read_json(path: str):
         return json.load(f)
 
 
-def split_dataset(dataset: MultimodalDataset, seed: int) -> MultimodalDataset:
-    """Keep the dataset's own train/validation/test splits, or make a seeded 8:1:1."""
-    if {"train", "validation", "test"} <= set(dataset.splits):
-        return dataset
-    if "train" in dataset.splits and "test" in dataset.splits:
-        inner = stratified_split(dataset.splits["train"], {"train": 0.9, "validation": 0.1}, seed)
-        return MultimodalDataset(dataset.name, dataset.class_names,
-                                 {**dataset.splits, "train": inner["train"], "validation": inner["validation"]})
-    pool = [p for posts in dataset.splits.values() for p in posts]
-    return MultimodalDataset(dataset.name, dataset.class_names, stratified_split(pool, seed=seed))
+# ----------------------------------------------------------------------------- data of a run
+_DATASETS: dict = {}
 
 
-def load_split_data(data_dir: str, format: str, seed: int, report: DataReport,
+def _stat_fingerprint(path: str) -> tuple:
+    """Modification times of a dataset path and its top-level entries (a changed dataset is re-read)."""
+    try:
+        if os.path.isdir(path):
+            return tuple(sorted((e.name, e.stat().st_mtime_ns, e.stat().st_size) for e in os.scandir(path)))
+        st = os.stat(path)
+        return ((path, st.st_mtime_ns, st.st_size),)
+    except OSError:
+        return ()
+
+
+def read_dataset(data_dir: str, format: str, format_options=None, report: DataReport | None = None,
+                 verbose: bool = True) -> tuple[MultimodalDataset, DataReport, bool]:
+    """Read a dataset once per process; returns `(dataset, report, first_time)`.
+
+    The same folder read again (every row of a table, evaluation after
+    training) reuses the posts and the report, so bad input is reported once.
+    """
+    import copy
+
+    key = (os.path.abspath(data_dir), format, json.dumps(format_options or {}, sort_keys=True, default=str),
+           _stat_fingerprint(data_dir))
+    if key in _DATASETS:
+        dataset, cached_report = _DATASETS[key]
+        if report is not None:
+            report.merge(cached_report)
+        return copy.deepcopy(dataset), cached_report, False
+    report = report if report is not None else DataReport(max_messages=10 if verbose else 0)
+    try:
+        dataset = load_dataset(data_dir, format, report=report, **(format_options or {}))
+    except (FileNotFoundError, ValueError) as e:
+        raise DataError(str(e)) from None
+    from data_pipelines.images import scan_images
+
+    scan_images([p for posts in dataset.splits.values() for p in posts], report, verbose=verbose)
+    _DATASETS[key] = (copy.deepcopy(dataset), report)
+    return dataset, report, True
+
+
+def load_split_data(data_dir: str, format: str, seed: int, report: DataReport | None = None,
                     splits_file: str | None = None, format_options=None,
                     verbose: bool = True) -> MultimodalDataset:
     """Read a dataset, split it (or re-apply saved splits) and check its images."""
-    dataset = load_dataset(data_dir, format, report=report, **(format_options or {}))
+    dataset, _, _ = read_dataset(data_dir, format, format_options, report=report, verbose=verbose)
     if splits_file and os.path.exists(splits_file):
         ids = read_json(splits_file)
         by_id = {p.id: p for p in dataset.all_posts()}
         missing = [i for split in ids.values() for i in split if i not in by_id]
         if missing:
-            raise ValueError(f"{splits_file}: {len(missing)} post ids are not in {data_dir} "
-                             f"(first: {missing[0]}); was the dataset changed?")
-        dataset = MultimodalDataset(dataset.name, dataset.class_names,
-                                    {name: [by_id[i] for i in split] for name, split in ids.items()})
-    else:
-        dataset = split_dataset(dataset, seed)
-    scan_images([p for posts in dataset.splits.values() for p in posts], report, verbose=verbose)
-    return dataset
+            raise DataError(f"{splits_file}: {len(missing)} post ids are not in {data_dir} "
+                            f"(first: {missing[0]}); was the dataset changed?")
+        return MultimodalDataset(dataset.name, dataset.class_names,
+                                 {name: [by_id[i] for i in split] for name, split in ids.items()})
+    return split_dataset(dataset, seed)
 
 
 def save_splits(path: str, dataset: MultimodalDataset) -> None:
     write_json(path, {name: [p.id for p in posts] for name, posts in dataset.splits.items()})
+
+
+# ----------------------------------------------------------------------------- lock
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class RunLock:
+    """`RUN_DIR/.lock` holding the writer's pid: a second writer is refused at once; a lock left by a
+    dead process (same host) is taken over."""
+
+    def __init__(self, run_dir: str):
+        self.path = os.path.join(run_dir, ".lock")
+        self.held = False
+
+    def __enter__(self):
+        record = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        for _ in range(3):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                try:
+                    other = read_json(self.path)
+                except (OSError, ValueError):
+                    other = {}
+                pid, host = other.get("pid"), other.get("host")
+                if isinstance(pid, int) and host == socket.gethostname() and _alive(pid) and pid != os.getpid():
+                    raise RunError(f"{os.path.dirname(self.path)} is in use by process {pid} (since "
+                                   f"{other.get('started', '?')}); wait for it, or choose another --out") from None
+                if host not in (None, socket.gethostname()) and isinstance(pid, int):
+                    raise RunError(f"{os.path.dirname(self.path)} is locked by process {pid} on {host}; if that "
+                                   f"run is gone, delete {self.path}") from None
+                try:  # stale: its process is gone
+                    os.remove(self.path)
+                except FileNotFoundError:
+                    pass
+                continue
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(record, f)
+            self.held = True
+            return self
+        raise RunError(f"could not take the lock {self.path}")
+
+    def __exit__(self, *exc):
+        if self.held:
+            try:
+                if read_json(self.path).get("pid") == os.getpid():
+                    os.remove(self.path)
+            except (OSError, ValueError):
+                pass
+            self.held = False
+        return False
+
+
+def clear_run(run_dir: str) -> None:
+    """Remove what a run wrote (`--force`): model, backup, checkpoints, history, metrics, splits."""
+    for name in RUN_OUTPUTS:
+        path = os.path.join(run_dir, name)
+        if os.path.exists(path):
+            os.remove(path)
+    for name in RUN_OUTPUT_DIRS:
+        shutil.rmtree(os.path.join(run_dir, name), ignore_errors=True)
+    if os.path.isdir(run_dir):
+        for name in os.listdir(run_dir):
+            if name.startswith("confusion_matrix_") and name.endswith(".png"):
+                os.remove(os.path.join(run_dir, name))
+
+
+def run_state(run_dir: str) -> str:
+    """"new", "complete" (model.keras and no backup) or "interrupted" (a backup or settings, no model)."""
+    if not os.path.isdir(run_dir):
+        return "new"
+    has_model = os.path.exists(os.path.join(run_dir, MODEL_FILE))
+    has_backup = os.path.isdir(os.path.join(run_dir, BACKUP_DIR))
+    if has_model and not has_backup:
+        return "complete"
+    if has_backup or os.path.exists(os.path.join(run_dir, RUN_CONFIG)):
+        return "interrupted"
+    return "new"
+
+
+def changed_settings(saved: dict, current: dict) -> list[str]:
+    """'key: old → new' for every setting that differs (ignoring those that do not change results)."""
+    out = []
+    for key in sorted(set(saved) | set(current)):
+        if key in IGNORED_FOR_RESUME:
+            continue
+        if saved.get(key) != current.get(key):
+            out.append(f"{key}: {saved.get(key)!r} → {current.get(key)!r}")
+    return out
+
+
+# ----------------------------------------------------------------------------- Run
+class Run:
+    """A trained (or training) run directory, reloaded once for every command.
+
+    Example:
+    >>> run = mmsa_keras.runs.Run("runs/cmac")
+    >>> metrics = run.evaluate("test")
+    >>> probs = run.predict(run.dataset().labelled("test"))
+    """
+
+    def __init__(self, run_dir: str):
+        from mmsa_keras.config import TrainConfig
+        from mmsa_keras.plan import RunPlan
+
+        self.directory = run_dir
+        if not os.path.isdir(run_dir):
+            raise RunError(f"{run_dir}: no such run directory (train one with `mmsa train ... --out {run_dir}`)")
+        path = os.path.join(run_dir, RUN_CONFIG)
+        if not os.path.exists(path):
+            raise RunError(f"{run_dir}: not a run directory (no {RUN_CONFIG}); train one with "
+                           f"`mmsa train ... --out {run_dir}`")
+        try:
+            self.record = read_json(path)
+            self.config = TrainConfig.from_dict(self.record["config"])
+            self.plan = RunPlan.from_dict(self.record["plan"])
+        except (KeyError, ValueError, TypeError) as e:
+            raise RunError(f"{path}: unreadable ({type(e).__name__}: {e}); it may come from an older "
+                           "mmsa-keras version: retrain with --force") from None
+        self.class_names = list(self.record["class_names"])
+        self._model = None
+        self._preprocessor = None
+        self._dataset = None
+
+    # ------------------------------------------------------------------ parts
+    @property
+    def model_path(self) -> str:
+        return os.path.join(self.directory, MODEL_FILE)
+
+    @property
+    def complete(self) -> bool:
+        return run_state(self.directory) == "complete"
+
+    def require_model(self) -> None:
+        if not os.path.exists(self.model_path):
+            raise RunError(f"{self.directory}: training has not finished (no {MODEL_FILE}); run the same "
+                           "`mmsa train` command again to resume it")
+
+    @property
+    def model(self):
+        if self._model is None:
+            from mmsa_keras.custom_objects import load_model
+
+            self.require_model()
+            self._model = load_model(self.model_path)
+        return self._model
+
+    @property
+    def preprocessor(self):
+        if self._preprocessor is None:
+            from data_pipelines.pipeline import Preprocessor
+
+            self._preprocessor = Preprocessor.load(self.directory)
+        return self._preprocessor
+
+    def dataset(self, verbose: bool = True) -> MultimodalDataset:
+        """The run's own dataset with its saved splits."""
+        if self._dataset is None:
+            data = self.plan.data
+            self._dataset = load_split_data(data["data_dir"], data["format"], self.plan.seed,
+                                            splits_file=os.path.join(self.directory, "splits.json"),
+                                            format_options=self._format_options(data), verbose=verbose)
+        return self._dataset
+
+    @staticmethod
+    def _format_options(data: dict) -> dict:
+        options = dict(data.get("format_options") or {})
+        if data.get("allow_outside_paths"):
+            options["allow_outside_paths"] = True
+        return options
+
+    @property
+    def input_names(self) -> list[str]:
+        return list(self.model.input)
+
+    # ------------------------------------------------------------------ use
+    def inputs(self, posts, batch_size: int = 64, with_labels: bool = True):
+        """A one-pass `tf.data.Dataset` of the model's raw inputs for `posts`."""
+        return self.preprocessor.make_dataset(posts, batch_size, with_labels=with_labels,
+                                              input_names=self.input_names)
+
+    def predict(self, posts, batch_size: int = 64, verbose: int = 0):
+        """`(y_true, y_prob)` over labelled `posts` (raw inputs through the saved model)."""
+        from mmsa_keras.evaluation import predict_dataset
+
+        return predict_dataset(self.model, self.inputs(posts, batch_size), verbose=verbose)
+
+    def evaluate(self, split: str = "test", verbose: int = 1, predictions=None, dataset=None) -> dict:
+        """Metrics of the run's model on one of its saved splits (written to metrics.json)."""
+        from mmsa_keras.evaluation import evaluate_posts
+
+        dataset = dataset or self.dataset(verbose=bool(verbose))
+        if split not in dataset.splits or not dataset.labelled(split):
+            raise DataError(f"{self.directory}: split {split!r} has no labelled posts "
+                            f"(splits: {', '.join(sorted(dataset.splits))})")
+        posts = dataset.labelled(split)
+        if predictions is None:
+            if verbose:
+                print(f"Evaluating {self.plan.model} on the {split} split ({len(posts)} posts)", flush=True)
+            predictions = self.predict(posts, verbose=verbose)
+        return evaluate_posts(self.directory, self.plan.model, split, predictions, self.class_names,
+                              verbose=verbose, write=True)
+
+    def evaluate_on(self, data_dir: str, format: str, split: str = "test", format_options=None,
+                    verbose: int = 1) -> dict:
+        """Metrics on another dataset read with this run's preprocessor (`mmsa evaluate --data-dir`)."""
+        from mmsa_keras.evaluation import evaluate_posts
+
+        other, _, _ = read_dataset(data_dir, format, format_options, verbose=bool(verbose))
+        if split == "all":
+            posts = [p for p in other.all_posts() if p.label is not None]
+        elif split in other.splits:
+            posts = other.labelled(split)
+        else:
+            raise DataError(f"{data_dir} has no {split!r} split (it has {', '.join(sorted(other.splits))}); "
+                            "use --split all to evaluate on every labelled post")
+        if not posts:
+            raise DataError(f"{data_dir}: no labelled posts in split {split!r}")
+        mapping = {}
+        for i, name in enumerate(other.class_names):
+            if name not in self.class_names:
+                raise DataError(f"{data_dir} has the class {name!r}, which the run's model does not predict "
+                                f"(its classes: {', '.join(self.class_names)})")
+            mapping[i] = self.class_names.index(name)
+        import copy
+
+        posts = [copy.copy(p) for p in posts]
+        for p in posts:
+            p.label = mapping[p.label]
+        if verbose:
+            print(f"Evaluating {self.plan.model} on {data_dir} ({split}, {len(posts)} posts)", flush=True)
+        predictions = self.predict(posts, verbose=verbose)
+        name = f"{os.path.basename(os.path.normpath(data_dir))}_{split}"
+        return evaluate_posts(os.path.join(self.directory, "evaluations"), self.plan.model, name, predictions,
+                              self.class_names, verbose=verbose, write=True,
+                              extra={"data_dir": data_dir, "format": format, "split": split})

@@ -1,15 +1,24 @@
-"""Compile + fit glue: precision, strategy, optimiser, feature mode, callbacks, run directory.
+"""Compile + fit glue: precision, strategy, optimiser, feature mode, callbacks, exact resume.
 
-`train(TrainConfig(...))` is what `mmsa train` runs: read and split the data,
-check every image, fit the `Preprocessor` on the training split, build the
-registered model under the chosen strategy and precision, fit it with
-EarlyStopping (best weights restored), ModelCheckpoint, BackupAndRestore (an
-interrupted run resumes when the same command runs again), CSVLogger and
-optionally TensorBoard, then evaluate it and save everything in the run directory
-(layout in `mmsa_keras.runs`).
+`train(TrainConfig(...))` is what `mmsa train` runs: resolve the settings into
+a `RunPlan` (every check happens before any data is read), take the run
+directory's lock, read and split the data, check every image, fit the
+`Preprocessor` on the training split, build the registered model under the
+chosen strategy and precision, fit it, evaluate it and save everything in the
+run directory (layout in `mmsa_keras.runs`).
 
-Feature mode: when every encoder of the model is pretrained and frozen, the
-encoders run once over all posts into the feature store
+Resuming: at the end of every epoch `TrainingState` writes everything the rest
+of the run depends on — model and optimizer variables (dropout RNG states
+included), the early-stopping and checkpoint state (best value, wait count,
+best weights) — as a new backup generation, keeping the previous one until the
+new one is complete. The input streams draw epoch e's order and augmentation
+from (seed, e) alone. Running the same command again after an interruption
+therefore ends with the same weights as an uninterrupted run (bitwise on a
+CPU). A corrupt or truncated backup is reported and the previous generation
+(or a fresh start) is used instead.
+
+Feature mode: when every encoder is pretrained and frozen (and nothing needs
+raw images), the encoders run once over all posts into the shared feature store
 (`data_pipelines.features`) and the head trains on the stored outputs; the
 saved `model.keras` is the raw-mode model (encoders + the trained head, whose
 weights are copied by layer name), so evaluation, export and serving take raw
@@ -18,64 +27,28 @@ posts as usual.
 
 from __future__ import annotations
 
-import dataclasses
+import glob
+import hashlib
+import json
 import os
+import shutil
+import sys
 import time
 from typing import Any
 
 import keras
+import numpy as np
 import tensorflow as tf
 
-from data_pipelines.pipeline import Preprocessor
+from data_pipelines.pipeline import Preprocessor, class_weights_for
 from data_pipelines.report import DataReport
 from mmsa_keras import runs
-from mmsa_keras.registry import create_model, get_spec
+from mmsa_keras.config import PRECISIONS, STRATEGIES, TrainConfig
+from mmsa_keras.errors import DataError, RunError, UsageError
+from mmsa_keras.plan import RunPlan, make_plan
 
-PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
-STRATEGIES = ("auto", "none", "mirrored")
-
-
-@dataclasses.dataclass
-class TrainConfig:
-    """Settings of one training run (saved as `run_config.json`)."""
-
-    model: str
-    data_dir: str
-    out: str
-    format: str = "mvsa"
-    epochs: int = 10
-    batch_size: int = 32
-    seed: int = 0
-    precision: str = "auto"
-    strategy: str = "auto"
-    learning_rate: float = 1e-3
-    patience: int = 3
-    image_size: int | None = None  # None: the image encoder's own input side (64 for small_cnn)
-    sequence_length: int = 32
-    text_encoder: str | None = None  # None: the model's default, else small_transformer
-    image_encoder: str | None = None  # None: the model's default, else small_cnn
-    text_encoder_config: dict[str, Any] = dataclasses.field(default_factory=dict)
-    image_encoder_config: dict[str, Any] = dataclasses.field(default_factory=dict)
-    model_overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
-    format_options: dict[str, Any] = dataclasses.field(default_factory=dict)
-    augment: bool = True
-    balance_to: int | None = None
-    tensorboard: bool = False
-    force: bool = False
-    verbose: int = 1
-    # optimiser: adam | adamw | sgd, warm-up then constant | linear | cosine decay
-    optimizer: str = "adam"
-    weight_decay: float = 0.0
-    momentum: float = 0.9
-    warmup_steps: int = 0
-    schedule: str = "constant"
-    # fine-tuning: pretrained encoders are frozen unless unfreeze is "all" or k (top k blocks/layers)
-    unfreeze: str = "0"
-    encoder_learning_rate: float | None = None
-    # feature mode: "auto" = on when every encoder is pretrained and frozen
-    feature_mode: str = "auto"
-    feature_store: str | None = None  # default: <parent of out>/feature_store
-    run_eagerly: bool = False  # no graph tracing: faster for a handful of tiny steps (smoke runs)
+__all__ = ["PRECISIONS", "STRATEGIES", "TrainConfig", "TrainingState", "resolve_precision", "resolve_strategy",
+           "train"]
 
 
 def gpu_available() -> bool:
@@ -95,10 +68,16 @@ def resolve_strategy(strategy: str = "auto") -> tf.distribute.Strategy:
     """`auto` → MirroredStrategy when several GPUs are visible, else the default.
 
     `mirrored` → MirroredStrategy over all visible GPUs (or the logical CPU
-    devices when there is no GPU); `none` → the default strategy.
+    devices when there is no GPU); `multi_worker` → MultiWorkerMirroredStrategy
+    configured by the `TF_CONFIG` environment variable (one process per
+    worker, see the README); `none` → the default strategy.
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
+    if strategy == "multi_worker":
+        if not os.environ.get("TF_CONFIG"):
+            raise UsageError("--strategy multi_worker needs TF_CONFIG (cluster and task) in the environment")
+        return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
     if strategy == "auto":
         return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
@@ -110,86 +89,32 @@ def resolve_strategy(strategy: str = "auto") -> tf.distribute.Strategy:
     return tf.distribute.get_strategy()
 
 
-FALLBACK_ENCODERS = {"text": "small_transformer", "image": "small_cnn"}
+def is_chief(strategy) -> bool:
+    """Worker 0 of a multi-worker run (or the only process) writes the run directory."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not getattr(resolver, "task_type", None):
+        return True
+    return resolver.task_type in ("chief", None) or (resolver.task_type == "worker" and resolver.task_id == 0)
 
 
-def encoder_name(config: TrainConfig, modality: str) -> str:
-    """The encoder a run uses: the one asked for, else the model's own, else the small default."""
-    spec = get_spec(config.model)
-    key = f"{modality}_encoder"
-    return getattr(config, key) or spec.defaults.get(key) or FALLBACK_ENCODERS[modality]
+# ============================================================================ objective
+def training_objective(model: keras.Model, num_classes: int | None = None) -> dict:
+    """The model's own `training_objective()` (or cross-entropy + accuracy), plus weighted and macro F1."""
+    from mmsa_keras.metrics import SparseF1
+    from mmsa_keras.models.base import PROBABILITIES
 
-
-def make_preprocessor(config: TrainConfig) -> Preprocessor:
-    """A Preprocessor matched to the run's encoders (tokenizer, image size, normalisation)."""
-    from mmsa_keras.encoders import image_encoder_spec, tokenizer_for
-
-    modalities = get_spec(config.model).modalities
-    tokenizer = tokenizer_for(encoder_name(config, "text"), config.sequence_length) if "text" in modalities else None
-    image_size, normalisation = config.image_size, "mean_std"
-    if "image" in modalities:
-        ispec = image_encoder_spec(encoder_name(config, "image"))
-        normalisation = ispec.normalisation
-        if config.image_size is None:
-            image_size = ispec.image_size or 64
-    return Preprocessor(image_size=image_size or 64, tokenizer=tokenizer,
-                        sequence_length=config.sequence_length, normalisation=normalisation)
-
-
-def encoder_settings(config: TrainConfig, modality: str, preprocessor: Preprocessor) -> tuple[str, dict, bool]:
-    """(name, constructor kwargs, frozen) of the run's encoder for one modality."""
-    from mmsa_keras.encoders import image_encoder_spec, text_encoder_spec
-
-    spec = get_spec(config.model)
-    key = f"{modality}_encoder"
-    chosen = encoder_name(config, modality)
-    encoder_spec = (text_encoder_spec if modality == "text" else image_encoder_spec)(chosen)
-    if encoder_spec.pretrained and modality == "text":
-        cfg = {}
-    elif modality == "text":
-        cfg = {"vocabulary_size": preprocessor.tokenizer.vocabulary_size,
-               "sequence_length": preprocessor.tokenizer.sequence_length}
-    else:
-        cfg = {"image_size": preprocessor.image_size}
-    if chosen == spec.defaults.get(key):  # the model's own encoder settings (e.g. paper 004's ψ)
-        cfg.update(spec.defaults.get(f"{key}_config", {}))
-    frozen = False
-    if encoder_spec.pretrained:
-        unfreeze = config.unfreeze if config.unfreeze == "all" else int(config.unfreeze)
-        if modality == "image":
-            cfg["unfreeze_top_blocks"] = unfreeze
+    objective = model.training_objective() if hasattr(model, "training_objective") else \
+        {"loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]}
+    if num_classes:
+        extra = [SparseF1(num_classes, "weighted"), SparseF1(num_classes, "macro")]
+        metrics = objective.get("metrics")
+        if isinstance(metrics, dict):
+            metrics = {k: list(v) for k, v in metrics.items()}
+            metrics.setdefault(PROBABILITIES, []).extend(extra)
         else:
-            cfg["trainable"] = unfreeze
-        frozen = unfreeze == 0
-    cfg.update(getattr(config, f"{key}_config"))
-    return chosen, cfg, frozen
-
-
-def build_model(config: TrainConfig, preprocessor: Preprocessor, num_classes: int, encoders=None,
-                feature_shapes=None) -> keras.Model:
-    """Create the registered model: raw mode with `encoders` (built from the config when
-    None), or feature mode with `feature_shapes` ({"text_feature_shape": ..., ...})."""
-    from mmsa_keras.encoders import build_image_encoder, build_text_encoder
-
-    spec = get_spec(config.model)
-    kwargs = {"num_classes": num_classes, **config.model_overrides}
-    if feature_shapes is not None:
-        return create_model(config.model, **kwargs, **feature_shapes)
-    builders = {"text": build_text_encoder, "image": build_image_encoder}
-    for modality in spec.modalities:
-        if encoders and modality in encoders:
-            kwargs[f"{modality}_encoder"] = encoders[modality]
-        else:
-            name, cfg, _ = encoder_settings(config, modality, preprocessor)
-            kwargs[f"{modality}_encoder"] = builders[modality](name, **cfg)
-    return create_model(config.model, **kwargs)
-
-
-def training_objective(model: keras.Model) -> dict:
-    """The model's own `training_objective()`, or plain cross-entropy + accuracy."""
-    if hasattr(model, "training_objective"):
-        return model.training_objective()
-    return {"loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]}
+            metrics = list(metrics or []) + extra
+        objective = {**objective, "metrics": metrics}
+    return objective
 
 
 def labels_for(model: keras.Model, dataset):
@@ -197,34 +122,215 @@ def labels_for(model: keras.Model, dataset):
     if not isinstance(model.output, dict):
         return dataset
     keys = list(model.output)
-    return dataset.map(lambda x, y: (x, {k: y for k in keys}))
+    return dataset.map(lambda *batch: (batch[0], {k: batch[1] for k in keys}, *batch[2:]))
 
 
-def make_callbacks(config: TrainConfig, run_dir: str) -> list[keras.callbacks.Callback]:
+class MonitorAlias(keras.callbacks.Callback):
+    """Logs `val_accuracy`, `val_weighted_f1`, `val_macro_f1` under those names for every model.
+
+    Dict-output models log `val_probabilities_accuracy`; early stopping and
+    checkpointing name the short form.
+    """
+
+    NAMES = ("accuracy", "weighted_f1", "macro_f1")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        for prefix in ("", "val_"):
+            for name in self.NAMES:
+                if f"{prefix}{name}" not in logs:
+                    match = next((k for k in logs if k.startswith(prefix) and k.endswith(f"_{name}")
+                                  and (prefix or not k.startswith("val_"))), None)
+                    if match is not None:
+                        logs[f"{prefix}{name}"] = logs[match]
+
+
+# ============================================================================ exact resume
+def _digest(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class TrainingState(keras.callbacks.Callback):
+    """Writes and restores everything a resumed run needs to continue bitwise (see the module docstring).
+
+    `RUN_DIR/backup/epoch-NNNNN/` holds `state.json` (epoch, callback states),
+    `variables.npz` (model, optimizer and best-weights arrays) and a checksum of
+    each file; `backup/latest.json` names the newest complete generation and is
+    replaced atomically, after which older generations but the previous one are
+    deleted. Put this callback last, after EarlyStopping and ModelCheckpoint.
+    """
+
+    def __init__(self, directory: str, early_stopping=None, checkpoint=None, verbose: int = 1):
+        super().__init__()
+        self.directory = directory
+        self.early_stopping = early_stopping
+        self.checkpoint = checkpoint
+        self.verbose = verbose
+        self.restored: dict | None = None
+
+    # ---------------------------------------------------------------- save
+    def _arrays(self) -> dict[str, np.ndarray]:
+        model = self.model
+        arrays = {f"model_{i:05d}": np.asarray(v.numpy()) for i, v in enumerate(self._model_variables(model))}
+        for i, v in enumerate(model.optimizer.variables):
+            arrays[f"optimizer_{i:05d}"] = np.asarray(v.numpy())
+        es = self.early_stopping
+        if es is not None and getattr(es, "best_weights", None) is not None:
+            for i, w in enumerate(es.best_weights):
+                arrays[f"best_{i:05d}"] = np.asarray(w)
+        return arrays
+
+    @staticmethod
+    def _model_variables(model):
+        return list(model.trainable_variables) + list(model.non_trainable_variables)
+
+    def on_epoch_end(self, epoch, logs=None):
+        os.makedirs(self.directory, exist_ok=True)
+        name = f"epoch-{epoch + 1:05d}"
+        target = os.path.join(self.directory, name)
+        tmp = os.path.join(self.directory, f".{name}.{os.getpid()}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(tmp)
+        es, ck = self.early_stopping, self.checkpoint
+        state = {"epoch": epoch + 1,
+                 "early_stopping": None if es is None else {
+                     "wait": int(es.wait), "best": None if es.best is None else float(es.best),
+                     "best_epoch": int(es.best_epoch), "stopped_epoch": int(es.stopped_epoch),
+                     "has_best_weights": es.best_weights is not None},
+                 "checkpoint_best": None if ck is None or ck.best is None else float(ck.best),
+                 "num_model_variables": len(self._model_variables(self.model)),
+                 "num_optimizer_variables": len(self.model.optimizer.variables)}
+        np.savez(os.path.join(tmp, "variables.npz"), **self._arrays())
+        with open(os.path.join(tmp, "state.json"), "w", encoding="utf-8") as f:
+            json.dump(state, f)
+        checksums = {n: _digest(os.path.join(tmp, n)) for n in ("variables.npz", "state.json")}
+        with open(os.path.join(tmp, "checksums.json"), "w", encoding="utf-8") as f:
+            json.dump(checksums, f)
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(tmp, target)
+        latest = os.path.join(self.directory, "latest.json")
+        runs.write_json(latest, {"generation": name, "epoch": epoch + 1})
+        generations = sorted(glob.glob(os.path.join(self.directory, "epoch-*")))
+        for old in generations[:-2]:
+            shutil.rmtree(old, ignore_errors=True)
+
+    # ---------------------------------------------------------------- restore
+    def load(self, model) -> int:
+        """Restore the newest valid generation into `model` (and its optimizer); returns the epoch to start at."""
+        candidates = []
+        latest = os.path.join(self.directory, "latest.json")
+        try:
+            candidates.append(runs.read_json(latest)["generation"])
+        except (OSError, ValueError, KeyError):
+            pass
+        for path in sorted(glob.glob(os.path.join(self.directory, "epoch-*")), reverse=True):
+            if os.path.basename(path) not in candidates:
+                candidates.append(os.path.basename(path))
+        problems = []
+        for name in candidates:
+            directory = os.path.join(self.directory, name)
+            try:
+                epoch, state, arrays = self._read(directory)
+                self._assign(model, state, arrays)
+            except (OSError, ValueError, KeyError, json.JSONDecodeError) as e:
+                problems.append(f"{name}: {e}")
+                continue
+            for p in problems:
+                print(f"[mmsa] backup generation {p} — unusable, skipped", file=sys.stderr)
+            if problems:
+                print(f"[mmsa] resuming from the previous good backup ({name})", file=sys.stderr)
+            self.restored = state
+            return epoch
+        if candidates:
+            for p in problems:
+                print(f"[mmsa] backup generation {p} — unusable", file=sys.stderr)
+            print("[mmsa] no usable backup: the run starts again from epoch 1", file=sys.stderr)
+        return 0
+
+    @staticmethod
+    def _read(directory: str):
+        with open(os.path.join(directory, "checksums.json"), encoding="utf-8") as f:
+            checksums = json.load(f)
+        for name, digest in checksums.items():
+            if _digest(os.path.join(directory, name)) != digest:
+                raise ValueError(f"{name} does not match its checksum (truncated or changed)")
+        with open(os.path.join(directory, "state.json"), encoding="utf-8") as f:
+            state = json.load(f)
+        with np.load(os.path.join(directory, "variables.npz")) as data:
+            arrays = {k: data[k] for k in data.files}
+        return int(state["epoch"]), state, arrays
+
+    def _assign(self, model, state, arrays):
+        variables = self._model_variables(model)
+        if state["num_model_variables"] != len(variables):
+            raise ValueError(f"the backup has {state['num_model_variables']} model variables, the model "
+                             f"{len(variables)}: was the model changed?")
+        optimizer = model.optimizer
+        optimizer.build(model.trainable_variables)
+        if state["num_optimizer_variables"] != len(optimizer.variables):
+            raise ValueError("the backup's optimizer state does not match the optimizer")
+        for i, v in enumerate(variables):
+            value = arrays[f"model_{i:05d}"]
+            if tuple(value.shape) != tuple(v.shape):
+                raise ValueError(f"variable {v.path}: shape {value.shape} in the backup, {tuple(v.shape)} now")
+            v.assign(value)
+        for i, v in enumerate(optimizer.variables):
+            v.assign(arrays[f"optimizer_{i:05d}"])
+        best = sorted(k for k in arrays if k.startswith("best_"))
+        self._best_weights = [arrays[k] for k in best] if best else None
+
+    def on_train_begin(self, logs=None):
+        """Put the restored callback states back after their own `on_train_begin` reset them."""
+        if self.restored is None:
+            return
+        es, ck = self.early_stopping, self.checkpoint
+        saved = self.restored.get("early_stopping")
+        if es is not None and saved is not None:
+            es.wait, es.best_epoch, es.stopped_epoch = saved["wait"], saved["best_epoch"], saved["stopped_epoch"]
+            es.best = saved["best"]
+            es.best_weights = self._best_weights if saved["has_best_weights"] else None
+        if ck is not None and self.restored.get("checkpoint_best") is not None:
+            ck.best = self.restored["checkpoint_best"]
+
+
+def truncate_history(path: str, epochs: int) -> None:
+    """Keep the first `epochs` rows of a CSVLogger file (rows of an epoch whose backup never finished go)."""
+    if not os.path.exists(path):
+        return
+    with open(path, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    if not lines:
+        return
+    kept = [lines[0]] + [line for line in lines[1:] if line.split(",")[0].isdigit() and int(line.split(",")[0]) < epochs]
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(kept) + "\n")
+
+
+# ============================================================================ callbacks
+def make_callbacks(plan: RunPlan, run_dir: str, config: TrainConfig, chief: bool = True) -> dict:
     os.makedirs(os.path.join(run_dir, "checkpoints"), exist_ok=True)
-    callbacks = [
-        keras.callbacks.BackupAndRestore(os.path.join(run_dir, "backup")),
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience,
-                                      restore_best_weights=True, verbose=int(config.verbose > 0)),
-        keras.callbacks.ModelCheckpoint(os.path.join(run_dir, "checkpoints", "best.weights.h5"),
-                                        monitor="val_loss", save_best_only=True, save_weights_only=True),
-        keras.callbacks.CSVLogger(os.path.join(run_dir, "history.csv"), append=True),
-    ]
-    if config.tensorboard:
-        callbacks.append(keras.callbacks.TensorBoard(os.path.join(run_dir, "tensorboard")))
-    return callbacks
-
-
-def use_feature_mode(config: TrainConfig, preprocessor: Preprocessor) -> bool:
-    """Feature mode: asked for ("on"), or "auto" with every encoder pretrained and frozen."""
-    if config.feature_mode not in ("auto", "on", "off"):
-        raise ValueError(f"feature_mode must be auto, on or off, got {config.feature_mode!r}")
-    if not getattr(get_spec(config.model).builder, "supports_feature_mode", True):
-        return False
-    if config.feature_mode != "auto":
-        return config.feature_mode == "on"
-    frozen = [encoder_settings(config, m, preprocessor)[2] for m in get_spec(config.model).modalities]
-    return bool(frozen) and all(frozen)
+    mode = "min" if plan.stopping.monitor == "val_loss" else "max"
+    out: dict[str, Any] = {"alias": MonitorAlias()}
+    if plan.stopping.early_stopping:
+        out["early_stopping"] = keras.callbacks.EarlyStopping(
+            monitor=plan.stopping.monitor, mode=mode, patience=plan.stopping.patience, restore_best_weights=True,
+            verbose=int(config.verbose > 0))
+    checkpoint_dir = os.path.join(run_dir, "checkpoints") if chief else os.path.join(run_dir, ".worker_checkpoints")
+    out["checkpoint"] = keras.callbacks.ModelCheckpoint(
+        os.path.join(checkpoint_dir, "best.weights.h5"), monitor=plan.stopping.monitor, mode=mode,
+        save_best_only=True, save_weights_only=True)
+    if chief:
+        out["csv"] = keras.callbacks.CSVLogger(os.path.join(run_dir, "history.csv"), append=True)
+    if config.tensorboard and chief:
+        out["tensorboard"] = keras.callbacks.TensorBoard(os.path.join(run_dir, "tensorboard"))
+    backup = os.path.join(run_dir, runs.BACKUP_DIR) if chief else os.path.join(run_dir, ".worker_backup")
+    out["state"] = TrainingState(backup, out.get("early_stopping"), out["checkpoint"], config.verbose)
+    return out
 
 
 def copy_head_weights(head: keras.Model, model: keras.Model, into_source: bool = False) -> int:
@@ -242,145 +348,234 @@ def copy_head_weights(head: keras.Model, model: keras.Model, into_source: bool =
     return copied
 
 
-def extract_run_features(config: TrainConfig, preprocessor: Preprocessor, dataset, encoders: dict,
-                         sequences: bool) -> dict:
-    """Run the frozen encoders once over every post of the dataset (feature store)."""
+# ============================================================================ data
+def _image_cache(plan: RunPlan, dataset, verbose: bool):
+    """Decode every image once (raw mode and extraction): `ImageCache` or None when there are no images."""
+    from data_pipelines.image_cache import ImageCache, default_image_cache_dir
+
+    if "image" not in plan.modalities:
+        return None
+    posts = [p for p in dataset.all_posts() if p.image_path]
+    if not posts:
+        return None
+    return ImageCache.build(posts, plan.preprocessing.image_size, default_image_cache_dir(), verbose=verbose)
+
+
+def extract_run_features(plan: RunPlan, preprocessor: Preprocessor, dataset, encoders: dict, verbose: bool,
+                         image_cache=None) -> dict:
+    """Run the frozen encoders once over every post of the dataset (shared feature store)."""
     from data_pipelines.features import extract_features
 
-    store = config.feature_store or os.path.join(os.path.dirname(os.path.abspath(config.out)), "feature_store")
     posts = dataset.all_posts()
     out = {}
     for m, enc in encoders.items():
-        name, cfg, _ = encoder_settings(config, m, preprocessor)
-        out[m] = extract_features(enc, m, posts, preprocessor, store, batch_size=config.batch_size,
-                                  sequences=sequences, verbose=config.verbose > 0,
-                                  encoder_spec={"name": name, **cfg})
+        spec = {"name": plan.encoders[m].name, **plan.encoders[m].build_kwargs(preprocessor)}
+        out[m] = extract_features(enc, m, posts, preprocessor, plan.feature_store, batch_size=max(plan.batch_size, 32),
+                                  sequences=plan.uses_sequences, verbose=verbose, encoder_spec=spec,
+                                  image_cache=image_cache)
     return out
 
 
+def feature_shapes(plan: RunPlan, stores: dict) -> dict:
+    shapes = {}
+    for m, fs in stores.items():
+        if plan.uses_sequences:
+            shapes[f"{m}_feature_shape"] = fs.shape("sequence_output" if m == "text" else "feature_map")
+        else:
+            shapes[f"{m}_feature_shape"] = fs.shape(plan.text_feature if m == "text" else "pooled_output")
+    return shapes
+
+
+def _class_weight_spec(plan: RunPlan, class_names) -> Any:
+    if not plan.class_weight or plan.class_weight == "balanced":
+        return plan.class_weight
+    try:
+        with open(plan.class_weight, encoding="utf-8") as f:
+            given = json.load(f)
+    except (OSError, ValueError) as e:
+        raise UsageError(f"--class-weight {plan.class_weight}: {e}") from None
+    unknown = sorted(set(given) - set(class_names))
+    if unknown:
+        raise UsageError(f"--class-weight {plan.class_weight}: unknown classes {unknown} "
+                         f"(classes: {', '.join(class_names)})")
+    return [float(given.get(name, 1.0)) for name in class_names]
+
+
+# ============================================================================ train
 def train(config: TrainConfig, extra_callbacks=None) -> dict[str, Any]:
     """Train (or resume) one run; returns a summary with the run's metrics."""
-    from data_pipelines.features import feature_dataset
-    from mmsa_keras.encoders import build_image_encoder, build_text_encoder
-    from mmsa_keras.evaluation import evaluate_run, plot_history
+    plan = make_plan(config)
+    run_dir = config.out
+    if os.path.exists(run_dir) and not os.path.isdir(run_dir):
+        raise UsageError(f"--out {run_dir} is a file, not a folder")
+    state = runs.run_state(run_dir)
+    if state != "new" and not config.force:
+        saved = runs.read_json(os.path.join(run_dir, runs.RUN_CONFIG)).get("config") \
+            if os.path.exists(os.path.join(run_dir, runs.RUN_CONFIG)) else None
+        changed = runs.changed_settings(saved or {}, config.to_dict()) if saved is not None else ["(unknown)"]
+        if changed:
+            what = "a trained model" if state == "complete" else "an interrupted run"
+            raise RunError(f"{run_dir} holds {what} with other settings ({'; '.join(changed[:4])}"
+                           f"{'; ...' if len(changed) > 4 else ''}); use --force to start afresh, or another --out")
+        if state == "complete":
+            run = runs.Run(run_dir)
+            if config.verbose:
+                print(f"{run_dir} already holds this trained model; evaluating it (--force retrains)")
+            metrics = {s: run.evaluate(s, verbose=config.verbose) for s in ("validation", "test")
+                       if run.dataset(verbose=bool(config.verbose)).labelled(s)}
+            return {"run_dir": run_dir, "metrics": metrics.get("test", metrics.get("validation")),
+                    "all_metrics": metrics, "trained": False, "plan": plan}
+    os.makedirs(run_dir, exist_ok=True)
+    with runs.RunLock(run_dir):
+        if config.force:
+            runs.clear_run(run_dir)
+            state = "new"
+        return _train_locked(config, plan, run_dir, resuming=(state == "interrupted"),
+                             extra_callbacks=extra_callbacks)
+
+
+def _train_locked(config: TrainConfig, plan: RunPlan, run_dir: str, resuming: bool, extra_callbacks) -> dict:
+    from data_pipelines.features import feature_stream
+    from mmsa_keras.evaluation import plot_history, predict_dataset
     from mmsa_keras.optimizers import make_optimizer
 
-    run_dir = config.out
-    os.makedirs(run_dir, exist_ok=True)
-    model_path = os.path.join(run_dir, "model.keras")
-    backup_dir = os.path.join(run_dir, "backup")
-    resuming = os.path.isdir(backup_dir)
-    if os.path.exists(model_path) and not resuming and not config.force:
-        print(f"{run_dir} already holds a trained model; evaluating it (use --force to retrain)")
-        return {"run_dir": run_dir, "metrics": evaluate_run(run_dir, "test", verbose=config.verbose),
-                "trained": False}
-    if config.force and not resuming:
-        for name in ("history.csv", "splits.json", "model.keras", "metrics.json"):
-            if os.path.exists(os.path.join(run_dir, name)):
-                os.remove(os.path.join(run_dir, name))
-
-    keras.utils.set_random_seed(config.seed)
-    policy = resolve_precision(config.precision)
+    verbose = bool(config.verbose)
+    if verbose:
+        for line in plan.describe():
+            print(f"[plan] {line}", flush=True)
+    keras.utils.set_random_seed(plan.seed)
+    policy = resolve_precision(plan.precision)
     previous_policy = keras.mixed_precision.global_policy()
-    strategy = resolve_strategy(config.strategy)
-    report = DataReport()
+    strategy = resolve_strategy(plan.strategy)
+    chief = is_chief(strategy)
+    report = DataReport(max_messages=10 if verbose else 0)
     splits_file = os.path.join(run_dir, "splits.json")
-    dataset = runs.load_split_data(config.data_dir, config.format, config.seed, report,
+    dataset = runs.load_split_data(plan.data["data_dir"], plan.data["format"], plan.seed, report,
                                    splits_file=splits_file if resuming else None,
-                                   format_options=config.format_options, verbose=config.verbose > 0)
+                                   format_options=runs.Run._format_options(plan.data), verbose=verbose)
     for split in ("train", "validation"):
         if not dataset.labelled(split):
-            raise ValueError(f"{config.data_dir}: the {split} split has no labelled posts")
-    runs.save_splits(splits_file, dataset)
+            raise DataError(f"{plan.data['data_dir']}: the {split} split has no labelled posts")
+    if chief:
+        runs.save_splits(splits_file, dataset)
+    image_cache = _image_cache(plan, dataset, verbose)
     if resuming and os.path.exists(os.path.join(run_dir, "preprocessing.json")):
         preprocessor = Preprocessor.load(run_dir)
     else:
-        preprocessor = make_preprocessor(config)
-        preprocessor.fit(dataset.labelled("train"), verbose=config.verbose > 0)
-        preprocessor.save(run_dir)
-    feature_mode = use_feature_mode(config, preprocessor)
-    spec = get_spec(config.model)
-    runs.write_json(os.path.join(run_dir, "run_config.json"),
-                    {**dataclasses.asdict(config), "precision_used": policy, "feature_mode_used": feature_mode,
-                     "strategy_used": type(strategy).__name__, "class_names": list(dataset.class_names),
-                     "dataset_name": dataset.name, "dataset_summary": dataset.summary(),
-                     "encoders_used": {m: encoder_name(config, m) for m in spec.modalities}})
+        preprocessor = plan.preprocessing.make_preprocessor()
+        preprocessor.fit(dataset.labelled("train"), verbose=verbose, image_cache=image_cache)
+        if chief:
+            preprocessor.save(run_dir)
+    class_weights = class_weights_for(dataset.labelled("train"), dataset.num_classes,
+                                      _class_weight_spec(plan, dataset.class_names))
+    record = {"config": config.to_dict(), "plan": plan.to_dict(), "precision_used": policy,
+              "strategy_used": type(strategy).__name__, "feature_mode_used": plan.feature_mode,
+              "class_names": list(dataset.class_names), "dataset_name": dataset.name,
+              "dataset_summary": dataset.summary(),
+              "encoders_used": {m: e.describe() for m, e in plan.encoders.items()},
+              "class_weights": None if class_weights is None else [float(w) for w in class_weights],
+              "mmsa_keras_version": __import__("mmsa_keras").__version__,
+              "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    if chief:
+        runs.write_json(os.path.join(run_dir, runs.RUN_CONFIG), record)
 
     start = time.time()
+    replicas = strategy.num_replicas_in_sync
+    drop = replicas > 1
+    train_posts, val_posts = dataset.labelled("train"), dataset.labelled("validation")
     try:
         keras.mixed_precision.set_global_policy(policy)
         with strategy.scope():
-            builders = {"text": build_text_encoder, "image": build_image_encoder}
-            encoders = {}
-            for m in spec.modalities:
-                name, cfg, _ = encoder_settings(config, m, preprocessor)
-                encoders[m] = builders[m](name, **cfg)
-            model = build_model(config, preprocessor, dataset.num_classes, encoders=encoders)
+            encoders = plan.build_encoders(preprocessor)
+            model = plan.build_model(dataset.num_classes, preprocessor, encoders=encoders)
             head = model
-            if feature_mode:
-                sequences = bool(getattr(model, "uses_sequences", False))
-                stores = extract_run_features(config, preprocessor, dataset, encoders, sequences)
-                shapes = {}
-                for m, fs in stores.items():
-                    if sequences:
-                        shapes[f"{m}_feature_shape"] = fs.shape("sequence_output" if m == "text" else "feature_map")
-                    else:
-                        key = getattr(model, "text_feature", "pooled_output") if m == "text" else "pooled_output"
-                        shapes[f"{m}_feature_shape"] = fs.shape(key)
-                head = build_model(config, preprocessor, dataset.num_classes, feature_shapes=shapes)
+            stores = None
+            if plan.feature_mode:
+                stores = extract_run_features(plan, preprocessor, dataset, encoders, verbose, image_cache)
+                head = plan.build_model(dataset.num_classes, feature_shapes=feature_shapes(plan, stores))
                 copy_head_weights(head, model, into_source=True)  # start from the raw model's init
-            steps = config.epochs * max(1, -(-len(dataset.labelled("train")) // config.batch_size))
-            encoder_vars = [v for e in encoders.values() for v in e.trainable_variables] if not feature_mode else []
-            optimizer = make_optimizer(config.optimizer, config.learning_rate, steps, config.warmup_steps,
-                                       config.schedule, config.weight_decay, config.momentum, encoder_vars,
-                                       config.encoder_learning_rate)
-            head.compile(optimizer=optimizer, run_eagerly=config.run_eagerly, **training_objective(head))
+            balance = plan.preprocessing.balance_to
+            n_train = balance * dataset.num_classes if balance else len(train_posts)
+            steps_per_epoch = max(1, (n_train // plan.batch_size) if drop else -(-n_train // plan.batch_size))
+            total_steps = plan.stopping.epochs * steps_per_epoch
+            encoder_vars = [] if plan.feature_mode else [v for e in encoders.values() for v in e.trainable_variables]
+            o = plan.optimizer
+            optimizer = make_optimizer(o.name, o.learning_rate, total_steps, o.warmup_steps, o.schedule,
+                                       o.weight_decay, o.momentum, encoder_vars, o.encoder_learning_rate,
+                                       o.layer_decay)
+            head.compile(optimizer=optimizer, run_eagerly=config.run_eagerly,
+                         **training_objective(head, dataset.num_classes))
+        callbacks = make_callbacks(plan, run_dir, config, chief)
+        initial_epoch = 0
+        if resuming:
+            initial_epoch = callbacks["state"].load(head)
+            truncate_history(os.path.join(run_dir, "history.csv"), initial_epoch)
+            if verbose and initial_epoch:
+                print(f"Resuming {run_dir} after epoch {initial_epoch} of {plan.stopping.epochs}", flush=True)
+        elif os.path.exists(os.path.join(run_dir, "history.csv")):
+            os.remove(os.path.join(run_dir, "history.csv"))
         names = list(head.input)
-        if feature_mode:
-            text_feature = getattr(model, "text_feature", "pooled_output")
-            make = lambda posts, training: feature_dataset(  # noqa: E731
-                posts, stores.get("text"), stores.get("image"), config.batch_size, shuffle=training,
-                seed=config.seed, text_feature=text_feature, sequences=sequences, input_names=names)
-            train_ds = labels_for(head, make(dataset.labelled("train"), True))
-            val_ds = labels_for(head, make(dataset.labelled("validation"), False))
+        epochs = plan.stopping.epochs
+        if plan.feature_mode:
+            common = dict(text=stores.get("text"), image=stores.get("image"), text_feature=plan.text_feature,
+                          sequences=plan.uses_sequences, input_names=names)
+            train_ds, steps = feature_stream(train_posts, batch_size=plan.batch_size, seed=plan.seed, epochs=epochs,
+                                             initial_epoch=initial_epoch, shuffle=True, class_weights=class_weights,
+                                             balance_to=balance, drop_remainder=drop, **common)
+            val_ds, val_steps = feature_stream(val_posts, batch_size=plan.batch_size, drop_remainder=drop, **common)
         else:
-            # with several replicas an uneven last batch breaks cross-replica ops: drop it during fit
-            # (the final evaluation below runs outside the strategy, on every post)
-            drop = strategy.num_replicas_in_sync > 1
-            train_ds = labels_for(head, preprocessor.make_dataset(
-                dataset.labelled("train"), config.batch_size, training=True, augment=config.augment,
-                seed=config.seed, balance_to=config.balance_to, input_names=names, drop_remainder=drop))
-            val_posts = dataset.labelled("validation")
-            val_batch = config.batch_size
+            train_ds, steps = preprocessor.stream(
+                train_posts, plan.batch_size, seed=plan.seed, epochs=epochs, initial_epoch=initial_epoch,
+                shuffle=True, augment=plan.preprocessing.augment, balance_to=balance, drop_remainder=drop,
+                input_names=names, class_weights=class_weights, image_cache=image_cache)
+            val_batch = plan.batch_size
             if drop:  # whole batches that split evenly; the final evaluation sees every post
-                replicas = strategy.num_replicas_in_sync
-                val_batch = max(replicas, min(config.batch_size, len(val_posts) // replicas * replicas))
-            val_ds = labels_for(head, preprocessor.make_dataset(val_posts, val_batch, input_names=names,
-                                                                drop_remainder=drop))
-        callbacks = make_callbacks(config, run_dir) + list(extra_callbacks or [])
-        history = head.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
-                           callbacks=callbacks, verbose=config.verbose)
-        if feature_mode:
+                val_batch = max(replicas, min(plan.batch_size, len(val_posts) // replicas * replicas))
+            val_ds, val_steps = preprocessor.stream(val_posts, val_batch, shuffle=False, input_names=names,
+                                                    drop_remainder=drop, image_cache=image_cache)
+        # unshuffled, so every evaluation sees the same batches whether or not Keras re-creates the iterator
+        val_ds = val_ds.repeat()
+        train_ds, val_ds = labels_for(head, train_ds), labels_for(head, val_ds)
+        fit_callbacks = [callbacks[k] for k in ("alias", "early_stopping", "checkpoint", "csv", "tensorboard")
+                         if k in callbacks] + list(extra_callbacks or []) + [callbacks["state"]]
+        fit_verbose = 0 if not verbose else (1 if sys.stdout.isatty() else 2)
+        history = head.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,
+                           steps_per_epoch=steps, validation_steps=val_steps, shuffle=False,
+                           callbacks=fit_callbacks, verbose=fit_verbose)
+        if plan.feature_mode:
             copy_head_weights(head, model)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
     train_seconds = time.time() - start
-    model.save(model_path)
+    if not chief:
+        return {"run_dir": run_dir, "trained": True, "chief": False, "history": history.history}
+    model_path = os.path.join(run_dir, runs.MODEL_FILE)
+    tmp = os.path.join(run_dir, f".model.{os.getpid()}.keras")
+    model.save(tmp)
+    os.replace(tmp, model_path)
     report.save(os.path.join(run_dir, "data_report.json"))
-    plot_history(os.path.join(run_dir, "history.csv"), os.path.join(run_dir, "training_curves.png"))
+    plot_history(os.path.join(run_dir, "history.csv"), os.path.join(run_dir, "training_curves.png"),
+                 f"{plan.model} on {dataset.name}: training curves")
+    run = runs.Run(run_dir)
+    run._model, run._preprocessor, run._dataset = model, preprocessor, dataset
     metrics = {}
     for split in ("validation", "test"):
-        if not dataset.labelled(split):
+        posts = dataset.labelled(split)
+        if not posts:
             continue
-        predictions = None
-        if feature_mode:  # evaluate on the stored features: same outputs, no encoder pass
-            from mmsa_keras.evaluation import predict_dataset
-
-            predictions = predict_dataset(head, make(dataset.labelled(split), False), verbose=0)
-        metrics[split] = evaluate_run(run_dir, split, verbose=config.verbose, model=model,
-                                      preprocessor=preprocessor, dataset=dataset, predictions=predictions)
-    if config.verbose:
+        if plan.feature_mode:  # evaluate on the stored features: same outputs, no encoder pass
+            ds, _ = feature_stream(posts, stores.get("text"), stores.get("image"), 64, text_feature=plan.text_feature,
+                                   sequences=plan.uses_sequences, input_names=list(head.input))
+            predictions = predict_dataset(head, ds, verbose=0)
+        else:
+            ds, _ = preprocessor.stream(posts, 64, shuffle=False, input_names=list(model.input),
+                                        image_cache=image_cache)
+            predictions = predict_dataset(model, ds, verbose=0)
+        metrics[split] = run.evaluate(split, verbose=config.verbose, predictions=predictions, dataset=dataset)
+    shutil.rmtree(os.path.join(run_dir, runs.BACKUP_DIR), ignore_errors=True)  # complete: nothing to resume
+    if verbose:
         print(report.summary())
     return {"run_dir": run_dir, "metrics": metrics.get("test", metrics.get("validation")),
             "all_metrics": metrics, "history": history.history, "train_seconds": train_seconds,
-            "trained": True, "data_report": report.counts(), "feature_mode": feature_mode}
+            "trained": True, "data_report": report.counts(), "feature_mode": plan.feature_mode, "plan": plan,
+            "epochs_run": len(history.history.get("loss", []))}

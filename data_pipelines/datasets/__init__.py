@@ -41,7 +41,12 @@ def load_dataset(
         raise ValueError(f"unknown dataset format {format!r}; known: {sorted(_READERS)}")
     report = report if report is not None else DataReport()
     dataset = _READERS[format](path, report=report, **options)
-    return restrict_classes(dataset, keep_classes, report) if keep_classes else dataset
+    if keep_classes:
+        dataset = restrict_classes(dataset, keep_classes, report)
+    if not any(p.label is not None for p in dataset.all_posts()):
+        raise ValueError(f"{path}: no labelled posts ({format} format"
+                         + (f"; {report.summary().splitlines()[1].strip()}" if report else "") + ")")
+    return dataset
 
 
 def restrict_classes(dataset: MultimodalDataset, keep, report: DataReport) -> MultimodalDataset:

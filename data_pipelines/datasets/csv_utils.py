@@ -8,6 +8,10 @@ import os
 
 from data_pipelines.report import DataReport
 
+#: the largest CSV field read (the csv module's default, 131,072, stops a run on a long caption)
+FIELD_SIZE_LIMIT = 16 * 1024 * 1024
+csv.field_size_limit(FIELD_SIZE_LIMIT)
+
 
 def resolve_file(path: str, patterns=("*.csv",)) -> str:
     """`path` itself, or the single file matching `patterns` in the folder `path`."""
@@ -18,6 +22,8 @@ def resolve_file(path: str, patterns=("*.csv",)) -> str:
         return files[0]
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: no such file")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: not a regular file")
     return path
 
 
@@ -33,7 +39,15 @@ def csv_records(path: str, report: DataReport):
         reader = csv.reader(f)
         header = [h.strip().lower() for h in next(reader, [])]
         start = reader.line_num + 1
-        for fields in reader:
+        while True:
+            try:
+                fields = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as e:  # e.g. a field over FIELD_SIZE_LIMIT, a NUL byte
+                report.add("bad_row", path, f"unreadable row: {e}", start)
+                start = reader.line_num + 1
+                continue
             lineno, start = start, reader.line_num + 1
             if not any(x.strip() for x in fields):
                 continue

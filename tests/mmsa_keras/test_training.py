@@ -1,6 +1,9 @@
 import csv
 import json
 import os
+import socket
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -112,20 +115,94 @@ class _Interrupt(keras.callbacks.Callback):
             raise KeyboardInterrupt("simulated interruption")
 
 
-def test_an_interrupted_run_resumes_where_it_stopped(synthetic_dir, tmp_path):
-    config = _config(synthetic_dir, tmp_path / "run", epochs=4, patience=10)
+def _weights(run_dir):
+    from mmsa_keras.custom_objects import load_model
+
+    return load_model(os.path.join(run_dir, "model.keras")).get_weights()
+
+
+def test_a_resumed_run_ends_bitwise_equal_to_an_uninterrupted_one(synthetic_dir, tmp_path):
+    """Dropout, shuffling, augmentation and early-stopping state all continue exactly (on a CPU)."""
+    common = dict(epochs=4, patience=1, augment=True, model_overrides={"projection_dropout": 0.2})
+    straight = train(_config(synthetic_dir, tmp_path / "straight", **common))
+    config = _config(synthetic_dir, tmp_path / "run", **common)
     with pytest.raises(KeyboardInterrupt):
         train(config, extra_callbacks=[_Interrupt(at_epoch=1)])
     assert os.path.isdir(tmp_path / "run" / "backup")
+    summary = train(config)  # the same command again resumes after the last finished epoch
+    assert summary["trained"] and summary["epochs_run"] == 3  # epochs 2..4 ran again
     with open(tmp_path / "run" / "history.csv") as f:
-        assert [int(r["epoch"]) for r in csv.DictReader(f)] == [0, 1]
-    summary = train(config)
-    assert len(summary["history"]["loss"]) == 2  # only epochs 3 and 4 ran again
-    with open(tmp_path / "run" / "history.csv") as f:
-        assert [int(r["epoch"]) for r in csv.DictReader(f)] == [0, 1, 2, 3]
+        rows = list(csv.DictReader(f))
+    with open(tmp_path / "straight" / "history.csv") as f:
+        straight_rows = list(csv.DictReader(f))
+    assert [r["epoch"] for r in rows] == [r["epoch"] for r in straight_rows]
+    assert [r["val_loss"] for r in rows] == [r["val_loss"] for r in straight_rows]
+    for a, b in zip(_weights(tmp_path / "run"), _weights(tmp_path / "straight")):
+        np.testing.assert_array_equal(a, b)
+    assert summary["all_metrics"]["test"]["confusion_matrix"] == straight["all_metrics"]["test"]["confusion_matrix"]
     assert not os.path.exists(tmp_path / "run" / "backup")
     again = train(config)  # a completed run is not retrained
     assert again["trained"] is False
+
+
+def test_a_corrupt_backup_falls_back_to_the_previous_generation(synthetic_dir, tmp_path, capsys):
+    config = _config(synthetic_dir, tmp_path / "run", epochs=4, patience=10)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, extra_callbacks=[_Interrupt(at_epoch=2)])
+    backup = tmp_path / "run" / "backup"
+    generations = sorted(p.name for p in backup.glob("epoch-*"))
+    assert generations == ["epoch-00001", "epoch-00002"]  # the newest and the one before it
+    newest = backup / "epoch-00002" / "variables.npz"
+    newest.write_bytes(newest.read_bytes()[:100])  # truncated, as by a full disk or a kill mid-write
+    summary = train(config)
+    err = capsys.readouterr().err
+    assert "epoch-00002" in err and "unusable" in err and "epoch-00001" in err
+    assert summary["trained"] and summary["epochs_run"] == 3  # resumed after epoch 1
+    straight = train(_config(synthetic_dir, tmp_path / "straight", epochs=4, patience=10))
+    for a, b in zip(_weights(tmp_path / "run"), _weights(tmp_path / "straight")):
+        np.testing.assert_array_equal(a, b)
+    # nothing usable at all: a fresh start, said on stderr, never a blocked run
+    with pytest.raises(KeyboardInterrupt):
+        train(config.replace(out=str(tmp_path / "run2")), extra_callbacks=[_Interrupt(at_epoch=1)])
+    for f in (tmp_path / "run2" / "backup").glob("epoch-*/checksums.json"):
+        f.write_text("{not json")
+    summary = train(config.replace(out=str(tmp_path / "run2")))
+    assert "starts again from epoch 1" in capsys.readouterr().err and summary["epochs_run"] == 4
+
+
+def test_changed_settings_with_a_backup_ask_for_force(synthetic_dir, tmp_path):
+    from mmsa_keras.errors import RunError
+
+    config = _config(synthetic_dir, tmp_path / "run", epochs=3)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, extra_callbacks=[_Interrupt(at_epoch=0)])
+    with pytest.raises(RunError, match="learning_rate.*--force"):
+        train(config.replace(learning_rate=0.01))
+    summary = train(config.replace(learning_rate=0.01, force=True))  # afresh: backup and history removed
+    assert summary["trained"] and summary["epochs_run"] == 3
+    with open(tmp_path / "run" / "history.csv") as f:
+        assert [r["epoch"] for r in csv.DictReader(f)] == ["0", "1", "2"]
+
+
+def test_a_second_writer_is_refused_and_a_stale_lock_taken_over(synthetic_dir, tmp_path):
+    from mmsa_keras.errors import RunError
+    from mmsa_keras.runs import RunLock
+
+    run = tmp_path / "run"
+    run.mkdir()
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (run / ".lock").write_text(json.dumps({"pid": sleeper.pid, "host": socket.gethostname()}))
+        with pytest.raises(RunError, match=f"in use by process {sleeper.pid}"):
+            train(_config(synthetic_dir, run, epochs=1))
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    # the process is gone: its lock is stale and is taken over
+    summary = train(_config(synthetic_dir, run, epochs=1))
+    assert summary["trained"] and not (run / ".lock").exists()
+    with RunLock(str(run)):
+        assert json.loads((run / ".lock").read_text())["pid"] == os.getpid()
 
 
 def test_precision_auto_is_float32_without_a_gpu():

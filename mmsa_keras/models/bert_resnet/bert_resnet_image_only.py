@@ -1,10 +1,12 @@
 """The image-only ResNet row of paper 002 (Table 4, row "ResNet")."""
 
 from mmsa_keras.api_export import mmsa_export
+from mmsa_keras.registry import register_model
 from mmsa_keras.layers.classifier_head import ClassifierHead
 from mmsa_keras.models.base import MultimodalModel, image_branch, masked_by_presence, projection
 
 
+@register_model("bert_resnet_image_only", "ResNet image-only row: pooled image → projection → head", modalities=("image",))
 @mmsa_export("mmsa_keras.models.BertResnetImageOnly")
 class BertResnetImageOnly(MultimodalModel):
     """Image alone: pooled image vector → Dropout + Dense(h, relu) → classifier head.

@@ -1,10 +1,12 @@
 """The text-only BERT row of paper 002 (Table 4, row "Bert")."""
 
 from mmsa_keras.api_export import mmsa_export
+from mmsa_keras.registry import register_model
 from mmsa_keras.layers.classifier_head import ClassifierHead
 from mmsa_keras.models.base import MultimodalModel, masked_by_presence, projection, text_branch
 
 
+@register_model("bert_resnet_text_only", "BERT text-only row: pooled text → projection → head", modalities=("text",))
 @mmsa_export("mmsa_keras.models.BertResnetTextOnly")
 class BertResnetTextOnly(MultimodalModel):
     """Text alone: pooled text vector → Dropout + Dense(h, relu) → classifier head.

@@ -3,12 +3,14 @@
 import keras
 
 from mmsa_keras.api_export import mmsa_export
+from mmsa_keras.registry import register_model
 from mmsa_keras.layers.cross_modal_attention import CrossModalAttention
 from mmsa_keras.layers.masked_pooling import MaskedPooling
 from mmsa_keras.models.base import MultimodalModel
 from mmsa_keras.models.bert_resnet.features import bert_resnet_features, two_head_fusion
 
 
+@register_model("cmac", "CMAC: bidirectional cross-modal attention, two heads, summed probabilities")
 @mmsa_export("mmsa_keras.models.CMAC")
 class CMAC(MultimodalModel):
     """Bidirectional cross-modal attention, one head per modality, summed probabilities.

@@ -4,11 +4,13 @@ import keras
 import keras_hub
 
 from mmsa_keras.api_export import mmsa_export
+from mmsa_keras.registry import register_model
 from mmsa_keras.layers.masked_pooling import MaskedPooling
 from mmsa_keras.models.base import MultimodalModel
 from mmsa_keras.models.bert_resnet.features import bert_resnet_features, two_head_fusion
 
 
+@register_model("hstec", "HSTEC: transformer encoder over text states + image tokens, two heads")
 @mmsa_export("mmsa_keras.models.HSTEC")
 class HSTEC(MultimodalModel):
     """Joint transformer encoder over text states and image tokens; two heads.

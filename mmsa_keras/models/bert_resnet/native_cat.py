@@ -3,11 +3,13 @@
 import keras
 
 from mmsa_keras.api_export import mmsa_export
+from mmsa_keras.registry import register_model
 from mmsa_keras.layers.classifier_head import ClassifierHead
 from mmsa_keras.models.base import MultimodalModel
 from mmsa_keras.models.bert_resnet.features import bert_resnet_features
 
 
+@register_model("native_cat", "NativeCat: concatenated pooled text and image vectors → head")
 @mmsa_export("mmsa_keras.models.NativeCat")
 class NativeCat(MultimodalModel):
     """Concatenation of the pooled text and image vectors → classifier head.

@@ -1,10 +1,12 @@
 """NativeCombineModel of paper 002 (Table 4, row "NativeCombineModel")."""
 
 from mmsa_keras.api_export import mmsa_export
+from mmsa_keras.registry import register_model
 from mmsa_keras.models.base import MultimodalModel
 from mmsa_keras.models.bert_resnet.features import bert_resnet_features, two_head_fusion
 
 
+@register_model("native_combine", "NativeCombine: one head per modality, probabilities added and renormalised")
 @mmsa_export("mmsa_keras.models.NativeCombine")
 class NativeCombine(MultimodalModel):
     """One classifier head per modality; their probabilities added and re-normalised.

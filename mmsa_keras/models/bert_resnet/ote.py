@@ -4,11 +4,13 @@ import keras
 import keras_hub
 
 from mmsa_keras.api_export import mmsa_export
+from mmsa_keras.registry import register_model
 from mmsa_keras.layers.classifier_head import ClassifierHead
 from mmsa_keras.models.base import MultimodalModel
 from mmsa_keras.models.bert_resnet.features import bert_resnet_features
 
 
+@register_model("ote", "OTE: [text; image] pooled token → transformer encoder → head")
 @mmsa_export("mmsa_keras.models.OTE")
 class OTE(MultimodalModel):
     """The two pooled vectors as one 2h token → Transformer encoder layer → head.

@@ -3,9 +3,11 @@
 import keras
 
 from mmsa_keras.api_export import mmsa_export
+from mmsa_keras.registry import register_model
 from mmsa_keras.models.base import MultimodalModel, image_branch, masked_by_presence
 
 
+@register_model("instagram_image_cnn", "ResNet-50 (frozen) + Dense(256) + Dropout(0.5) + softmax", modalities=("image",))
 @mmsa_export("mmsa_keras.models.InstagramImageCNN")
 class InstagramImageCNN(MultimodalModel):
     """ResNet-50 backbone, frozen at first, + Dense(256, relu) + Dropout(0.5) + Dense(3) softmax.

@@ -3,9 +3,11 @@
 import keras
 
 from mmsa_keras.api_export import mmsa_export
+from mmsa_keras.registry import register_model
 from mmsa_keras.models.base import MultimodalModel, masked_by_presence, text_branch
 
 
+@register_model("instagram_text_classifier", "RoBERTa backbone + new 3-way head", modalities=("text",))
 @mmsa_export("mmsa_keras.models.InstagramTextClassifier")
 class InstagramTextClassifier(MultimodalModel):
     """A RoBERTa backbone's pooled vector → Dropout(0.1) → Dense(3) softmax.

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from mmsa_keras.api_export import mmsa_export
+from mmsa_keras.registry import register_model
 from mmsa_keras.models.base import MultimodalModel
 from mmsa_keras.models.instagram_wann.instagram_image_cnn import InstagramImageCNN
 from mmsa_keras.models.instagram_wann.instagram_text_classifier import InstagramTextClassifier
@@ -12,6 +13,7 @@ from mmsa_keras.models.instagram_wann.wann import wann as build_wann
 SUBMODELS = ("image_model", "text_model", "wann")
 
 
+@register_model("instagram_wann", "image CNN + caption classifier + WANN over their probabilities")
 @mmsa_export("mmsa_keras.models.InstagramWANN")
 class InstagramWANN(MultimodalModel):
     """Runs the image CNN and the caption classifier on a post and fuses them with the WANN.

@@ -1,12 +1,15 @@
 """Paper 004's common space fusion (Tables 4 and 5, row "Common space fusion")."""
 
 from mmsa_keras.api_export import mmsa_export
+from mmsa_keras.models.joint_fusion.features import PSI
+from mmsa_keras.registry import register_model
 from mmsa_keras.layers.modality_pooling import ModalityPooling
 from mmsa_keras.losses import CommonSpaceLoss, pack_common_space
 from mmsa_keras.models.base import PROBABILITIES, MultimodalModel
 from mmsa_keras.models.joint_fusion.features import joint_fusion_features, low_rank_classifier
 
 
+@register_model("common_space_fusion", "joint fusion + auxiliary common-space ranking loss (eq. 14)", **PSI)
 @mmsa_export("mmsa_keras.models.CommonSpaceFusion")
 class CommonSpaceFusion(MultimodalModel):
     """Joint fusion trained with the auxiliary common-space ranking task.

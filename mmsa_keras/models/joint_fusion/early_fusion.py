@@ -3,10 +3,13 @@
 import keras
 
 from mmsa_keras.api_export import mmsa_export
+from mmsa_keras.models.joint_fusion.features import PSI
+from mmsa_keras.registry import register_model
 from mmsa_keras.models.base import MultimodalModel
 from mmsa_keras.models.joint_fusion.features import joint_fusion_features, low_rank_classifier
 
 
+@register_model("early_fusion", "[γ; ψ] → Linear(h) → softmax", **PSI)
 @mmsa_export("mmsa_keras.models.EarlyFusion")
 class EarlyFusion(MultimodalModel):
     """[γ(i); ψ(s)] → Linear(h) → Linear(C) → softmax.

@@ -1,11 +1,14 @@
 """Paper 004's joint fusion (Tables 4 and 5, row "Joint fusion")."""
 
 from mmsa_keras.api_export import mmsa_export
+from mmsa_keras.models.joint_fusion.features import PSI
+from mmsa_keras.registry import register_model
 from mmsa_keras.layers.modality_pooling import ModalityPooling
 from mmsa_keras.models.base import MultimodalModel
 from mmsa_keras.models.joint_fusion.features import joint_fusion_features, low_rank_classifier
 
 
+@register_model("joint_fusion", "max/average pooling of projected γ and ψ → Linear(h) → softmax", **PSI)
 @mmsa_export("mmsa_keras.models.JointFusion")
 class JointFusion(MultimodalModel):
     """pooling(W̃γ(i), ψ(s)) → Linear(h) → Linear(C) → softmax.

@@ -1,10 +1,12 @@
 """Paper 004's image-only classifier (Tables 4 and 5, row "Image")."""
 
 from mmsa_keras.api_export import mmsa_export
+from mmsa_keras.registry import register_model
 from mmsa_keras.models.base import MultimodalModel
 from mmsa_keras.models.joint_fusion.features import joint_fusion_features, low_rank_classifier
 
 
+@register_model("joint_fusion_image_only", "image γ(i) → linear softmax layer", modalities=("image",))
 @mmsa_export("mmsa_keras.models.JointFusionImageOnly")
 class JointFusionImageOnly(MultimodalModel):
     """γ(i) → Linear(C) → softmax: InceptionV3 with its last layer replaced.

@@ -1,10 +1,13 @@
 """Paper 004's text-only classifier (Tables 4 and 5, row "Text")."""
 
 from mmsa_keras.api_export import mmsa_export
+from mmsa_keras.models.joint_fusion.features import PSI
+from mmsa_keras.registry import register_model
 from mmsa_keras.models.base import MultimodalModel
 from mmsa_keras.models.joint_fusion.features import joint_fusion_features, low_rank_classifier
 
 
+@register_model("joint_fusion_text_only", "text ψ(s) (embeddings, max over tokens) → Linear(h) → softmax", modalities=("text",), **PSI)
 @mmsa_export("mmsa_keras.models.JointFusionTextOnly")
 class JointFusionTextOnly(MultimodalModel):
     """ψ(s) → Linear(h) → Linear(C) → softmax.

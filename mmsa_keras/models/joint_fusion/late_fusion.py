@@ -1,11 +1,14 @@
 """Paper 004's late fusion (Table 4, row "Late fusion")."""
 
 from mmsa_keras.api_export import mmsa_export
+from mmsa_keras.models.joint_fusion.features import PSI
+from mmsa_keras.registry import register_model
 from mmsa_keras.layers.probability_fusion import ProbabilityFusion
 from mmsa_keras.models.base import PROBABILITIES, MultimodalModel
 from mmsa_keras.models.joint_fusion.features import joint_fusion_features, low_rank_classifier
 
 
+@register_model("late_fusion", "argmax of the product of the unimodal classifiers' probabilities", **PSI)
 @mmsa_export("mmsa_keras.models.LateFusion")
 class LateFusion(MultimodalModel):
     """Two independent unimodal classifiers; the predicted class has the highest product.

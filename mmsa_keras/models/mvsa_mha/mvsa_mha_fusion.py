@@ -3,11 +3,13 @@
 import keras
 
 from mmsa_keras.api_export import mmsa_export
+from mmsa_keras.registry import register_model
 from mmsa_keras.layers.cross_modal_attention import CrossModalAttention
 from mmsa_keras.layers.masked_pooling import MaskedPooling
 from mmsa_keras.models.base import MultimodalModel, image_branch, masked_by_presence, text_branch
 
 
+@register_model("mvsa_mha_fusion", "frozen encoders, projections 128/1280, multi-head attention, FF classifier")
 @mmsa_export("mmsa_keras.models.MVSAMHAFusion")
 class MVSAMHAFusion(MultimodalModel):
     """Frozen unimodal encoders → projections → multi-head attention → feed-forward classifier.

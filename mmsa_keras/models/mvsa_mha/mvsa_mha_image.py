@@ -3,9 +3,11 @@
 import keras
 
 from mmsa_keras.api_export import mmsa_export
+from mmsa_keras.registry import register_model
 from mmsa_keras.models.base import MultimodalModel, image_branch, masked_by_presence
 
 
+@register_model("mvsa_mha_image", "MobileNetV2 average-pooled 1280-d → softmax", modalities=("image",))
 @mmsa_export("mmsa_keras.models.MVSAMHAImage")
 class MVSAMHAImage(MultimodalModel):
     """MobileNetV2 without classifier, spatial average (1280-d) → Dropout → Dense(C) softmax.

@@ -3,10 +3,12 @@
 import keras
 
 from mmsa_keras.api_export import mmsa_export
+from mmsa_keras.registry import register_model
 from mmsa_keras.layers.masked_pooling import MaskedPooling
 from mmsa_keras.models.base import MultimodalModel, masked_by_presence, text_branch
 
 
+@register_model("mvsa_mha_text", "mean of transformer states over the mask → softmax", modalities=("text",))
 @mmsa_export("mmsa_keras.models.MVSAMHAText")
 class MVSAMHAText(MultimodalModel):
     """Transformer states averaged over the padding mask → Dropout → Dense(C) softmax.

@@ -3,10 +3,12 @@
 import keras
 
 from mmsa_keras.api_export import mmsa_export
+from mmsa_keras.registry import register_model
 from mmsa_keras.models.base import MultimodalModel, image_branch, masked_by_presence, text_branch
 from mmsa_keras.models.mvso_gated.stacks import softmax_head
 
 
+@register_model("mvso_concat_linear", "[image 2048; text 600] → linear softmax", text_encoder="bilstm")
 @mmsa_export("mmsa_keras.models.MVSOConcatLinear")
 class MVSOConcatLinear(MultimodalModel):
     """[ResNet-50 2048-d image features; BiLSTM 600-d text features] → Dense(C) softmax.

@@ -1,12 +1,14 @@
 """Paper 003's image-only "embedding" classifiers (Tables 3, 4, 7)."""
 
 from mmsa_keras.api_export import mmsa_export
+from mmsa_keras.registry import register_model
 from mmsa_keras.label_vectors import default_label_vectors
 from mmsa_keras.losses import LabelEmbeddingLoss
 from mmsa_keras.models.base import PROBABILITIES, MultimodalModel, image_branch, masked_by_presence
 from mmsa_keras.models.mvso_gated.stacks import dense_stack, embedding_head
 
 
+@register_model("mvso_embedding_classifier", "image features → dense stack → 50-d label embedding, nearest label by cosine", modalities=("image",))
 @mmsa_export("mmsa_keras.models.MVSOEmbeddingClassifier")
 class MVSOEmbeddingClassifier(MultimodalModel):
     """Image features → dense stack → linear 50-d projection; nearest label vector wins.

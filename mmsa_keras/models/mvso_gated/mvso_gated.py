@@ -3,6 +3,7 @@
 import keras
 
 from mmsa_keras.api_export import mmsa_export
+from mmsa_keras.registry import register_model
 from mmsa_keras.layers.gating import GL1, GL2
 from mmsa_keras.models.base import MultimodalModel, image_branch, masked_by_presence, text_branch
 from mmsa_keras.models.mvso_gated.stacks import softmax_head
@@ -32,6 +33,7 @@ def gated_body(inputs, text_encoder, image_encoder, text_feature_shape, image_fe
     return x
 
 
+@register_model("mvso_gated", "GL1/GL2 gates per modality, image retained or compressed, dropout → softmax", text_encoder="bilstm")
 @mmsa_export("mmsa_keras.models.MVSOGated")
 class MVSOGated(MultimodalModel):
     """Per-modality gating layers (GL1/GL2), concatenation, optional dropout, softmax.

@@ -1,6 +1,7 @@
 """Paper 003's combined model projected into the label-embedding space (Table 9)."""
 
 from mmsa_keras.api_export import mmsa_export
+from mmsa_keras.registry import register_model
 from mmsa_keras.label_vectors import default_label_vectors
 from mmsa_keras.losses import LabelEmbeddingLoss
 from mmsa_keras.models.base import PROBABILITIES, MultimodalModel
@@ -8,6 +9,7 @@ from mmsa_keras.models.mvso_gated.mvso_gated import gated_body
 from mmsa_keras.models.mvso_gated.stacks import embedding_head
 
 
+@register_model("mvso_gated_embedding", "best gated model projected to the 50-d label space (mse/cosine/hinge)", text_encoder="bilstm")
 @mmsa_export("mmsa_keras.models.MVSOGatedEmbedding")
 class MVSOGatedEmbedding(MultimodalModel):
     """The best gated model's penultimate layer → linear 50-d projection → nearest label.

@@ -1,10 +1,13 @@
 """Paper 003's image-only "classical" classifiers (Tables 1, 2, 5, 6)."""
 
 from mmsa_keras.api_export import mmsa_export
+from mmsa_keras.registry import register_model
 from mmsa_keras.models.base import MultimodalModel, image_branch, masked_by_presence
 from mmsa_keras.models.mvso_gated.stacks import dense_stack, softmax_head
 
 
+@register_model("mvso_image_classifier", "image features → dense stack → softmax (one row per config)", modalities=("image",))
+@register_model("mvso_pixel_cnn_classifier", "raw 32x32 pixels → Conv96/Conv256 CNN → dense stack → softmax", modalities=("image",), table="Table 6 (pixel rows)", image_encoder="mvso_pixel_cnn", hidden_units=(1024, 512, 24), input_activation=None, num_classes=2)
 @mmsa_export("mmsa_keras.models.MVSOImageClassifier")
 class MVSOImageClassifier(MultimodalModel):
     """Image features → the row's dense stack → Dense(C) softmax.

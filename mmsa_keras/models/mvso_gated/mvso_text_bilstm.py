@@ -1,10 +1,12 @@
 """Paper 003's best text-only classifier (Table 8, "Best text-only classifier")."""
 
 from mmsa_keras.api_export import mmsa_export
+from mmsa_keras.registry import register_model
 from mmsa_keras.models.base import MultimodalModel, masked_by_presence, text_branch
 from mmsa_keras.models.mvso_gated.stacks import softmax_head
 
 
+@register_model("mvso_text_bilstm", "Embedding(200) → BiLSTM(300) → softmax", modalities=("text",), text_encoder="bilstm")
 @mmsa_export("mmsa_keras.models.MVSOTextBiLSTM")
 class MVSOTextBiLSTM(MultimodalModel):
     """Embedding(200) → Bidirectional LSTM(300) → Dense(C) softmax.

@@ -1,0 +1,483 @@
+"""The run plan: every setting of a run resolved once, before any data is read.
+
+`make_plan(config)` turns a `TrainConfig` (from `mmsa train`, a recipe or a
+table row) into a `RunPlan`: the model, per modality the encoder (name,
+constructor arguments, weights, frozen or the top k blocks unfrozen),
+preprocessing (image size, normalisation, tokenizer, augmentation, class
+balancing), feature mode, optimiser and schedule, stopping rule, precision and
+strategy. `mmsa train`, `mmsa features extract`, `mmsa reproduce` and
+`mmsa evaluate` all read the plan, and it is what `run_config.json` stores.
+
+A setting the plan cannot honour is a `UsageError` naming the setting and what
+to do instead, or it is honoured by another route that `plan.notes` states
+(augmentation with a frozen image encoder: the run trains in raw mode, where
+the augmented images go through the encoder). Nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+import os
+from typing import Any
+
+from mmsa_keras.config import FEATURE_MODES, MONITORS, OPTIMIZERS, PRECISIONS, SCHEDULES, STRATEGIES, TrainConfig
+from mmsa_keras.errors import UsageError
+
+FALLBACK_ENCODERS = {"text": "small_transformer", "image": "small_cnn"}
+#: text encoders trained from scratch take these from the data (the fitted tokenizer)
+DATA_DERIVED = {"text": ("vocabulary_size", "sequence_length"), "image": ("image_size",)}
+
+
+def default_feature_store() -> str:
+    """`$MMSA_CACHE_DIR/features`, else `~/.cache/mmsa_keras/features` (shared by every run)."""
+    root = os.environ.get("MMSA_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "mmsa_keras")
+    return os.path.join(root, "features")
+
+
+@dataclasses.dataclass
+class EncoderPlan:
+    """One modality's encoder: what to build, with which weights, and what trains."""
+
+    modality: str
+    name: str
+    kwargs: dict[str, Any]
+    pretrained: bool
+    weights: str | None = None  # image: "imagenet", a file or None (random); text: "preset" or None
+    unfreeze: Any = 0  # 0, k (top k blocks / transformer layers) or "all"; trainable from scratch otherwise
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def frozen(self) -> bool:
+        return self.pretrained and self.unfreeze == 0
+
+    @property
+    def random_weights(self) -> bool:
+        return self.pretrained and self.modality == "image" and self.weights is None
+
+    def build_kwargs(self, preprocessor=None) -> dict[str, Any]:
+        """Constructor arguments, completed with what the fitted preprocessor says."""
+        kwargs = dict(self.kwargs)
+        if not self.pretrained and preprocessor is not None:
+            if self.modality == "text":
+                kwargs.setdefault("vocabulary_size", preprocessor.tokenizer.vocabulary_size)
+                kwargs.setdefault("sequence_length", preprocessor.tokenizer.sequence_length)
+            else:
+                kwargs.setdefault("image_size", preprocessor.image_size)
+        if self.pretrained:
+            kwargs["unfreeze"] = self.unfreeze
+            if self.modality == "image":
+                kwargs["weights"] = self.weights
+                if preprocessor is not None:
+                    kwargs.setdefault("image_size", preprocessor.image_size)
+        return kwargs
+
+    def build(self, preprocessor=None, seed: int | None = None):
+        """Build the encoder; with `seed`, its random initialisation depends on (seed, modality) alone,
+        so `mmsa features extract` and `mmsa train` build the same randomly initialised encoder."""
+        from mmsa_keras.encoders import build_image_encoder, build_text_encoder
+
+        if seed is not None:
+            import keras
+
+            keras.utils.set_random_seed(encoder_seed(seed, self.modality))
+        builder = build_text_encoder if self.modality == "text" else build_image_encoder
+        try:
+            return builder(self.name, **self.build_kwargs(preprocessor))
+        except Exception as e:
+            from mmsa_keras.errors import MMSAError, RunError
+
+            if isinstance(e, MMSAError) or self.weights not in ("imagenet", "preset"):
+                raise
+            what = "ImageNet weights" if self.weights == "imagenet" else "the pretrained weights"
+            hint = ("pass --image-weights none for a random initialisation, or a weights file"
+                    if self.weights == "imagenet" else "check the preset name, or give a local directory")
+            first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+            raise RunError(f"could not load {what} of {self.name} ({type(e).__name__}: {first}); {hint}") from e
+
+    def describe(self) -> str:
+        if not self.pretrained:
+            return f"{self.name} (trained from scratch)"
+        weights = {None: "random weights", "imagenet": "ImageNet weights", "preset": "pretrained weights"}.get(
+            self.weights, f"weights {self.weights}")
+        state = "frozen" if self.frozen else ("fine-tuned" if self.unfreeze == "all"
+                                              else f"top {self.unfreeze} blocks fine-tuned")
+        return f"{self.name} ({weights}, {state})"
+
+
+@dataclasses.dataclass
+class PreprocessingPlan:
+    image_size: int
+    normalisation: str
+    sequence_length: int
+    tokenizer: dict[str, Any]  # {"kind": "vocabulary", ...} or {"kind": "keras_hub", "preset": ...}
+    augment: bool
+    balance_to: int | None
+
+    def make_preprocessor(self):
+        from data_pipelines.pipeline import Preprocessor
+        from data_pipelines.tokenization import HubTokenizer, VocabularyTokenizer
+
+        options = {k: v for k, v in self.tokenizer.items() if k not in ("kind", "preset")}
+        if self.tokenizer["kind"] == "keras_hub":
+            tokenizer = HubTokenizer(self.tokenizer["preset"], sequence_length=self.sequence_length)
+        else:
+            tokenizer = VocabularyTokenizer(self.sequence_length, **options)
+        return Preprocessor(image_size=self.image_size, tokenizer=tokenizer, sequence_length=self.sequence_length,
+                            normalisation=self.normalisation)
+
+
+@dataclasses.dataclass
+class OptimizerPlan:
+    name: str
+    learning_rate: float
+    encoder_learning_rate: float | None
+    layer_decay: float | None
+    weight_decay: float
+    momentum: float
+    warmup_steps: int
+    schedule: str
+
+
+@dataclasses.dataclass
+class StoppingPlan:
+    epochs: int
+    early_stopping: bool
+    patience: int
+    monitor: str
+
+    def describe(self) -> str:
+        if not self.early_stopping:
+            return f"exactly {self.epochs} epochs (no early stopping)"
+        return f"up to {self.epochs} epochs, early stopping on {self.monitor} (patience {self.patience}), best weights"
+
+
+@dataclasses.dataclass
+class RunPlan:
+    """Everything a run does, resolved once (see the module docstring)."""
+
+    model: str
+    paper: str
+    table: str
+    modalities: tuple[str, ...]
+    model_overrides: dict[str, Any]
+    encoders: dict[str, EncoderPlan]
+    preprocessing: PreprocessingPlan
+    feature_mode: bool
+    optimizer: OptimizerPlan
+    stopping: StoppingPlan
+    batch_size: int
+    seed: int
+    precision: str
+    strategy: str
+    class_weight: str | None
+    data: dict[str, Any]
+    feature_store: str
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+    # ------------------------------------------------------------------ model
+    @property
+    def uses_sequences(self) -> bool:
+        from mmsa_keras.registry import get_spec
+
+        return get_spec(self.model).uses_sequences
+
+    @property
+    def text_feature(self) -> str:
+        from mmsa_keras.registry import get_spec
+
+        return get_spec(self.model).text_feature
+
+    def build_encoders(self, preprocessor) -> dict:
+        """Every encoder, each seeded on its own; the global seed is reset to the run's afterwards."""
+        import keras
+
+        out = {m: e.build(preprocessor, seed=self.seed) for m, e in self.encoders.items()}
+        keras.utils.set_random_seed(self.seed)
+        return out
+
+    def build_model(self, num_classes: int, preprocessor=None, encoders=None, feature_shapes=None):
+        """The registered model: raw mode with `encoders` (built from the plan when None), or feature
+        mode with `feature_shapes` ({"text_feature_shape": ..., ...})."""
+        from mmsa_keras.registry import create_model
+
+        kwargs = {"num_classes": num_classes, **self.model_overrides}
+        if feature_shapes is not None:
+            return create_model(self.model, **kwargs, **feature_shapes)
+        encoders = encoders or {}
+        for m, enc in self.encoders.items():
+            kwargs[f"{m}_encoder"] = encoders[m] if m in encoders else enc.build(preprocessor)
+        return create_model(self.model, **kwargs)
+
+    # ------------------------------------------------------------ description
+    def describe(self) -> list[str]:
+        lines = [f"model {self.model} (paper {self.paper}, {self.table})"]
+        for m, e in self.encoders.items():
+            lines.append(f"{m} encoder: {e.describe()}")
+        p = self.preprocessing
+        lines.append(f"inputs: images {p.image_size}px ({p.normalisation}), {p.sequence_length} tokens; "
+                     f"augmentation {'on' if p.augment else 'off'}"
+                     + (f"; classes balanced to {p.balance_to}" if p.balance_to else ""))
+        lines.append("training: " + ("head on stored encoder features (feature mode)" if self.feature_mode
+                                     else "end to end on raw inputs") + f"; {self.stopping.describe()}")
+        o = self.optimizer
+        lines.append(f"optimiser: {o.name} lr {o.learning_rate:g}"
+                     + (f", encoder lr {o.encoder_learning_rate:g}" if o.encoder_learning_rate else "")
+                     + (f", layer decay {o.layer_decay:g}" if o.layer_decay else "")
+                     + (f", weight decay {o.weight_decay:g}" if o.weight_decay else "")
+                     + (f", {o.warmup_steps} warm-up steps" if o.warmup_steps else "")
+                     + (f", {o.schedule} decay" if o.schedule != "constant" else "")
+                     + f"; batch {self.batch_size}; seed {self.seed}"
+                     + (f"; class weights {self.class_weight}" if self.class_weight else ""))
+        return lines + [f"note: {n}" for n in self.notes]
+
+    # ------------------------------------------------------------ persistence
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunPlan:
+        d = dict(d)
+        d["encoders"] = {m: EncoderPlan(**e) for m, e in d["encoders"].items()}
+        d["preprocessing"] = PreprocessingPlan(**d["preprocessing"])
+        d["optimizer"] = OptimizerPlan(**d["optimizer"])
+        d["stopping"] = StoppingPlan(**d["stopping"])
+        d["modalities"] = tuple(d["modalities"])
+        return cls(**d)
+
+
+def encoder_seed(seed: int, modality: str) -> int:
+    return (int(seed) * 1_000_003 + {"text": 17, "image": 29}[modality]) % (2 ** 31)
+
+
+# ============================================================================ resolution
+def _check_choice(name, value, choices):
+    if value not in choices:
+        raise UsageError(f"--{name.replace('_', '-')} must be one of {', '.join(choices)}, got {value!r}")
+
+
+def resolve_encoder(config: TrainConfig, modality: str, model_defaults: dict | None = None,
+                    unfreeze=0) -> EncoderPlan:
+    """The encoder of one modality: the one asked for, else the model's own, else the small default."""
+    spec = _Defaults(model_defaults or {})
+    return _encoder_plan(config, spec, modality, unfreeze)
+
+
+@dataclasses.dataclass
+class _Defaults:
+    defaults: dict
+
+
+def _encoder_plan(config: TrainConfig, spec, modality: str, unfreeze) -> EncoderPlan:
+    from mmsa_keras.encoders import image_encoder_spec, is_text_encoder_name, text_encoder_spec
+
+    key = f"{modality}_encoder"
+    name = getattr(config, key) or spec.defaults.get(key) or FALLBACK_ENCODERS[modality]
+    if modality == "text" and not is_text_encoder_name(name):
+        from mmsa_keras.encoders import TEXT_ENCODERS
+
+        raise UsageError(f"unknown text encoder {name!r}; known: {', '.join(sorted(TEXT_ENCODERS))}, "
+                         "a keras-hub preset name or a local directory")
+    espec = text_encoder_spec(name) if modality == "text" else image_encoder_spec(name)
+    kwargs: dict[str, Any] = {}
+    if name == spec.defaults.get(key):  # the model's own encoder settings (e.g. paper 004's ψ)
+        kwargs.update(spec.defaults.get(f"{key}_config", {}))
+    kwargs.update(getattr(config, f"{key}_config") or {})
+    notes: list[str] = []
+    weights = None
+    if modality == "image":
+        asked = config.image_weights
+        if espec.pretrained:
+            if asked in (None, ""):
+                weights = "imagenet" if espec.imagenet else None
+                if not espec.imagenet:
+                    notes.append(f"{name}: no weights file given, so it is randomly initialised "
+                                 f"(--image-weights FILE for pretrained {name} weights)")
+            elif str(asked).lower() in ("none", "random"):
+                weights = None
+                notes.append(f"{name}: random initialisation (--image-weights none)")
+            elif str(asked).lower() == "imagenet":
+                if not espec.imagenet:
+                    raise UsageError(f"{name} has no ImageNet weights in keras.applications: give "
+                                     f"--image-weights FILE (a weights file of this model) or none")
+                weights = "imagenet"
+            else:
+                if not os.path.exists(asked):
+                    raise UsageError(f"--image-weights {asked}: no such file")
+                weights = os.path.abspath(asked)
+        elif asked not in (None, ""):
+            raise UsageError(f"--image-weights {asked}: the image encoder {name} is trained from scratch and "
+                             "takes no pretrained weights (choose resnet50, mobilenet_v2, inception_v3 or alexnet)")
+    elif espec.pretrained:
+        weights = "preset"
+    if not espec.pretrained:
+        unfreeze_here = 0
+    else:
+        unfreeze_here = unfreeze
+    return EncoderPlan(modality=modality, name=name, kwargs=kwargs, pretrained=espec.pretrained,
+                       weights=weights, unfreeze=unfreeze_here, notes=notes)
+
+
+def make_plan(config: TrainConfig, check_paths: bool = True) -> RunPlan:
+    """Resolve a `TrainConfig` into a `RunPlan`; a setting that cannot be honoured raises `UsageError`."""
+    from data_pipelines.datasets import available_formats
+    from mmsa_keras.encoders.image_encoders import parse_unfreeze
+    from mmsa_keras.registry import get_spec
+
+    for name in ("model", "data_dir", "out"):
+        if not getattr(config, name):
+            raise UsageError(f"--{name.replace('_', '-')} is required")
+    spec = get_spec(config.model)
+    if not spec.modalities:
+        raise UsageError(f"{config.model} is a head over other models' outputs and is not trained on posts "
+                         "by itself; train instagram_wann (which contains it) instead")
+    if config.format not in available_formats():
+        raise UsageError(f"unknown dataset format {config.format!r}; known: {', '.join(available_formats())}")
+    if check_paths and not os.path.exists(config.data_dir):
+        raise UsageError(f"--data-dir {config.data_dir}: no such file or folder")
+    _check_choice("precision", config.precision, PRECISIONS)
+    _check_choice("strategy", config.strategy, STRATEGIES)
+    _check_choice("optimizer", config.optimizer, OPTIMIZERS)
+    _check_choice("schedule", config.schedule, SCHEDULES)
+    _check_choice("feature_mode", config.feature_mode, FEATURE_MODES)
+    _check_choice("monitor", config.monitor, MONITORS)
+    for name in ("epochs", "batch_size"):
+        if int(getattr(config, name)) < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
+    if config.weight_decay and config.optimizer != "adamw":
+        raise UsageError(f"--weight-decay {config.weight_decay:g} needs --optimizer adamw "
+                         f"({config.optimizer} has no decoupled weight decay)")
+    try:
+        unfreeze = parse_unfreeze(config.unfreeze)
+    except ValueError as e:
+        raise UsageError(f"--unfreeze: {e}") from None
+    _check_overrides(spec, config.model_overrides)
+
+    encoders = {m: _encoder_plan(config, spec, m, unfreeze) for m in spec.modalities}
+    notes = [n for e in encoders.values() for n in e.notes]
+    pretrained = [e for e in encoders.values() if e.pretrained]
+    if unfreeze != 0 and not pretrained:
+        raise UsageError(f"--unfreeze {config.unfreeze}: {config.model}'s encoders "
+                         f"({', '.join(e.name for e in encoders.values())}) train from scratch, so there is "
+                         "nothing frozen to unfreeze")
+    trainable_encoders = [e for e in encoders.values() if not e.frozen]
+    if config.encoder_learning_rate is not None and not trainable_encoders:
+        raise UsageError("--encoder-learning-rate applies to trainable encoder layers, but every encoder is "
+                         "frozen: add --unfreeze all (or K)")
+    if config.layer_decay is not None:
+        text = encoders.get("text")
+        if text is None or not text.pretrained or text.frozen:
+            raise UsageError("--layer-decay needs an unfrozen pretrained text encoder (--unfreeze all or K)")
+        if not 0 < config.layer_decay <= 1:
+            raise UsageError("--layer-decay must be in (0, 1]")
+
+    image_size, normalisation, tokenizer = preprocessing_settings(config, encoders)
+
+    # ---------------------------------------------------------------- feature mode and augmentation
+    image = encoders.get("image")
+    supports = spec.supports_feature_mode
+    all_frozen = bool(encoders) and all(e.frozen for e in encoders.values())
+    augment = config.augment
+    if augment and image is None:
+        raise UsageError(f"--augment: {config.model} reads no images")
+    if config.feature_mode == "on":
+        if not supports:
+            raise UsageError(f"--feature-mode on: {config.model} cannot take precomputed features "
+                             "(it is composed of trained models)")
+        if not all_frozen:
+            trainable = [e.name for e in encoders.values() if not e.frozen]
+            raise UsageError(f"--feature-mode on needs every encoder pretrained and frozen; "
+                             f"{', '.join(trainable)} would train")
+        if augment:
+            raise UsageError("--feature-mode on cannot honour --augment: stored features are computed once "
+                             "from the original images (use --feature-mode auto to train on augmented "
+                             "images in raw mode)")
+        feature_mode = True
+    elif config.feature_mode == "off":
+        feature_mode = False
+    else:
+        feature_mode = supports and all_frozen and not augment
+        if supports and all_frozen and augment:
+            notes.append("augmentation asked for with frozen encoders: training runs in raw mode, each epoch's "
+                         "augmented images go through the frozen encoders (slower than feature mode)")
+    if augment is None:  # auto: augment only where the image encoder learns
+        augment = bool(image is not None and not image.frozen and not feature_mode)
+        if image is not None and not augment:
+            notes.append("augmentation off: the image encoder is frozen "
+                         "(--augment trains on augmented images in raw mode)")
+    if config.balance_to is not None and int(config.balance_to) < 1:
+        raise UsageError("--balance-to must be a positive number of posts per class")
+    if config.balance_to and not augment:
+        notes.append(f"classes balanced to {config.balance_to} posts by repeating posts without augmentation "
+                     "(repeats are identical)")
+
+    if config.class_weight and config.class_weight != "balanced" and check_paths \
+            and not os.path.exists(config.class_weight):
+        raise UsageError(f"--class-weight {config.class_weight}: neither 'balanced' nor an existing JSON file")
+    if config.monitor != "val_loss" and not config.early_stopping:
+        notes.append(f"--monitor {config.monitor} only picks the best checkpoint: early stopping is off")
+
+    return RunPlan(
+        model=config.model, paper=spec.paper, table=spec.table, modalities=tuple(spec.modalities),
+        model_overrides=dict(config.model_overrides),
+        encoders=encoders,
+        preprocessing=PreprocessingPlan(image_size=image_size, normalisation=normalisation,
+                                        sequence_length=int(config.sequence_length), tokenizer=tokenizer,
+                                        augment=bool(augment), balance_to=config.balance_to),
+        feature_mode=bool(feature_mode),
+        optimizer=OptimizerPlan(name=config.optimizer, learning_rate=float(config.learning_rate),
+                                encoder_learning_rate=config.encoder_learning_rate,
+                                layer_decay=config.layer_decay, weight_decay=float(config.weight_decay),
+                                momentum=float(config.momentum), warmup_steps=int(config.warmup_steps),
+                                schedule=config.schedule),
+        stopping=StoppingPlan(epochs=int(config.epochs), early_stopping=bool(config.early_stopping),
+                              patience=int(config.patience), monitor=config.monitor),
+        batch_size=int(config.batch_size), seed=int(config.seed), precision=config.precision,
+        strategy=config.strategy, class_weight=config.class_weight,
+        data={"data_dir": config.data_dir, "format": config.format,
+              "format_options": dict(config.format_options or {}),
+              "allow_outside_paths": bool(config.allow_outside_paths)},
+        feature_store=config.feature_store or default_feature_store(),
+        notes=notes,
+    )
+
+
+def preprocessing_settings(config: TrainConfig, encoders: dict[str, EncoderPlan]) -> tuple[int, str, dict]:
+    """(image size, normalisation, tokenizer settings) matched to the encoders."""
+    from mmsa_keras.encoders import image_encoder_spec, text_encoder_spec
+
+    image_size = config.image_size
+    normalisation = "mean_std"
+    if "image" in encoders:
+        ispec = image_encoder_spec(encoders["image"].name)
+        normalisation = ispec.normalisation
+        image_size = image_size or ispec.image_size or 64
+    image_size = int(image_size or 64)
+    if "text" in encoders and encoders["text"].pretrained:
+        tokenizer = {"kind": "keras_hub", "preset": text_encoder_spec(encoders["text"].name).preset()}
+    else:
+        tokenizer = {"kind": "vocabulary", **(config.tokenizer_options or {})}
+    return image_size, normalisation, tokenizer
+
+
+def _check_overrides(spec, overrides: dict) -> None:
+    accepted = spec.accepted_arguments()
+    params = inspect.signature(spec.builder).parameters
+    takes_kwargs = any(p.kind == p.VAR_KEYWORD for p in params.values())
+    reserved = {"text_encoder", "image_encoder", "text_feature_shape", "image_feature_shape", "num_classes"}
+    for key in overrides:
+        if key in reserved:
+            flag = {"text_encoder": "--text-encoder", "image_encoder": "--image-encoder"}.get(key)
+            raise UsageError(f"--set {key}: " + (f"use {flag}" if flag else "set by the run itself"))
+        if key not in accepted and not (takes_kwargs and key in ("name", "dtype")):
+            import difflib
+
+            close = difflib.get_close_matches(key, sorted(accepted - reserved), n=1)
+            raise UsageError(f"--set {key}: {spec.name} has no argument {key!r}"
+                             + (f" (did you mean {close[0]!r}?)" if close else "")
+                             + f"; it takes {', '.join(sorted(accepted - reserved - {'kwargs'}))}")
+
+
+def plan_json(plan: RunPlan) -> str:
+    return json.dumps(plan.to_dict(), indent=2, default=str)
