@@ -25,10 +25,20 @@ def describe(path: str, format: str, check_images: bool = True, verbose: bool = 
                 "text_only": not any(p.has_image or p.meta.get("dropped_image") for p in dataset.all_posts()),
                 "undecodable_images": undecodable,
                 "encoding_fallbacks": report.count("encoding_fallback"),
+                "encodings": _encodings(report),
                 "dropped_rows": sum(report.count(k) for k in ("bad_row", "unknown_label", "duplicate_id",
-                                                               "dropped_row")),
+                                                               "dropped_row", "no_label", "outside_path")),
                 "problems": report.counts(),
                 "problem_examples": {k: v[:3] for k, v in report.events.items() if v}})
+    return out
+
+
+def _encodings(report: DataReport) -> dict[str, int]:
+    """Captions per fall-back encoding ("decoded as gb18030" → {"gb18030": n})."""
+    out: dict[str, int] = {}
+    for event in report.events.get("encoding_fallback", []):
+        name = event["message"].replace("decoded as ", "")
+        out[name] = out.get(name, 0) + 1
     return out
 
 
@@ -46,8 +56,10 @@ def format_description(d: dict) -> str:
         lines.append(row)
     lines.append(f"  {'total':12s} {sum(s['posts'] for s in d['splits'].values()):6d} "
                  + " ".join(f"{d['counts'][c]:>{max(width, 6)}d}" for c in d["class_names"]))
+    encodings = ", ".join(f"{k} {v}" for k, v in sorted(d.get("encodings", {}).items()))
     lines.append(f"undecodable images: {d['undecodable_images']}   encoding fall-backs: "
-                 f"{d['encoding_fallbacks']}   dropped rows: {d['dropped_rows']}")
+                 f"{d['encoding_fallbacks']}{f' ({encodings})' if encodings else ''}   dropped rows: "
+                 f"{d['dropped_rows']}")
     if d["problems"]:
         lines.append("problems found (skipped or repaired):")
         for kind, n in sorted(d["problems"].items()):

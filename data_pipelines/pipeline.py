@@ -126,12 +126,13 @@ class Preprocessor:
         return images
 
     def finish_batch(self, images, image_present, texts, augment_seed=None) -> dict[str, tf.Tensor]:
-        """Batch-level ops shared by training, evaluation and serving."""
-        if augment_seed is not None:
-            images = augment_batch(images, augment_seed)
-        images = self.normalise(images) * image_present[:, None, None, None]
+        """Batch-level ops shared by training, evaluation and serving (`images` None: no image input)."""
         text_present = tf.cast(tf.strings.length(tf.strings.strip(texts)) > 0, tf.float32)
-        inputs = {"images": images, "image_present": image_present, "text_present": text_present}
+        inputs = {"image_present": image_present, "text_present": text_present}
+        if images is not None:
+            if augment_seed is not None:
+                images = augment_batch(images, augment_seed)
+            inputs["images"] = self.normalise(images) * image_present[:, None, None, None]
         inputs.update(self.tokenizer(texts))
         return inputs
 
@@ -181,8 +182,13 @@ class Preprocessor:
         weights = None if class_weights is None else tf.constant(np.asarray(class_weights, np.float32))
         seed_t = tf.constant(int(seed), tf.int64)
         size = self.image_size
+        need_images = input_names is None or "images" in input_names
+        has_image = tf.constant([1.0 if p.image_path else 0.0 for p in posts], tf.float32)
 
-        if image_cache is not None:
+        if not need_images:  # a text-only model: no image is read or decoded
+            def load_images(idx):
+                return None, tf.gather(has_image, idx)
+        elif image_cache is not None:
             rows = tf.constant(image_cache.rows_for(posts), tf.int64)
 
             def load_images(idx):

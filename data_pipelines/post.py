@@ -59,6 +59,8 @@ class MultimodalDataset:
     name: str
     class_names: tuple[str, ...]
     splits: dict[str, list[Post]]
+    #: what the reader or the splitter did that a report should say (e.g. a split replaced or shrunk)
+    notes: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def num_classes(self) -> int:

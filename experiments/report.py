@@ -1,10 +1,11 @@
-"""`report.md` of a reproduced table: paper vs measured, with plots; and its parser."""
+"""`report.md` of a reproduced table: paper vs measured, departures, plots; and its parser."""
 
 from __future__ import annotations
 
 import math
 import os
 import re
+import textwrap
 
 import numpy as np
 
@@ -21,60 +22,88 @@ def _unit(unit, metric):
     return unit.get(metric, "percent") if isinstance(unit, dict) else unit
 
 
-def write_report(out_dir: str, results: dict, config: dict) -> str:
+def write_report(out_dir: str, results: dict, table) -> str:
     from mmsa_keras.evaluation import plot_confusion_matrix, plot_history
 
     unit = results["unit"]
     plots = os.path.join(out_dir, "plots")
     os.makedirs(plots, exist_ok=True)
     seeds = results["seeds"]
-    lines = [f"{results['data']} {results['encoders']}", "",
-             f"# {results['name'] if 'name' in results else results['table']}: {results['title']}", "",
-             f"Seeds: {', '.join(map(str, seeds))} · evaluated on the {results['split']} split · "
-             f"unit: {_unit_text(unit)} · wall time {results['wall_seconds']:.0f} s", "",
-             "| Row | Metric | Paper | Ours (mean ± std) | Δ (ours − paper) |",
-             "| --- | --- | --- | --- | --- |"]
+    one_seed = len(seeds) == 1
+    info = results["split_info"]
+    data_name = "the embedded synthetic set" if "embedded synthetic" in results["data"] else \
+        os.path.basename(os.path.normpath(table.dataset.name))
+    lines = [f"# {results['title']}", "", f"{results['data']} {results['encoders']}", "",
+             f"Evaluated on the **{info['split']}** split: {info['size']} posts "
+             f"(majority class {100 * info['majority_rate']:.1f}%). "
+             + " ".join(n[0].upper() + n[1:] + "." for n in info["notes"]), "",
+             f"Seeds: {', '.join(map(str, seeds))} · unit: {_unit_text(unit)} · wall time "
+             f"{results['wall_seconds']:.0f} s", ""]
+    ours = "Ours" if one_seed else "Ours (mean ± std)"
+    lines += [f"| Row | Metric | Paper | {ours} | Δ (ours − paper) |", "| --- | --- | --- | --- | --- |"]
     for row_name, entry in results["rows"].items():
-        for metric in config["metrics"]:
+        if not entry.get("mean"):
+            continue
+        for metric in table.metrics:
             paper = entry["paper"].get(metric)
             mean, std = entry["mean"][metric], entry["std"][metric]
             delta = None if paper is None else mean - paper
             u = _unit(unit, metric)
-            lines.append(f"| {row_name} | {metric} | {_fmt(paper, u)} | {_fmt(mean, u)} ± {_fmt(std, u)} "
+            value = _fmt(mean, u) if one_seed else f"{_fmt(mean, u)} ± {_fmt(std, u)}"
+            flag = " ⚠" if entry.get("collapsed") and metric == table.metrics[0] else ""
+            lines.append(f"| {row_name}{flag} | {metric} | {_fmt(paper, u)} | {value} "
                          f"| {'—' if delta is None else ('+' if delta >= 0 else '') + _fmt(delta, u)} |")
     for row_name, why in results.get("skipped", {}).items():
         lines.append(f"| {row_name} | — | — | not run: {why} | — |")
+    collapsed = [(n, e) for n, e in results["rows"].items() if e.get("collapsed")]
+    if collapsed:
+        lines += ["", "**⚠ Collapsed to the majority class** (all predictions one class, or accuracy within 1 "
+                  "point of the test set's majority rate):"]
+        for row_name, entry in collapsed:
+            lines.append(f"- {row_name}: majority rate {100 * entry['majority_rate']:.1f}%, macro F1 "
+                         f"{entry['macro_f1_mean']:.3f}")
+    lines += ["", "Macro F1 of every row (mean over seeds): "
+              + ", ".join(f"{n} {e['macro_f1_mean']:.3f}" for n, e in results["rows"].items() if e.get("mean"))]
     if "wann_pairs" in results:
-        lines += ["", "## WANN predictions per (CNN, RNN) prediction pair (seed 0)", "",
-                  "| CNN pred. | RNN pred. | WANN → " + " | ".join(config["class_names"]) + " | WANN acc. | posts |",
-                  "| --- | --- | " + " | ".join("---" for _ in config["class_names"]) + " | --- | --- |"]
+        names = table.class_names
+        lines += ["", f"## WANN predictions per (CNN, RNN) prediction pair (seed {seeds[0]})", "",
+                  "| CNN pred. | RNN pred. | WANN → " + " | ".join(names) + " | WANN acc. | posts |",
+                  "| --- | --- | " + " | ".join("---" for _ in names) + " | --- | --- |"]
         for pair, v in results["wann_pairs"][str(seeds[0])].items():
             acc = "—" if math.isnan(v["accuracy"]) else f"{100 * v['accuracy']:.0f}%"
             lines.append(f"| {pair[0]} | {pair[1]} | " + " | ".join(map(str, v["counts"])) + f" | {acc} | {v['posts']} |")
-    # bar chart: paper vs ours for the first metric
-    first = config["metrics"][0]
-    bar_png = _bar_chart(results, first, _unit(unit, first), os.path.join(plots, f"paper_vs_ours_{first}.png"))
-    if bar_png:
-        lines += ["", f"## Paper vs ours ({first})", "", f"![paper vs ours](plots/{os.path.basename(bar_png)})"]
-    lines += ["", f"## Confusion matrices (seed {seeds[0]}, {results['split']} split)", ""]
+    lines += ["", "## Departures from the paper", ""]
     for row_name, entry in results["rows"].items():
-        seed0 = entry["seeds"][str(seeds[0])]
+        lines.append(f"### {row_name}")
+        lines += [f"- {d}" for d in entry.get("departures", [])] or ["- none known"]
+        lines.append("")
+    first = table.metrics[0]
+    bar_png = _bar_chart(results, first, _unit(unit, first), os.path.join(plots, f"paper_vs_ours_{first}.png"),
+                         f"{results['title']}: {first}, paper vs ours ({data_name}, {info['split']} split)")
+    if bar_png:
+        lines += [f"## Paper vs ours ({first})", "", f"![paper vs ours](plots/{os.path.basename(bar_png)})", ""]
+    lines += [f"## Confusion matrices (seed {seeds[0]}, {info['split']} split)", ""]
+    for row_name, entry in results["rows"].items():
+        seed0 = entry["seeds"].get(str(seeds[0]))
+        if not seed0:
+            continue
         png = os.path.join(plots, f"confusion_{_slug(row_name)}.png")
-        plot_confusion_matrix(seed0["confusion_matrix"], config["class_names"][:len(seed0["confusion_matrix"])],
-                              png, row_name)
+        plot_confusion_matrix(seed0["confusion_matrix"], table.class_names[:len(seed0["confusion_matrix"])], png,
+                              f"{row_name} ({entry['model']}) on {data_name}, {info['split']} split, seed "
+                              f"{seeds[0]}")
         lines.append(f"![{row_name}](plots/{os.path.basename(png)})")
     curves = []
-    for row_name in results["rows"]:
+    for row_name, entry in results["rows"].items():
         hist = os.path.join(out_dir, "models", _slug(row_name), f"seed{seeds[0]}", "history.csv")
         if os.path.exists(hist):
-            png = plot_history(hist, os.path.join(plots, f"curves_{_slug(row_name)}.png"))
+            png = plot_history(hist, os.path.join(plots, f"curves_{_slug(row_name)}.png"),
+                               f"{row_name} ({entry['model']}) on {data_name}, seed {seeds[0]}: training curves")
             if png:
                 curves.append(f"![{row_name}](plots/{os.path.basename(png)})")
     if curves:
         lines += ["", f"## Training curves (seed {seeds[0]})", "", *curves]
-    notes = config.get("notes")
-    if notes:
-        lines += ["", "## Notes", "", notes]
+    if table.notes:
+        lines += ["", "## Notes", "", table.notes]
     path = os.path.join(out_dir, "report.md")
     with open(path, "w", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
@@ -91,22 +120,25 @@ def _slug(name):
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
-def _bar_chart(results, metric, unit, path):
+def _bar_chart(results, metric, unit, path, title):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     names = [n for n in results["rows"] if results["rows"][n].get("mean")]
+    if not names:
+        return None
     ours = [results["rows"][n]["mean"][metric] for n in names]
-    err = [results["rows"][n]["std"][metric] for n in names]
+    err = [results["rows"][n]["std"][metric] for n in names] if len(results["seeds"]) > 1 else None
     paper = [results["rows"][n]["paper"].get(metric, np.nan) for n in names]
     x = np.arange(len(names))
-    fig, ax = plt.subplots(figsize=(max(5, 1.1 * len(names) + 2), 3.6))
-    ax.bar(x - 0.2, paper, 0.4, label="paper")
+    fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(names) + 2), 4.2))
+    ax.bar(x - 0.2, [np.nan if p is None else p for p in paper], 0.4, label="paper")
     ax.bar(x + 0.2, ours, 0.4, yerr=err, label="ours", capsize=3)
-    ax.set_xticks(x, names, rotation=30, ha="right")
+    ax.set_xticks(x, [textwrap.shorten(n, 28) for n in names], rotation=30, ha="right")
     ax.set_ylabel(f"{metric} ({'%' if unit == 'percent' else 'fraction'})")
+    ax.set_title("\n".join(textwrap.wrap(title, width=int(12 * max(6, 1.1 * len(names) + 2)))), fontsize=9)
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -114,17 +146,18 @@ def _bar_chart(results, metric, unit, path):
     return path
 
 
-ROW = re.compile(r"^\| (?P<row>[^|]+?) \| (?P<metric>[^|]+?) \| (?P<paper>[^|]+?) \| (?P<mean>[-0-9.]+) ± "
-                 r"(?P<std>[-0-9.]+) \| (?P<delta>[^|]+?) \|$")
+ROW = re.compile(r"^\| (?P<row>[^|]+?)(?: ⚠)? \| (?P<metric>[^|]+?) \| (?P<paper>[^|]+?) \| "
+                 r"(?P<mean>-?\d[\d.]*)(?: ± (?P<std>-?\d[\d.]*))? \| (?P<delta>[^|]+?) \|$")
 
 
 def parse_report(path: str) -> dict:
-    """Read the results table of a report.md back: {(row, metric): (paper, mean, std)}."""
+    """Read the results table of a report.md back: {(row, metric): (paper, mean, std or None)}."""
     out = {}
     with open(path, encoding="utf-8") as f:
         for line in f:
             m = ROW.match(line.strip())
             if m:
                 paper = None if m["paper"] == "—" else float(m["paper"])
-                out[(m["row"], m["metric"])] = (paper, float(m["mean"]), float(m["std"]))
+                std = None if m["std"] is None else float(m["std"])
+                out[(m["row"], m["metric"])] = (paper, float(m["mean"]), std)
     return out

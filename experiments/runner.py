@@ -1,58 +1,49 @@
 """`mmsa reproduce`: train and evaluate every row of a paper table, report paper vs measured.
 
-A table config (`experiments/configs/<paper>_<table>.py`, `get_config(smoke)`)
-gives the rows (registry model + overrides, or a classical baseline, or an
-evaluation of another row with one modality removed), the paper's dataset and
-split, the paper's training settings and reported numbers. `reproduce(...)`
-runs every row for every seed and writes `OUT/<paper>/<table>/`:
+A table config (`experiments/configs/<paper>_<table>.py`, loaded and checked
+as an `experiments.tables.TableConfig`) gives the rows (a registry model with
+overrides, a classical baseline, an evaluation of another row with one
+modality removed, paper 000's WANN pair table), the paper's dataset and split,
+the paper's training settings, its reported numbers and each row's known
+departures from the paper. `reproduce(...)` resolves every row into a run plan
+(so a bad setting fails before anything trains), runs every row for every seed
+and writes `OUT/<paper>/<table>/`:
 
-* `report.md` — first line: the dataset and encoders actually used (and, when
-  they are not the paper's, that the numbers are not a reproduction); then one
-  table row per (row, metric) with the paper's value, ours (mean ± std over
-  seeds) and the difference; then plots;
-* `metrics.json` — every row, seed and metric; `config.json` — what ran;
-* `models/<row>/seed<k>/` — each run directory (model, history, metrics);
-* `plots/` — paper-vs-ours bars, confusion matrices and training curves.
+* `report.md` — the table's title; the data and encoders actually used; the
+  split and its test size; one line per (row, metric) with the paper's value,
+  ours (mean ± std over seeds, or one value for one seed) and the difference;
+  rows that collapsed to the majority class, flagged; a "Departures from the
+  paper" section per row; plots;
+* `metrics.json` — every row, seed and metric, and each row's departures;
+* `config.json` — what ran; `models/<row>/seed<k>/` — each run directory.
 
-Measured numbers are only ever measured.
+Departures ledger: each row's list is the table's and the row's declared
+departures, plus what this run changed — another dataset (or the embedded
+synthetic set), substituted encoders, weights that could not be had, a
+replaced or shrunk split, overridden epochs, frozen encoders where the paper
+fine-tuned them. Measured numbers are only ever measured.
 """
 
 from __future__ import annotations
 
 import copy
-import importlib
+import dataclasses
 import json
 import os
 import re
 import time
+from typing import Any, Callable
 
 import numpy as np
 
-TABLES = {
-    "instagram_wann/table3": "instagram_wann_table3",
-    "instagram_wann/table4": "instagram_wann_table4",
-    "instagram_wann/baselines": "instagram_wann_baselines",
-    "instagram_wann/unimodal": "instagram_wann_unimodal",
-    "mvsa_mha/results": "mvsa_mha_results",
-    "bert_resnet/table4": "bert_resnet_table4",
-    **{f"mvso_gated/table{i}": f"mvso_gated_table{i}" for i in range(1, 10)},
-    "mvso_gated/test": "mvso_gated_test",
-    "joint_fusion/table4": "joint_fusion_table4",
-    "joint_fusion/table5": "joint_fusion_table5",
-}
+from experiments.tables import Row, TableConfig, load_table, table_names  # noqa: F401
+from mmsa_keras.errors import UsageError
 
 
 def list_tables() -> list[tuple[str, str]]:
-    return [(name, load_config(name)["title"]) for name in TABLES]
+    from experiments.tables import list_tables as _list
 
-
-def load_config(name: str, smoke: bool = False) -> dict:
-    if name not in TABLES:
-        raise ValueError(f"unknown table {name!r}; `mmsa reproduce --list` shows them")
-    module = importlib.import_module(f"experiments.configs.{TABLES[name]}")
-    config = module.get_config(smoke=smoke)
-    config["name"] = name
-    return config
+    return _list()
 
 
 # ----------------------------------------------------------------------------- metrics
@@ -68,6 +59,8 @@ def metric_value(metrics: dict, key: str) -> float:
     if key == "f1_micro":
         return metrics["micro_f1"]
     kind, _, cls = key.partition("_")
+    if kind not in ("precision", "recall", "f1"):
+        raise KeyError(key)
     return metrics["per_class"][cls][kind]
 
 
@@ -80,251 +73,426 @@ def _scale(value: float, unit: str) -> float:
     return value * 100.0 if unit == "percent" else value
 
 
-# ----------------------------------------------------------------------------- evaluation helpers
-def evaluate_without(run_dir: str, split: str, drop: str, verbose: int = 0) -> dict:
-    """Evaluate a trained run on its split with one modality removed from every post."""
-    import keras
-
-    from data_pipelines.pipeline import Preprocessor
-    from data_pipelines.report import DataReport
-    from mmsa_keras import runs
-    from mmsa_keras.evaluation import compute_metrics, predict_dataset
-
-    cfg = runs.read_json(os.path.join(run_dir, "run_config.json"))
-    dataset = runs.load_split_data(cfg["data_dir"], cfg["format"], cfg["seed"], DataReport(max_messages=0),
-                                   splits_file=os.path.join(run_dir, "splits.json"),
-                                   format_options=cfg.get("format_options"), verbose=False)
-    posts = [copy.copy(p) for p in dataset.labelled(split)]
-    for p in posts:
-        if drop == "image":
-            p.image_path = None
-        else:
-            p.text = None
-    model = keras.saving.load_model(os.path.join(run_dir, "model.keras"), compile=False)
-    ds = Preprocessor.load(run_dir).make_dataset(posts, 64, input_names=list(model.input))
-    y_true, y_prob = predict_dataset(model, ds, verbose=verbose)
-    return compute_metrics(y_true, y_prob, dataset.class_names)
+def collapse_info(confusion_matrix) -> dict:
+    """Whether predictions collapsed to one class, or accuracy is within 1 point of the majority rate."""
+    m = np.asarray(confusion_matrix)
+    n = int(m.sum())
+    predicted = m.sum(axis=0)
+    majority = float(m.sum(axis=1).max() / max(n, 1))
+    accuracy = float(np.trace(m) / max(n, 1))
+    one_class = int((predicted > 0).sum()) <= 1
+    return {"collapsed": bool(one_class or abs(accuracy - majority) <= 0.01), "one_class": bool(one_class),
+            "majority_rate": majority, "accuracy": accuracy}
 
 
-def run_baseline(kind: str, data_dir: str, fmt: str, format_options: dict, seed: int, split: str,
-                 out_dir: str, params: dict) -> dict:
-    """Fit a classical baseline on the train split and evaluate it on `split`."""
-    from data_pipelines.report import DataReport
-    from mmsa_keras import runs
-    from mmsa_keras.baselines import PixelRandomForest, TfidfSVM
-    from mmsa_keras.evaluation import compute_metrics, plot_confusion_matrix
-
-    report = DataReport(max_messages=0)
-    dataset = runs.load_split_data(data_dir, fmt, seed, report, format_options=format_options, verbose=False)
-    has = (lambda p: p.has_image) if kind == "random_forest" else (lambda p: p.has_text)
-    train_posts = [p for p in dataset.labelled("train") if has(p)]
-    eval_posts = [p for p in dataset.labelled(split) if has(p)]
-    if not train_posts or not eval_posts:
-        return None
-    skipped = len(dataset.labelled(split)) - len(eval_posts)
-    model = (PixelRandomForest(seed=seed, **params) if kind == "random_forest" else TfidfSVM(seed=seed, **params))
-    model.fit(train_posts)
-    probs = model.predict_proba(eval_posts, dataset.num_classes)
-    metrics = compute_metrics([p.label for p in eval_posts], probs, dataset.class_names)
-    metrics["best_params"] = {k: (v if isinstance(v, (int, float, str)) or v is None else str(v))
-                              for k, v in model.best_params.items()}
-    metrics["posts_without_the_modality_left_out"] = skipped
-    os.makedirs(out_dir, exist_ok=True)
-    plot_confusion_matrix(metrics["confusion_matrix"], dataset.class_names,
-                          os.path.join(out_dir, f"confusion_matrix_{split}.png"), f"{kind} ({split})")
-    runs.write_json(os.path.join(out_dir, "metrics.json"), {split: metrics})
-    return metrics
-
-
-def wann_pairs(cnn_dir: str, rnn_dir: str, wann_dir: str, split: str) -> dict:
-    """Paper 000 Table 4: WANN predictions per class and accuracy for each (CNN, RNN) prediction pair."""
-    import keras
-
-    from data_pipelines.pipeline import Preprocessor
-    from data_pipelines.report import DataReport
-    from mmsa_keras import runs
-    from mmsa_keras.models.base import class_scores
-
-    cfg = runs.read_json(os.path.join(wann_dir, "run_config.json"))
-    dataset = runs.load_split_data(cfg["data_dir"], cfg["format"], cfg["seed"], DataReport(max_messages=0),
-                                   splits_file=os.path.join(wann_dir, "splits.json"),
-                                   format_options=cfg.get("format_options"), verbose=False)
-    posts = dataset.labelled(split)
-    preds = {}
-    for key, run in (("cnn", cnn_dir), ("rnn", rnn_dir), ("wann", wann_dir)):
-        model = keras.saving.load_model(os.path.join(run, "model.keras"), compile=False)
-        ds = Preprocessor.load(run).make_dataset(posts, 64, input_names=list(model.input))
-        preds[key] = np.concatenate([np.asarray(class_scores(model(x, training=False))).argmax(-1)
-                                     for x, _ in ds])
-    labels = np.array([p.label for p in posts])
-    n = dataset.num_classes
-    table = {}
-    for a in range(n):
-        for b in range(n):
-            sel = (preds["cnn"] == a) & (preds["rnn"] == b)
-            counts = np.bincount(preds["wann"][sel], minlength=n).tolist()
-            acc = float((preds["wann"][sel] == labels[sel]).mean()) if sel.any() else float("nan")
-            table[f"{a}{b}"] = {"counts": counts, "accuracy": acc, "posts": int(sel.sum())}
-    return table
-
-
-# ----------------------------------------------------------------------------- the runner
 def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
+# ----------------------------------------------------------------------------- context
+_IMAGENET: dict[str, tuple[bool, str]] = {}
+
+
 def imagenet_available(image_encoder: str) -> tuple[bool, str]:
     """Whether the ImageNet weights of a keras.applications encoder can be had (cached or downloaded)."""
-    from mmsa_keras.encoders import build_image_encoder
-
-    try:
-        build_image_encoder(image_encoder, weights="imagenet", image_size=64)
-        return True, ""
-    except Exception as e:  # no network, no cache
-        return False, f"{type(e).__name__}: {str(e).splitlines()[0][:160]}"
-
-
-def reproduce(name: str, data_dir: str | None = None, format: str | None = None, protocol: str | None = None,
-              seeds: int = 1, smoke: bool = False, out: str = "results", text_encoder: str | None = None,
-              image_encoder: str | None = None, variant: str | None = None, epochs: int | None = None,
-              finetune: bool = False, verbose: int = 1) -> dict:
-    """Run every row of table `name` for `seeds` seeds; write the report. Returns metrics."""
-    from data_pipelines.datasets.synthetic import make_synthetic
-    from mmsa_keras.training import TrainConfig, train
-
-    config = load_config(name, smoke=smoke)
-    out_dir = os.path.join(out, name)
-    os.makedirs(out_dir, exist_ok=True)
-    ds_cfg = config["dataset"]
-    variant = variant or ds_cfg.get("default_variant")
-    embedded = data_dir is None
-    if embedded:
-        data_dir = os.path.join(out_dir, "synthetic_data")
-        make_synthetic(data_dir, **config["synthetic"])
-        fmt, format_options = "mvsa", {}
-        encoders = dict(config["embedded_encoders"])
-    else:
-        fmt = format or ds_cfg["format"]
-        format_options = dict(ds_cfg.get("options", {}))
-        encoders = dict(config["encoders"])
-    if protocol:
-        format_options["protocol"] = protocol
-    split_note = ""
-    if not embedded and format_options.get("split") == "paper002":
-        from data_pipelines.datasets import load_dataset
-        from data_pipelines.report import DataReport
+    if image_encoder not in _IMAGENET:
+        from mmsa_keras.encoders import build_image_encoder
 
         try:
-            load_dataset(data_dir, fmt, report=DataReport(max_messages=0), **format_options)
-        except ValueError as e:
-            if "paper002" not in str(e):
-                raise
-            format_options["split"] = "random"
-            split_note = (f" The paper's 3,200/800/512 split needs more labelled posts than {data_dir} has "
-                          "(" + str(e).split("has ")[-1] + "): a seeded stratified 8:1:1 split was used.")
-    if ds_cfg.get("keep_classes"):
-        format_options["keep_classes"] = list(ds_cfg["keep_classes"])
-    encoders["text"] = text_encoder or encoders.get("text")
-    encoders["image"] = image_encoder or encoders.get("image")
-    training = dict(config["embedded_training"] if embedded else config["training"])
+            build_image_encoder(image_encoder, weights="imagenet", image_size=64)
+            _IMAGENET[image_encoder] = (True, "")
+        except Exception as e:  # no network, no cache
+            first = str(e).splitlines()[0][:160] if str(e) else ""
+            _IMAGENET[image_encoder] = (False, f"{type(e).__name__}: {first}")
+    return _IMAGENET[image_encoder]
+
+
+@dataclasses.dataclass
+class Context:
+    """What every row of one reproduction shares."""
+
+    table: TableConfig
+    out_dir: str
+    embedded: bool
+    data_dir: str
+    fmt: str
+    format_options: dict
+    encoders: dict
+    training: dict
+    image_weights: str | None
+    variant: str | None
+    vary_split: bool
+    verbose: int
+    finetune: bool
+    departures: list[str]
+    glove: str | None = None
+    run_dirs: dict = dataclasses.field(default_factory=dict)  # seed -> {row name -> run dir}
+    split_notes: list[str] = dataclasses.field(default_factory=list)
+    test_size: int | None = None
+
+    def row_dir(self, row: Row, seed: int) -> str:
+        return os.path.join(self.out_dir, "models", _slug(row.name), f"seed{seed}")
+
+    def encoder_names(self, row: Row) -> tuple[str | None, str | None]:
+        """A row's own encoder (its architecture: the raw-pixel CNN) comes first; the paper's feature
+        extractor for that row applies on the paper's data only."""
+        text = row.text_encoder or self.encoders.get("text")
+        image = row.image_encoder or (None if self.embedded else row.paper_image_encoder) or self.encoders.get("image")
+        return text, image
+
+    def train_config(self, row: Row, seed: int):
+        from mmsa_keras.config import TrainConfig
+
+        text, image = self.encoder_names(row)
+        settings = dict(self.training)
+        if not self.embedded:
+            settings.update(row.training)
+        settings.setdefault("text_encoder_config", dict(self.table.encoder_configs.get(text, {})))
+        settings.setdefault("image_encoder_config", dict(self.table.encoder_configs.get(image, {})))
+        overrides = dict(row.overrides)
+        if self.table.smoke:
+            overrides.update(row.smoke_overrides)
+        for key, source in row.uses.items():
+            overrides[key] = os.path.join(self.run_dirs[seed][source], "model.keras")
+        if self.glove and "label_vectors" in _accepted(row.model):
+            from mmsa_keras.label_vectors import load_glove_label_vectors
+
+            overrides.setdefault("label_vectors", load_glove_label_vectors(self.glove, self.table.class_names))
+        image_weights = None
+        paper_image = self.table.encoders.get("image")
+        if image and image == (row.paper_image_encoder or paper_image) and not self.embedded and \
+                image not in (row.image_encoder,):
+            image_weights = self.image_weights
+        split_seed = seed if self.vary_split else 0
+        return TrainConfig(model=row.model, data_dir=self.data_dir, format=self.fmt, out=self.row_dir(row, seed),
+                           seed=seed, split_seed=split_seed, text_encoder=text, image_encoder=image,
+                           image_weights=image_weights, model_overrides=overrides,
+                           format_options=copy.deepcopy(self.format_options), force=True,
+                           verbose=max(0, self.verbose - 1), **settings)
+
+
+def _accepted(model: str | None) -> set[str]:
+    if not model:
+        return set()
+    from mmsa_keras.registry import get_spec
+
+    return get_spec(model).accepted_arguments() or set()
+
+
+# ----------------------------------------------------------------------------- row kinds
+def run_keras_row(ctx: Context, row: Row, seed: int) -> tuple[dict | None, dict]:
+    from mmsa_keras.training import train
+
+    config = ctx.train_config(row, seed)
+    summary = train(config)
+    ctx.run_dirs[seed][row.name] = config.out
+    metrics = summary["all_metrics"].get(ctx.table.split)
+    plan = summary["plan"]
+    extra = {"train_seconds": summary["train_seconds"], "feature_mode": summary["feature_mode"],
+             "epochs_run": summary["epochs_run"], "plan": plan.describe(),
+             "encoders_used": {m: e.describe() for m, e in plan.encoders.items()},
+             "plan_departures": _plan_departures(ctx, row, plan)}
+    return metrics, extra
+
+
+def _plan_departures(ctx: Context, row: Row, plan) -> list[str]:
+    """What the resolved plan of a row changed against the paper (beyond the table-wide departures)."""
+    out = []
+    for m, enc in plan.encoders.items():
+        if enc.random_weights and not ctx.embedded:
+            out.append(f"{enc.name} randomly initialised (no pretrained weights were used)")
+    if not ctx.embedded and ctx.table.finetune and not ctx.finetune and any(e.frozen for e in plan.encoders.values()):
+        out.append("encoders frozen (the head trains on stored features) where the paper fine-tuned them; "
+                   "--finetune trains end to end")
+    if ctx.embedded and row.training:
+        out.append(f"the row's own training settings ({_settings_text(row.training)}) apply to the paper's "
+                   "data only, not to the embedded set")
+    return out
+
+
+def _settings_text(settings: dict) -> str:
+    return ", ".join(f"{k} {v}" for k, v in settings.items())
+
+
+def run_without_row(ctx: Context, row: Row, seed: int) -> tuple[dict | None, dict]:
+    """A trained row evaluated with one modality removed from every post (paper 004, Table 5)."""
+    from mmsa_keras.evaluation import compute_metrics
+    from mmsa_keras.runs import Run
+
+    run = Run(ctx.run_dirs[seed][row.from_row])
+    posts = [copy.copy(p) for p in run.dataset(verbose=False).labelled(ctx.table.split)]
+    for p in posts:
+        if row.drop == "image":
+            p.image_path = None
+        else:
+            p.text = None
+    y_true, y_prob = run.predict(posts)
+    return compute_metrics(y_true, y_prob, run.class_names), {}
+
+
+def run_baseline_row(ctx: Context, row: Row, seed: int) -> tuple[dict | None, dict]:
+    from mmsa_keras.baselines.run import fit_and_evaluate
+    from mmsa_keras.runs import load_split_data
+
+    dataset = load_split_data(ctx.data_dir, ctx.fmt, seed if ctx.vary_split else 0,
+                              format_options=_drawn(ctx, seed), verbose=False)
+    params = {**row.params, **(row.smoke_params if ctx.table.smoke else {})}
+    metrics = fit_and_evaluate(row.kind, dataset, ctx.table.split, seed, params, ctx.row_dir(row, seed))
+    if metrics is None:
+        return None, {"why": f"no posts with {'an image' if row.kind == 'random_forest' else 'text'}"}
+    return metrics, {"best_params": metrics["best_params"]}
+
+
+def _drawn(ctx: Context, seed: int) -> dict:
+    options = copy.deepcopy(ctx.format_options)
+    if options.get("split") in ("random", "paper002") and "seed" not in options:
+        options["seed"] = seed if ctx.vary_split else 0
+    return options
+
+
+def run_wann_pairs_row(ctx: Context, row: Row, seed: int) -> tuple[dict | None, dict]:
+    """Paper 000 Table 4: WANN predictions per class and accuracy for each (CNN, RNN) prediction pair."""
+    from mmsa_keras.runs import Run
+
+    runs = [Run(ctx.run_dirs[seed][name]) for name in row.rows]
+    posts = runs[-1].dataset(verbose=False).labelled(ctx.table.split)
+    preds = [run.predict(posts)[1].argmax(-1) for run in runs]
+    labels = np.array([p.label for p in posts])
+    n = len(runs[-1].class_names)
+    table = {}
+    for a in range(n):
+        for b in range(n):
+            sel = (preds[0] == a) & (preds[1] == b)
+            counts = np.bincount(preds[2][sel], minlength=n).tolist()
+            acc = float((preds[2][sel] == labels[sel]).mean()) if sel.any() else float("nan")
+            table[f"{a}{b}"] = {"counts": counts, "accuracy": acc, "posts": int(sel.sum())}
+    return None, {"wann_pairs": table}
+
+
+#: row kind → the function that runs it
+ROW_RUNNERS: dict[str, Callable[[Context, Row, int], tuple[dict | None, dict]]] = {
+    "keras": run_keras_row,
+    "without": run_without_row,
+    "random_forest": run_baseline_row,
+    "tfidf_svm": run_baseline_row,
+    "wann_pairs": run_wann_pairs_row,
+}
+
+
+# ----------------------------------------------------------------------------- setup
+def _select_rows(table: TableConfig, names: list[str] | None) -> list[Row]:
+    if not names:
+        return list(table.rows)
+    unknown = [n for n in names if n not in {r.name for r in table.rows}]
+    if unknown:
+        raise UsageError(f"--rows: no row {unknown[0]!r} in {table.name} (rows: "
+                         f"{', '.join(r.name for r in table.rows)})")
+    wanted = set(names)
+    for row in reversed(table.rows):  # rows a wanted row uses run too
+        if row.name in wanted:
+            wanted.update(row.uses.values())
+            wanted.update(filter(None, [row.from_row, row.init_from]))
+            wanted.update(row.rows)
+    return [r for r in table.rows if r.name in wanted]
+
+
+def _prepare(table: TableConfig, data_dir, format, protocol, text_encoder, image_encoder, image_weights, variant,
+             epochs, finetune, out, verbose, vary_split, glove) -> Context:
+    from data_pipelines.datasets.synthetic import make_synthetic
+
+    out_dir = os.path.join(out, table.name)
+    ds = table.dataset
+    variant = variant or ds.default_variant
+    embedded = data_dir is None
+    departures: list[str] = list(table.departures)
+    paper_dataset = ds.name + (f" ({variant})" if variant else "")
+    if embedded:
+        data_dir = os.path.join(out_dir, "synthetic_data")
+        fmt, format_options = "mvsa", {}
+        encoders = dict(table.embedded_encoders)
+        departures.append(f"ran on the embedded synthetic dataset ({table.synthetic['posts']} posts), not on "
+                          f"{paper_dataset}")
+    else:
+        fmt = format or ds.format
+        format_options = dict(ds.options)
+        encoders = dict(table.encoders)
+    if protocol:
+        format_options["protocol"] = protocol
+    if ds.keep_classes:
+        format_options["keep_classes"] = list(ds.keep_classes)
+    paper_text, paper_image = table.encoders.get("text"), table.encoders.get("image")
+    if text_encoder:
+        encoders["text"] = text_encoder
+        if text_encoder != paper_text and not embedded:
+            departures.append(f"text encoder {text_encoder} instead of the paper's ({table.paper_encoders})")
+    if image_encoder:
+        encoders["image"] = image_encoder
+        if image_encoder != paper_image and not embedded:
+            departures.append(f"image encoder {image_encoder} instead of the paper's ({table.paper_encoders})")
+    training = dict(table.embedded_training if embedded else table.training)
     if finetune:
-        training.update(config.get("finetune", {}))
+        if table.finetune is None:
+            raise UsageError(f"--finetune: {table.name}: {table.finetune_note}")
+        if embedded:
+            departures.append("--finetune has no effect on the embedded run: its small encoders train from "
+                              "scratch anyway")
+        else:
+            training.update(table.finetune)
     if epochs is not None:
         training["epochs"] = epochs
-    encoder_configs = config.get("encoder_configs", {})
-    weights_note = ""
-    if encoders["image"] and encoders.get("image_weights") and encoders["image"] == config["encoders"].get("image"):
-        ok, why = imagenet_available(encoders["image"])
-        if ok:
-            training["image_encoder_config"] = {"weights": encoders["image_weights"]}
-        else:
-            weights_note = (f" ImageNet weights for {encoders['image']} could not be had ({why}): it ran with "
-                            "RANDOM weights, so its image features are not the paper's.")
-            encoders["image_weights"] = "random (download failed)"
-    split = config.get("split", "test")
-    unit = config.get("unit", "percent")
-    paper_dataset = ds_cfg["name"] + (f" ({variant})" if variant else "")
+        departures.append(f"epochs set to {epochs} by --epochs (the paper's: "
+                          f"{table.training.get('epochs', 'per row')})")
+    weights = None
+    if not embedded and encoders.get("image") == paper_image:
+        weights = image_weights if image_weights is not None else table.encoders.get("image_weights")
+        if weights == "imagenet":
+            ok, why = imagenet_available(paper_image)
+            if not ok:
+                departures.append(f"{paper_image} ran with RANDOM weights: its ImageNet weights could not be had "
+                                  f"({why}); --image-weights FILE gives them")
+                weights = "none"
+        elif weights in (None, "none"):
+            departures.append(f"{paper_image} randomly initialised: no weights given "
+                              f"(--image-weights FILE gives the pretrained {paper_image})")
+            weights = "none"
+    elif image_weights is not None and not embedded:
+        weights = image_weights
+    if table.smoke:
+        departures.append("smoke variant: tiny encoders, one epoch (a check that the table runs, not a result)")
     if embedded:
-        data_line = (f"Ran on the embedded synthetic dataset ({config['synthetic']['posts']} posts), NOT on "
-                     f"{paper_dataset}: the measured numbers are not a reproduction of the paper's.")
-    else:
-        data_line = (f"Ran on {data_dir} (format {fmt}{', ' + str(format_options) if format_options else ''}); "
-                     f"the paper used {paper_dataset}.{split_note}")
-    image_desc = encoders["image"] or "-"
-    if encoders.get("image_weights") and encoders["image"] == config["encoders"].get("image") and not embedded:
-        image_desc += f" ({encoders['image_weights']} weights)"
-    enc_line = (f"Encoders used: text {encoders['text'] or '-'}, image {image_desc}"
-                f"{' (fine-tuned)' if finetune else ''}; the paper's: {config['paper_encoders']}.{weights_note}")
+        make_synthetic(data_dir, **table.synthetic)
+    return Context(table=table, out_dir=out_dir, embedded=embedded, data_dir=data_dir, fmt=fmt,
+                   format_options=format_options, encoders=encoders, training=training, image_weights=weights,
+                   variant=variant, vary_split=vary_split, verbose=verbose, finetune=finetune,
+                   departures=departures, glove=glove)
+
+
+def _check_plans(ctx: Context, rows: list[Row], seeds: int) -> None:
+    """Resolve every keras row's plan before anything trains: a bad setting fails at once."""
+    from mmsa_keras.plan import make_plan
+
+    ctx.run_dirs = {s: {} for s in range(seeds)}
+    for row in rows:
+        if row.kind != "keras":
+            continue
+        for source in row.uses.values():
+            ctx.run_dirs[0][source] = ctx.row_dir(ctx.table.row(source), 0)
+        try:
+            make_plan(ctx.train_config(row, 0))
+        except UsageError as e:
+            raise UsageError(f"{ctx.table.name}, row {row.name!r}: {e}") from None
+    ctx.run_dirs = {s: {} for s in range(seeds)}
+
+
+# ----------------------------------------------------------------------------- reproduce
+def reproduce(name: str, data_dir: str | None = None, format: str | None = None, protocol: str | None = None,
+              seeds: int = 1, smoke: bool = False, out: str = "results", text_encoder: str | None = None,
+              image_encoder: str | None = None, image_weights: str | None = None, glove: str | None = None,
+              variant: str | None = None, epochs: int | None = None, finetune: bool = False,
+              vary_split: bool = False, rows: list[str] | None = None, verbose: int = 1) -> dict:
+    """Run every row of table `name` for `seeds` seeds; write the report. Returns the results."""
+    table = load_table(name, smoke=smoke)
+    selected = _select_rows(table, rows)
+    ctx = _prepare(table, data_dir, format, protocol, text_encoder, image_encoder, image_weights, variant, epochs,
+                   finetune, out, verbose, vary_split, glove)
+    _check_plans(ctx, selected, seeds)
+    os.makedirs(ctx.out_dir, exist_ok=True)
+    split_info = _split_info(ctx)
     start = time.time()
-    results: dict = {"table": name, "title": config["title"], "unit": unit, "split": split, "seeds": {},
-                     "data": data_line, "encoders": enc_line, "rows": {}}
+    results: dict[str, Any] = {"table": name, "title": table.title, "unit": table.unit, "split": table.split,
+                               "data": _data_line(ctx), "encoders": _encoder_line(ctx), "rows": {},
+                               "departures": ctx.departures, "split_info": split_info,
+                               "variant": ctx.variant}
     for seed in range(seeds):
-        run_dirs: dict[str, str] = {}
-        for row in config["rows"]:
-            row_name = row["name"]
-            row_dir = os.path.join(out_dir, "models", _slug(row_name), f"seed{seed}")
-            kind = row.get("kind", "keras")
+        for row in selected:
             if verbose:
-                print(f"[{name}] seed {seed}: {row_name}", flush=True)
-            extra = {}
-            if kind == "keras":
-                overrides = dict(row.get("overrides", {}))
-                for key, source in row.get("uses", {}).items():
-                    overrides[key] = os.path.join(run_dirs[source], "model.keras")
-                # "image_encoder" is part of a row's architecture (the raw-pixel CNN); "paper_image_encoder"
-                # is the paper's feature extractor for that row, used on the paper's data only
-                text_name = row.get("text_encoder") or encoders["text"]
-                image_name = (row.get("image_encoder") or (None if embedded else row.get("paper_image_encoder"))
-                              or encoders["image"])
-                # a row's own (paper) optimiser applies to the paper's data, not to the embedded set
-                settings = {**training, **({} if embedded else row.get("training", {}))}
-                settings.setdefault("text_encoder_config", dict(encoder_configs.get(text_name, {})))
-                settings.setdefault("image_encoder_config", dict(encoder_configs.get(image_name, {})))
-                cfg = TrainConfig(model=row["model"], data_dir=data_dir, format=fmt, out=row_dir, seed=seed,
-                                  text_encoder=text_name, image_encoder=image_name,
-                                  model_overrides=overrides, format_options=format_options, force=True,
-                                  verbose=max(0, verbose - 1), **settings)
-                summary = train(cfg)
-                metrics = summary["all_metrics"][split]
-                run_dirs[row_name] = row_dir
-                extra = {"train_seconds": summary["train_seconds"], "feature_mode": summary["feature_mode"],
-                         "epochs_run": len(summary["history"]["loss"])}
-            elif kind == "without":  # a trained row evaluated with one modality removed (Table 5)
-                metrics = evaluate_without(run_dirs[row["from_row"]], split, row["drop"])
-            elif kind in ("random_forest", "tfidf_svm"):
-                metrics = run_baseline(kind, data_dir, fmt, format_options, seed, split, row_dir,
-                                       row.get("params", {}))
-                if metrics is None:
-                    extra = {"why": f"no posts with {'an image' if kind == 'random_forest' else 'text'}"}
-            elif kind == "wann_pairs":
-                pairs = wann_pairs(*(run_dirs[r] for r in row["rows"]), split)
-                results.setdefault("wann_pairs", {})[str(seed)] = pairs
+                print(f"[{name}] seed {seed}: {row.name}", flush=True)
+            metrics, extra = ROW_RUNNERS[row.kind](ctx, row, seed)
+            if "wann_pairs" in extra:
+                results.setdefault("wann_pairs", {})[str(seed)] = extra.pop("wann_pairs")
                 continue
-            else:
-                raise ValueError(f"{name}: unknown row kind {kind!r}")
-            entry = results["rows"].setdefault(row_name, {"model": row.get("model", kind), "seeds": {}})
+            entry = results["rows"].setdefault(row.name, {"model": row.model or row.kind, "seeds": {},
+                                                          "departures": _row_departures(ctx, row)})
+            for d in extra.pop("plan_departures", []):
+                if d not in entry["departures"]:
+                    entry["departures"].append(d)
             if metrics is None:  # a row that cannot run on this dataset (e.g. pixels without images)
-                results.setdefault("skipped", {})[row_name] = extra.get("why", "")
+                results.setdefault("skipped", {})[row.name] = extra.get("why", "")
                 continue
-            entry["seeds"][str(seed)] = {"metrics": {m: _scale(metric_value(metrics, m), unit_of(unit, m))
-                                                     for m in config["metrics"]}, **extra,
-                                         "confusion_matrix": metrics["confusion_matrix"]}
+            entry["seeds"][str(seed)] = {
+                "metrics": {m: _scale(metric_value(metrics, m), unit_of(table.unit, m)) for m in table.metrics},
+                "accuracy": metrics["accuracy"], "macro_f1": metrics["macro"]["f1"],
+                "weighted_f1": metrics["weighted"]["f1"], "num_examples": metrics["num_examples"],
+                "confusion_matrix": metrics["confusion_matrix"], **extra}
     for row_name, entry in results["rows"].items():
-        values = {m: [s["metrics"][m] for s in entry["seeds"].values()] for m in config["metrics"]}
+        if not entry["seeds"]:
+            continue
+        values = {m: [s["metrics"][m] for s in entry["seeds"].values()] for m in table.metrics}
         entry["mean"] = {m: float(np.mean(v)) for m, v in values.items()}
         entry["std"] = {m: float(np.std(v)) for m, v in values.items()}
-        paper = next(r for r in config["rows"] if r["name"] == row_name).get("paper", {})
-        entry["paper"] = paper.get(variant, paper) if variant and isinstance(paper.get(variant), dict) else paper
+        collapses = [collapse_info(s["confusion_matrix"]) for s in entry["seeds"].values()]
+        entry["collapsed"] = any(c["collapsed"] for c in collapses)
+        entry["majority_rate"] = float(np.mean([c["majority_rate"] for c in collapses]))
+        entry["macro_f1_mean"] = float(np.mean([s["macro_f1"] for s in entry["seeds"].values()]))
+        paper = table.row(row_name).paper
+        entry["paper"] = paper.get(ctx.variant, paper) if ctx.variant and isinstance(paper.get(ctx.variant), dict) \
+            else paper
     results["wall_seconds"] = time.time() - start
     results["seeds"] = list(range(seeds))
-    with open(os.path.join(out_dir, "metrics.json"), "w", encoding="utf-8") as f:
+    with open(os.path.join(ctx.out_dir, "metrics.json"), "w", encoding="utf-8") as f:
         json.dump(results, f, indent=2)
-    used = {**config, "data_dir": data_dir, "format": fmt, "format_options": format_options,
-            "encoders_used": encoders, "training_used": training, "seeds": seeds, "variant": variant,
-            "smoke": smoke}
-    with open(os.path.join(out_dir, "config.json"), "w", encoding="utf-8") as f:
+    used = {**dataclasses.asdict(table), "data_dir": ctx.data_dir, "format": ctx.fmt,
+            "format_options": ctx.format_options, "encoders_used": ctx.encoders, "training_used": ctx.training,
+            "image_weights_used": ctx.image_weights, "seeds": seeds, "variant": ctx.variant, "smoke": smoke,
+            "vary_split": vary_split, "rows_run": [r.name for r in selected]}
+    with open(os.path.join(ctx.out_dir, "config.json"), "w", encoding="utf-8") as f:
         json.dump(used, f, indent=2, default=str)
     from experiments.report import write_report
 
-    write_report(out_dir, results, config)
+    write_report(ctx.out_dir, results, table)
     return results
+
+
+def _row_departures(ctx: Context, row: Row) -> list[str]:
+    return list(dict.fromkeys(ctx.departures + row.departures + ctx.split_notes))
+
+
+def _split_info(ctx: Context) -> dict:
+    """Read the data once (its report printed once) and say which split the table evaluates."""
+    from mmsa_keras.runs import load_split_data
+
+    dataset = load_split_data(ctx.data_dir, ctx.fmt, 0, format_options=_drawn(ctx, 0), verbose=bool(ctx.verbose))
+    split = ctx.table.split
+    posts = dataset.labelled(split) if split in dataset.splits else []
+    ctx.test_size = len(posts)
+    counts = dataset.class_counts(split) if split in dataset.splits else {}
+    majority = max(counts.values()) / max(sum(counts.values()), 1) if counts else 0.0
+    paper_split = ctx.table.dataset.split_description
+    notes = list(dataset.notes)
+    if not ctx.embedded and paper_split:
+        notes.append(f"the paper's split: {paper_split}")
+    ctx.split_notes = [n for n in dataset.notes if "instead" in n or "kept" in n or "fewer" in n]
+    if ctx.vary_split:
+        ctx.split_notes.append("--vary-split: seed k draws split k (the paper reports one split)")
+    return {"split": split, "size": len(posts), "class_counts": counts, "majority_rate": majority, "notes": notes}
+
+
+def _data_line(ctx: Context) -> str:
+    ds = ctx.table.dataset
+    paper_dataset = ds.name + (f" ({ctx.variant})" if ctx.variant else "")
+    if ctx.embedded:
+        return (f"Ran on the embedded synthetic dataset ({ctx.table.synthetic['posts']} posts), NOT on "
+                f"{paper_dataset}: the measured numbers are not a reproduction of the paper's.")
+    options = {k: v for k, v in ctx.format_options.items()}
+    return (f"Ran on {ctx.data_dir} (format {ctx.fmt}{', ' + str(options) if options else ''}); the paper used "
+            f"{paper_dataset}.")
+
+
+def _encoder_line(ctx: Context) -> str:
+    text, image = ctx.encoders.get("text"), ctx.encoders.get("image")
+    image_desc = image or "-"
+    if image and not ctx.embedded and ctx.image_weights:
+        image_desc += f" ({'random' if ctx.image_weights == 'none' else ctx.image_weights} weights)"
+    tuned = ctx.finetune and not ctx.embedded
+    return (f"Encoders used: text {text or '-'}, image {image_desc}{' (fine-tuned)' if tuned else ''}; "
+            f"the paper's: {ctx.table.paper_encoders}.")

@@ -41,7 +41,9 @@ class TrainConfig:
                          group="data")
     epochs: int = _field(10, "maximum number of epochs")
     batch_size: int = _field(32, "posts per batch (split across replicas)")
-    seed: int = _field(0, "seed of the split, the initialisation, the shuffle and the augmentation")
+    seed: int = _field(0, "seed of the initialisation, the shuffle, the augmentation and (unless --split-seed) "
+                       "the split")
+    split_seed: int | None = _field(None, "seed of a drawn train/validation/test split (default: --seed)")
     precision: str = _field("auto", "auto: mixed_float16 on a GPU, float32 on a CPU", choices=PRECISIONS)
     strategy: str = _field("auto", "auto: MirroredStrategy when several GPUs are visible; multi_worker: "
                            "MultiWorkerMirroredStrategy from TF_CONFIG", choices=STRATEGIES)

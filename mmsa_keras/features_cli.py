@@ -33,7 +33,7 @@ def extract(config: TrainConfig, encoder: str, sequences: bool = False, batch_si
                             balance_to=None).make_preprocessor()
     dataset, report, _ = read_dataset(config.data_dir, config.format, config.format_options)
     posts = dataset.all_posts()
-    if normalisation == "mean_std":  # never for the pretrained encoders, which carry their own preprocessing
+    if modality == "image" and normalisation == "mean_std":  # never for pretrained image encoders
         raise UsageError(f"{encoder} needs training-split statistics; extract it through `mmsa train`")
     model = enc.build(pre, seed=config.seed)
     cache = None

@@ -418,6 +418,7 @@ def make_plan(config: TrainConfig, check_paths: bool = True) -> RunPlan:
     if config.monitor != "val_loss" and not config.early_stopping:
         notes.append(f"--monitor {config.monitor} only picks the best checkpoint: early stopping is off")
 
+    split_seed = int(config.seed if config.split_seed is None else config.split_seed)
     return RunPlan(
         model=config.model, paper=spec.paper, table=spec.table, modalities=tuple(spec.modalities),
         model_overrides=dict(config.model_overrides),
@@ -436,11 +437,19 @@ def make_plan(config: TrainConfig, check_paths: bool = True) -> RunPlan:
         batch_size=int(config.batch_size), seed=int(config.seed), precision=config.precision,
         strategy=config.strategy, class_weight=config.class_weight,
         data={"data_dir": config.data_dir, "format": config.format,
-              "format_options": dict(config.format_options or {}),
-              "allow_outside_paths": bool(config.allow_outside_paths)},
+              "format_options": _format_options(config, split_seed),
+              "allow_outside_paths": bool(config.allow_outside_paths), "split_seed": split_seed},
         feature_store=config.feature_store or default_feature_store(),
         notes=notes,
     )
+
+
+def _format_options(config: TrainConfig, split_seed: int) -> dict:
+    """Reader options; a split the reader draws (random, paper002) uses the run's split seed."""
+    options = dict(config.format_options or {})
+    if options.get("split") in ("random", "paper002") and "seed" not in options:
+        options["seed"] = split_seed
+    return options
 
 
 def preprocessing_settings(config: TrainConfig, encoders: dict[str, EncoderPlan]) -> tuple[int, str, dict]:
@@ -448,7 +457,7 @@ def preprocessing_settings(config: TrainConfig, encoders: dict[str, EncoderPlan]
     from mmsa_keras.encoders import image_encoder_spec, text_encoder_spec
 
     image_size = config.image_size
-    normalisation = "mean_std"
+    normalisation = "none"  # a model without images normalises nothing
     if "image" in encoders:
         ispec = image_encoder_spec(encoders["image"].name)
         normalisation = ispec.normalisation

@@ -112,7 +112,8 @@ def load_split_data(data_dir: str, format: str, seed: int, report: DataReport | 
             raise DataError(f"{splits_file}: {len(missing)} post ids are not in {data_dir} "
                             f"(first: {missing[0]}); was the dataset changed?")
         return MultimodalDataset(dataset.name, dataset.class_names,
-                                 {name: [by_id[i] for i in split] for name, split in ids.items()})
+                                 {name: [by_id[i] for i in split] for name, split in ids.items()},
+                                 dataset.notes + [f"splits as saved in {splits_file}"])
     return split_dataset(dataset, seed)
 
 
@@ -284,7 +285,7 @@ class Run:
         """The run's own dataset with its saved splits."""
         if self._dataset is None:
             data = self.plan.data
-            self._dataset = load_split_data(data["data_dir"], data["format"], self.plan.seed,
+            self._dataset = load_split_data(data["data_dir"], data["format"], data.get("split_seed", self.plan.seed),
                                             splits_file=os.path.join(self.directory, "splits.json"),
                                             format_options=self._format_options(data), verbose=verbose)
         return self._dataset

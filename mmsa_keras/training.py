@@ -450,7 +450,7 @@ def _train_locked(config: TrainConfig, plan: RunPlan, run_dir: str, resuming: bo
     chief = is_chief(strategy)
     report = DataReport(max_messages=10 if verbose else 0)
     splits_file = os.path.join(run_dir, "splits.json")
-    dataset = runs.load_split_data(plan.data["data_dir"], plan.data["format"], plan.seed, report,
+    dataset = runs.load_split_data(plan.data["data_dir"], plan.data["format"], plan.data["split_seed"], report,
                                    splits_file=splits_file if resuming else None,
                                    format_options=runs.Run._format_options(plan.data), verbose=verbose)
     for split in ("train", "validation"):

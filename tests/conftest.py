@@ -1,6 +1,9 @@
 import os
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# the feature store and image cache of the test session (never the user's ~/.cache)
+os.environ["MMSA_CACHE_DIR"] = tempfile.mkdtemp(prefix="mmsa_test_cache_")
 
 import pytest  # noqa: E402
 

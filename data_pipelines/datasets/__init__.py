@@ -67,7 +67,7 @@ def restrict_classes(dataset: MultimodalDataset, keep, report: DataReport) -> Mu
                 report.add("dropped_row", p.meta.get("source", dataset.name),
                            f"post {p.id}: class {dataset.class_names[p.label]!r} not kept", p.meta.get("line"))
         splits[split] = kept
-    return MultimodalDataset(dataset.name, keep, splits)
+    return MultimodalDataset(dataset.name, keep, splits, list(dataset.notes))
 
 
 def _import_all() -> None:

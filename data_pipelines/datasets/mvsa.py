@@ -260,16 +260,42 @@ def _read_json_layout(path, data_dir, report):
     return splits
 
 
-def paper002_split(posts: list[Post], seed: int = 0, train: int = 3200, validation: int = 800):
-    """Paper 002: 3,200 train / 800 validation / the rest (512 in the paper) test,
-    drawn with `seed` from the labelled posts."""
+def paper002_split(posts: list[Post], seed: int = 0, train: int = 3200, validation: int = 800,
+                   own_test: list[Post] | None = None) -> tuple[dict[str, list[Post]], list[str]]:
+    """Paper 002's split: 3,200 train / 800 validation / the rest (512 in the paper) test, drawn with
+    `seed` from the labelled posts. Returns `(splits, notes)`.
+
+    A dataset that comes with its own test split keeps it: train and validation
+    are drawn from the other posts (3,200 / 800 when there are enough, else 4:1).
+    With too few labelled posts for 3,200 + 800 + a test set, a seeded
+    stratified 8:1:1 split is drawn instead. Each case is said in `notes`.
+    """
     labelled = [p for p in posts if p.label is not None]
+    rng = np.random.default_rng(seed)
+    if own_test:
+        order = rng.permutation(len(labelled))
+        pick = [labelled[i] for i in order]
+        if len(pick) >= train + validation:
+            cut, end = train, train + validation
+            note = (f"paper002 split: the dataset's own test split ({len(own_test)} posts) kept; 3,200 train / "
+                    f"800 validation drawn (seed {seed}) from its other {len(pick)} labelled posts")
+        else:
+            cut = round(len(pick) * 0.8)
+            end = len(pick)
+            note = (f"paper002 split: the dataset's own test split ({len(own_test)} posts) kept; its other "
+                    f"{len(pick)} labelled posts are fewer than 3,200 + 800, so they were split 4:1 "
+                    f"(seed {seed}) into {cut} train / {end - cut} validation")
+        return {"train": pick[:cut], "validation": pick[cut:end], "test": list(own_test)}, [note]
     if len(labelled) <= train + validation:
-        raise ValueError(f"split paper002 needs more than {train + validation} labelled posts, "
-                         f"the dataset has {len(labelled)}")
-    order = np.random.default_rng(seed).permutation(len(labelled))
+        splits = stratified_split(labelled, seed=seed)
+        return splits, [f"paper002 split: {len(labelled)} labelled posts cannot hold 3,200 + 800 + a test set; "
+                        f"a seeded stratified 8:1:1 split (seed {seed}) was drawn instead: "
+                        f"{len(splits['train'])} / {len(splits['validation'])} / {len(splits['test'])}"]
+    order = rng.permutation(len(labelled))
     pick = [labelled[i] for i in order]
-    return {"train": pick[:train], "validation": pick[train:train + validation], "test": pick[train + validation:]}
+    splits = {"train": pick[:train], "validation": pick[train:train + validation], "test": pick[train + validation:]}
+    return splits, [f"paper002 split: 3,200 train / 800 validation / {len(splits['test'])} test drawn "
+                    f"(seed {seed}) from {len(labelled)} labelled posts"]
 
 
 @register_reader("mvsa")
@@ -297,13 +323,20 @@ def read_mvsa(path: str, report: DataReport, protocol: str = "A", split: str = "
         splits = _read_json_layout(path, data_dir, report)
     else:
         raise ValueError(f"unknown MVSA layout {layout!r}: original, guid or json")
+    notes = []
     if split in ("random", "paper002"):
         pool = [p for posts in splits.values() for p in posts]
         unlabelled = [p for p in pool if p.label is None]
-        splits = stratified_split(pool, seed=seed) if split == "random" else paper002_split(pool, seed)
+        if split == "random":
+            splits = stratified_split(pool, seed=seed)
+            notes.append(f"split: seeded stratified 8:1:1 (split seed {seed})")
+        else:
+            own_test = [p for p in splits.get("test", []) if p.label is not None]
+            rest = [p for name, posts in splits.items() if name != "test" for p in posts]
+            splits, notes = paper002_split(rest if own_test else pool, seed, own_test=own_test or None)
         if unlabelled:
             splits["unlabelled"] = unlabelled
     elif split != "file":
         raise ValueError(f"split must be 'file', 'random' or 'paper002', got {split!r}")
     name = os.path.basename(os.path.normpath(path)) or "mvsa"
-    return MultimodalDataset(name=name, class_names=SENTIMENT_CLASSES, splits=splits)
+    return MultimodalDataset(name=name, class_names=SENTIMENT_CLASSES, splits=splits, notes=notes)

@@ -7,8 +7,8 @@ CSV fields may span lines (up to 16 MB a field); errors name the line.
 
 Classes: the `class_names` option (`--class-names a,b,c`) fixes them and their
 order; a label is then a name or an index into them. Without it, names that
-are all sentiment words give the paper's (negative, neutral, positive); other
-names are sorted; integer labels keep their own ids, so 0–4 are five classes
+include two of the sentiment words give the paper's (negative, neutral,
+positive), any other word then being an unknown label; other names are sorted; integer labels keep their own ids, so 0–4 are five classes
 "0".."4" and a 0/1 file has two (integers mixed with sentiment names are ids
 into negative, neutral, positive; any other mix needs --class-names). A row whose label is empty, null, or not one of
 the classes is reported with its line and skipped; it never becomes a class.
@@ -71,7 +71,10 @@ def _class_names(raw_labels: list[str], given) -> tuple[str, ...]:
         raise ValueError(f"labels mix class names ({', '.join(words[:3])}) and integers "
                          f"({', '.join(map(str, numbers[:3]))}): give --class-names to map the integers")
     if words:
-        return SENTIMENT_CLASSES if set(words) <= set(SENTIMENT_CLASSES) else tuple(words)
+        # two or more sentiment words: the classes are the sentiment classes, any other word is an unknown label
+        if len(set(words) & set(SENTIMENT_CLASSES)) >= 2 or set(words) <= set(SENTIMENT_CLASSES):
+            return SENTIMENT_CLASSES
+        return tuple(words)
     if numbers:
         if numbers[0] < 0:
             raise ValueError(f"integer labels must be class ids 0..C-1, found {numbers[0]}: "

@@ -23,7 +23,10 @@ EMBEDDED_TRAINING = {"epochs": 12, "batch_size": 32, "learning_rate": 1e-3, "pat
 
 
 def finish(config: dict, smoke: bool) -> dict:
-    """Apply the smoke variant: tiny synthetic set, tiny encoders, one epoch."""
+    """Fill the embedded-default settings; the smoke variant: tiny synthetic set, tiny encoders, one epoch.
+
+    Rows keep their `smoke_overrides` / `smoke_params`; the runner applies them in a smoke run.
+    """
     config = copy.deepcopy(config)
     config.setdefault("synthetic", dict(SYNTHETIC))
     config.setdefault("embedded_training", dict(EMBEDDED_TRAINING))
@@ -31,9 +34,4 @@ def finish(config: dict, smoke: bool) -> dict:
         config["synthetic"] = dict(SMOKE_SYNTHETIC)
         config["embedded_training"] = {**config["embedded_training"], **SMOKE_TRAINING}
         config["encoder_configs"] = dict(SMOKE_ENCODER_CONFIGS)
-        for row in config["rows"]:
-            row.setdefault("overrides", {})
-            row["overrides"].update(row.get("smoke_overrides", {}))
-            if row.get("kind") in ("random_forest", "tfidf_svm"):
-                row["params"] = {**row.get("params", {}), **row.get("smoke_params", {})}
     return config

@@ -92,13 +92,37 @@ def test_mvsa_json_layout_matches_the_guid_layout_on_the_shared_sample(mvsa_samp
     assert all(p.image_path for p in js.all_posts())
 
 
-def test_paper002_split_sizes():
+def test_paper002_split_sizes_own_test_set_and_small_data():
     posts = [Post(str(i), "t", None, i % 3) for i in range(4511)]
-    split = paper002_split(posts, seed=1)
+    split, notes = paper002_split(posts, seed=1)
     assert [len(split[k]) for k in ("train", "validation", "test")] == [3200, 800, 511]
-    assert paper002_split(posts, seed=1)["test"][0].id == split["test"][0].id
-    with pytest.raises(ValueError, match="more than 4000"):
-        paper002_split(posts[:100])
+    assert paper002_split(posts, seed=1)[0]["test"][0].id == split["test"][0].id
+    assert paper002_split(posts, seed=2)[0]["test"][0].id != split["test"][0].id  # the split seed draws it
+    assert "3,200 train / 800 validation / 511 test" in notes[0]
+    # a dataset with its own test split keeps it: nothing of it moves into training
+    own_test = posts[:450]
+    kept, notes = paper002_split(posts[450:], seed=1, own_test=own_test)
+    assert kept["test"] == own_test and not {p.id for p in own_test} & {p.id for p in kept["train"]}
+    assert [len(kept["train"]), len(kept["validation"])] == [3200, 800] and "kept" in notes[0]
+    small, notes = paper002_split(posts[:100])
+    assert sum(len(v) for v in small.values()) == 100 and "8:1:1" in notes[0] and "instead" in notes[0]
+
+
+def test_paper002_split_keeps_the_clmlf_test_file(tmp_path):
+    """The CLMLF JSON layout's test split is kept by --split-by paper002 (it used to be drawn into training)."""
+    from tests.data_pipelines.bad_input import jpeg_bytes
+
+    (tmp_path / "data").mkdir()
+    records = {"train": [], "dev": [], "test": []}
+    for i in range(60):
+        split = "test" if i < 10 else "dev" if i < 20 else "train"
+        records[split].append({"id": str(i), "text": f"post {i}", "emotion_label": i % 3})
+        (tmp_path / "data" / f"{i}.jpg").write_bytes(jpeg_bytes(8))
+    for split, recs in records.items():
+        (tmp_path / f"{split}.json").write_text(json.dumps(recs))
+    ds = load_dataset(str(tmp_path), "mvsa", report=DataReport(max_messages=0), split="paper002")
+    assert sorted(p.id for p in ds["test"]) == sorted(r["id"] for r in records["test"])
+    assert len(ds["train"]) + len(ds["validation"]) == 50 and any("kept" in n for n in ds.notes)
 
 
 # ---------------------------------------------------------------- Twitter CSV

