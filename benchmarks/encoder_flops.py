@@ -19,7 +19,6 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from benchmarks.common import print_table  # noqa: E402
@@ -64,16 +63,21 @@ def main(argv=None):
 
     peak = matmul_peak()
     rows = []
-    image_encoders = [("resnet50", {"weights": None}), ("mobilenet_v2", {"weights": None}),
-                      ("inception_v3", {"weights": None}), ("alexnet", {}), ("small_cnn", {"image_size": 64})]
+    image_encoders = [
+        ("resnet50", {"weights": None}),
+        ("mobilenet_v2", {"weights": None}),
+        ("inception_v3", {"weights": None}),
+        ("alexnet", {}),
+        ("small_cnn", {"image_size": 64}),
+    ]
     for name, kw in image_encoders:
         enc = build_image_encoder(name, **kw)
         size = enc.input.shape[1]
         x = tf.random.uniform((args.batch_size, size, size, 3), 0, 255)
-        call = lambda images: enc(images, training=False)["pooled_output"]  # noqa: E731
+        call = lambda images, enc=enc: enc(images, training=False)["pooled_output"]  # noqa: E731
         flops = count_flops(call, tf.TensorSpec(x.shape, tf.float32))
         graph_call = tf.function(call)
-        seconds = timed(lambda: graph_call(x).numpy(), args.repeats)
+        seconds = timed(lambda graph_call=graph_call, x=x: graph_call(x).numpy(), args.repeats)
         rows.append((name, f"{size}x{size}", flops / args.batch_size, seconds, flops / seconds))
     text_encoders = [("small_transformer", {"vocabulary_size": 20000, "sequence_length": args.sequence_length})]
     try:
@@ -85,21 +89,29 @@ def main(argv=None):
     for name, kw in text_encoders:
         enc = build_text_encoder(name, **kw)
         length = args.sequence_length
-        batch = {"token_ids": tf.random.uniform((args.batch_size, length), 1, 1000, tf.int32),
-                 "padding_mask": tf.ones((args.batch_size, length), tf.int32)}
+        batch = {
+            "token_ids": tf.random.uniform((args.batch_size, length), 1, 1000, tf.int32),
+            "padding_mask": tf.ones((args.batch_size, length), tf.int32),
+        }
         if "segment_ids" in enc.input:
             batch["segment_ids"] = tf.zeros((args.batch_size, length), tf.int32)
         names = sorted(batch)
-        call = lambda *t: enc(dict(zip(names, t)), training=False)["pooled_output"]  # noqa: E731
+        call = lambda *t, enc=enc, names=names: enc(dict(zip(names, t)), training=False)["pooled_output"]  # noqa: E731
         flops = count_flops(call, *[tf.TensorSpec(batch[k].shape, batch[k].dtype) for k in names])
         graph_call = tf.function(call)
-        seconds = timed(lambda: graph_call(*[batch[k] for k in names]).numpy(), args.repeats)
+        seconds = timed(lambda g=graph_call, b=batch, n=names: g(*[b[k] for k in n]).numpy(), args.repeats)
         rows.append((name, f"{length} tokens", flops / args.batch_size, seconds, flops / seconds))
-    print(f"\nfloat32 matmul peak (2048x2048): {peak / 1e9:.1f} GFLOP/s on {os.cpu_count()} CPU cores; "
-          f"batch {args.batch_size}\n")
-    print_table(["encoder", "input", "GFLOPs / post", "batch time (ms)", "achieved GFLOP/s", "fraction of peak"],
-                [[n, i, f"{f / 1e9:.2f}", f"{s * 1e3:.0f}", f"{fps / 1e9:.1f}", f"{fps / peak:.2f}"]
-                 for n, i, f, s, fps in rows])
+    print(
+        f"\nfloat32 matmul peak (2048x2048): {peak / 1e9:.1f} GFLOP/s on {os.cpu_count()} CPU cores; "
+        f"batch {args.batch_size}\n"
+    )
+    print_table(
+        ["encoder", "input", "GFLOPs / post", "batch time (ms)", "achieved GFLOP/s", "fraction of peak"],
+        [
+            [n, i, f"{f / 1e9:.2f}", f"{s * 1e3:.0f}", f"{fps / 1e9:.1f}", f"{fps / peak:.2f}"]
+            for n, i, f, s, fps in rows
+        ],
+    )
 
 
 if __name__ == "__main__":

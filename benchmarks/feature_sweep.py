@@ -30,14 +30,21 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-GATED_ROWS = [("GL1", "GL1", "retained", None), ("GL1", "GL1", "retained", 0.3),
-              ("GL2", "GL2", "retained", None), ("GL2", "GL2", "retained", 0.3),
-              ("GL1", "GL2", "compressed", None), ("GL2", "GL2", "compressed", None),
-              ("GL2", "GL2", "compressed", 0.3), ("GL1", "GL2", "compressed", 0.3)]
-HEADS = ([("mvso_concat_linear", {})]
-         + [("mvso_gated", {"text_gate": t, "image_gate": i, "image_shape": s, "dropout": d})
-            for t, i, s, d in GATED_ROWS]
-         + [("mvso_gated_embedding", {"loss": "cosine"})])
+GATED_ROWS = [
+    ("GL1", "GL1", "retained", None),
+    ("GL1", "GL1", "retained", 0.3),
+    ("GL2", "GL2", "retained", None),
+    ("GL2", "GL2", "retained", 0.3),
+    ("GL1", "GL2", "compressed", None),
+    ("GL2", "GL2", "compressed", None),
+    ("GL2", "GL2", "compressed", 0.3),
+    ("GL1", "GL2", "compressed", 0.3),
+]
+HEADS = (
+    [("mvso_concat_linear", {})]
+    + [("mvso_gated", {"text_gate": t, "image_gate": i, "image_shape": s, "dropout": d}) for t, i, s, d in GATED_ROWS]
+    + [("mvso_gated_embedding", {"loss": "cosine"})]
+)
 
 
 def sweep(mode, data_dir, work, args):
@@ -46,14 +53,31 @@ def sweep(mode, data_dir, work, args):
     accuracies = []
     start = time.perf_counter()
     for n, (model, overrides) in enumerate(HEADS):
-        summary = train(TrainConfig(
-            model=model, data_dir=data_dir, out=os.path.join(work, f"{mode}_{n}"), epochs=args.epochs,
-            batch_size=32, seed=0, image_size=args.image_size, text_encoder="minilm_l6", image_encoder="resnet50",
-            augment=False, patience=args.epochs, verbose=0, feature_mode="on" if mode == "feature" else "off",
-            feature_store=os.path.join(work, "store"), model_overrides=overrides))
+        summary = train(
+            TrainConfig(
+                model=model,
+                data_dir=data_dir,
+                out=os.path.join(work, f"{mode}_{n}"),
+                epochs=args.epochs,
+                batch_size=32,
+                seed=0,
+                image_size=args.image_size,
+                text_encoder="minilm_l6",
+                image_encoder="resnet50",
+                augment=False,
+                patience=args.epochs,
+                verbose=0,
+                feature_mode="on" if mode == "feature" else "off",
+                feature_store=os.path.join(work, "store"),
+                model_overrides=overrides,
+            )
+        )
         accuracies.append(summary["all_metrics"]["validation"]["accuracy"])
-    return {"seconds": time.perf_counter() - start, "val_accuracy": accuracies,
-            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "seconds": time.perf_counter() - start,
+        "val_accuracy": accuracies,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def main(argv=None):
@@ -76,23 +100,51 @@ def main(argv=None):
         data = os.path.join(tmp, "data")
         make_synthetic(data, posts=args.posts, image_size=args.image_size, seed=0)
         for mode in ("feature", "raw"):
-            cmd = [sys.executable, __file__, "--mode", mode, "--data-dir", data, "--work", tmp,
-                   "--posts", str(args.posts), "--image-size", str(args.image_size), "--epochs", str(args.epochs)]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--mode",
+                mode,
+                "--data-dir",
+                data,
+                "--work",
+                tmp,
+                "--posts",
+                str(args.posts),
+                "--image-size",
+                str(args.image_size),
+                "--epochs",
+                str(args.epochs),
+            ]
             out = subprocess.run(cmd, capture_output=True, text=True, check=False)
             line = next((ln for ln in out.stdout.splitlines() if ln.startswith("RESULT")), None)
             if line is None:
                 raise SystemExit(f"the {mode} sweep failed:\n{out.stderr[-3000:]}")
-            results[mode] = json.loads(line[len("RESULT"):])
+            results[mode] = json.loads(line[len("RESULT") :])
     f, r = results["feature"], results["raw"]
-    print(f"\n{len(HEADS)} heads of paper 003 Table 8/9 over frozen ResNet-50 ({args.image_size}px, random "
-          f"weights) + MiniLM-L6; {args.posts} synthetic posts, {args.epochs} epochs each, {os.cpu_count()} CPU "
-          "cores\n")
-    print_table(["sweep", "wall time (s)", "peak RSS (MiB)", "mean val accuracy"],
-                [["feature store (encoders once)", f"{f['seconds']:.0f}", f"{f['peak_rss_mib']:.0f}",
-                  f"{sum(f['val_accuracy']) / len(HEADS):.3f}"],
-                 ["end to end (encoders every step)", f"{r['seconds']:.0f}", f"{r['peak_rss_mib']:.0f}",
-                  f"{sum(r['val_accuracy']) / len(HEADS):.3f}"],
-                 ["speed-up", f"{r['seconds'] / f['seconds']:.1f}x", "", ""]])
+    print(
+        f"\n{len(HEADS)} heads of paper 003 Table 8/9 over frozen ResNet-50 ({args.image_size}px, random "
+        f"weights) + MiniLM-L6; {args.posts} synthetic posts, {args.epochs} epochs each, {os.cpu_count()} CPU "
+        "cores\n"
+    )
+    print_table(
+        ["sweep", "wall time (s)", "peak RSS (MiB)", "mean val accuracy"],
+        [
+            [
+                "feature store (encoders once)",
+                f"{f['seconds']:.0f}",
+                f"{f['peak_rss_mib']:.0f}",
+                f"{sum(f['val_accuracy']) / len(HEADS):.3f}",
+            ],
+            [
+                "end to end (encoders every step)",
+                f"{r['seconds']:.0f}",
+                f"{r['peak_rss_mib']:.0f}",
+                f"{sum(r['val_accuracy']) / len(HEADS):.3f}",
+            ],
+            ["speed-up", f"{r['seconds'] / f['seconds']:.1f}x", "", ""],
+        ],
+    )
 
 
 if __name__ == "__main__":

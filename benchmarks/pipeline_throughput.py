@@ -58,9 +58,12 @@ def main(argv=None):
 
         batches = [next(it) for _ in range(4)]
         model = create_model(
-            "native_cat", text_encoder="small_transformer",
+            "native_cat",
+            text_encoder="small_transformer",
             text_encoder_config={"vocabulary_size": pre.tokenizer.vocabulary_size, "sequence_length": 32},
-            image_encoder="small_cnn", image_encoder_config={"image_size": args.image_size})
+            image_encoder="small_cnn",
+            image_encoder_config={"image_size": args.image_size},
+        )
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
         for x, y in batches[:2]:  # warm-up: graph tracing
             model.train_on_batch(x, y)
@@ -71,13 +74,17 @@ def main(argv=None):
         step_s = time.perf_counter() - start
         step_rate = args.steps * args.batch_size / step_s
 
-    print(f"\nembedded synthetic set: {args.posts} posts, {args.image_size}px, batch {args.batch_size}, "
-          f"{args.steps} batches per phase, {os.cpu_count()} CPU cores\n")
+    print(
+        f"\nembedded synthetic set: {args.posts} posts, {args.image_size}px, batch {args.batch_size}, "
+        f"{args.steps} batches per phase, {os.cpu_count()} CPU cores\n"
+    )
     print_table(
         ["phase", "posts/s", "peak RSS (MiB)"],
-        [["input pipeline (decode+augment+tokenise)", f"{pipeline_rate:.0f}", f"{pipeline_rss:.0f}"],
-         ["native_cat train step (small encoders)", f"{step_rate:.0f}", f"{peak_rss_mib():.0f}"],
-         ["ratio pipeline / train step", f"{pipeline_rate / step_rate:.2f}", ""]],
+        [
+            ["input pipeline (decode+augment+tokenise)", f"{pipeline_rate:.0f}", f"{pipeline_rss:.0f}"],
+            ["native_cat train step (small encoders)", f"{step_rate:.0f}", f"{peak_rss_mib():.0f}"],
+            ["ratio pipeline / train step", f"{pipeline_rate / step_rate:.2f}", ""],
+        ],
     )
 
 

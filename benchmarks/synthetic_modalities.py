@@ -1,9 +1,10 @@
 """How much does the image add on the embedded synthetic set?
 
 Trains the text-only, image-only and NativeCat rows of paper 002 (or, with
-`--all-fusion`, every model of papers 002 and 004) with the small encoders on the default synthetic set (600 posts, 64px) for several seeds and
-prints test accuracy and weighted F1 (mean ± std). The synthetic set is built so
-that text alone is capped (neutral or ironic captions whose label follows the
+`--all-fusion`, every model of papers 002 and 004) with the small encoders on
+the default synthetic set (600 posts, 64px) for several seeds and prints test
+accuracy and weighted F1 (mean ± std). The synthetic set is built so that
+text alone is capped (neutral or ironic captions whose label follows the
 image); this benchmark measures that cap.
 
     python benchmarks/synthetic_modalities.py [--seeds 3] [--epochs 12] [--all-fusion]
@@ -29,9 +30,21 @@ from data_pipelines.datasets.synthetic import make_synthetic  # noqa: E402
 from mmsa_keras.training import TrainConfig, train  # noqa: E402
 
 MODELS = ["bert_resnet_text_only", "bert_resnet_image_only", "native_cat"]
-PAPER_002_004 = ["bert_resnet_text_only", "bert_resnet_image_only", "native_cat", "native_combine", "cmac",
-                 "hstec", "ote", "joint_fusion_text_only", "joint_fusion_image_only", "early_fusion",
-                 "late_fusion", "joint_fusion", "common_space_fusion"]
+PAPER_002_004 = [
+    "bert_resnet_text_only",
+    "bert_resnet_image_only",
+    "native_cat",
+    "native_combine",
+    "cmac",
+    "hstec",
+    "ote",
+    "joint_fusion_text_only",
+    "joint_fusion_image_only",
+    "early_fusion",
+    "late_fusion",
+    "joint_fusion",
+    "common_space_fusion",
+]
 
 
 def main(argv=None):
@@ -50,18 +63,30 @@ def main(argv=None):
         make_synthetic(data, posts=args.posts, image_size=64, seed=0)
         for seed in range(args.seeds):
             for name in args.models:
-                summary = train(TrainConfig(model=name, data_dir=data, out=os.path.join(tmp, f"{name}_{seed}"),
-                                            epochs=args.epochs, seed=seed, verbose=0))
+                summary = train(
+                    TrainConfig(
+                        model=name,
+                        data_dir=data,
+                        out=os.path.join(tmp, f"{name}_{seed}"),
+                        epochs=args.epochs,
+                        seed=seed,
+                        verbose=0,
+                    )
+                )
                 m = summary["metrics"]
                 results[name].append((m["accuracy"], m["weighted"]["f1"]))
-                print(f"seed {seed} {name}: accuracy {m['accuracy']:.3f} weighted F1 {m['weighted']['f1']:.3f}",
-                      flush=True)
+                print(
+                    f"seed {seed} {name}: accuracy {m['accuracy']:.3f} weighted F1 {m['weighted']['f1']:.3f}",
+                    flush=True,
+                )
     rows = []
     for name, values in results.items():
         acc, f1 = np.array(values).T
         rows.append([name, f"{acc.mean():.3f} ± {acc.std():.3f}", f"{f1.mean():.3f} ± {f1.std():.3f}"])
-    print(f"\nsynthetic set: {args.posts} posts, seed-0 data, split 8:1:1 by each run's seed; "
-          f"{args.seeds} seeds, {args.epochs} epochs max\n")
+    print(
+        f"\nsynthetic set: {args.posts} posts, seed-0 data, split 8:1:1 by each run's seed; "
+        f"{args.seeds} seeds, {args.epochs} epochs max\n"
+    )
     print_table(["model", "test accuracy", "test weighted F1"], rows)
 
 

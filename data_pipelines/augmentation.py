@@ -25,8 +25,9 @@ SHEAR = 0.2
 ZOOM = 0.2
 
 
-def augmentation_matrices(batch: int, height: int, width: int, seed, rotation_degrees=ROTATION_DEGREES,
-                          shift=SHIFT, shear=SHEAR, zoom=ZOOM) -> tf.Tensor:
+def augmentation_matrices(
+    batch: int, height: int, width: int, seed, rotation_degrees=ROTATION_DEGREES, shift=SHIFT, shear=SHEAR, zoom=ZOOM
+) -> tf.Tensor:
     """`[B, 8]` projective transforms (output → input pixel coordinates) of random
     rotation, shift, shear and zoom about the image centre."""
     seed = tf.cast(seed, tf.int32)
@@ -57,8 +58,13 @@ def augment_batch(images: tf.Tensor, seed, **ranges) -> tf.Tensor:
     height, width = images.shape[1], images.shape[2]
     transforms = augmentation_matrices(shape[0], height, width, seed, **ranges)
     out = tf.raw_ops.ImageProjectiveTransformV3(
-        images=images, transforms=transforms, output_shape=tf.stack([height, width]),
-        fill_value=tf.constant(0.0, images.dtype), interpolation="BILINEAR", fill_mode="REFLECT")
+        images=images,
+        transforms=transforms,
+        output_shape=tf.stack([height, width]),
+        fill_value=tf.constant(0.0, images.dtype),
+        interpolation="BILINEAR",
+        fill_mode="REFLECT",
+    )
     out.set_shape(images.shape)
     return out
 

@@ -21,15 +21,23 @@ def describe(path: str, format: str, check_images: bool = True, verbose: bool = 
     if check_images:
         undecodable = scan_images(dataset.all_posts(), report, verbose=verbose)
     out = dataset.summary()
-    out.update({"path": path, "format": format, "options": options,
-                "text_only": not any(p.has_image or p.meta.get("dropped_image") for p in dataset.all_posts()),
-                "undecodable_images": undecodable,
-                "encoding_fallbacks": report.count("encoding_fallback"),
-                "encodings": _encodings(report),
-                "dropped_rows": sum(report.count(k) for k in ("bad_row", "unknown_label", "duplicate_id",
-                                                               "dropped_row", "no_label", "outside_path")),
-                "problems": report.counts(),
-                "problem_examples": {k: v[:3] for k, v in report.events.items() if v}})
+    out.update(
+        {
+            "path": path,
+            "format": format,
+            "options": options,
+            "text_only": not any(p.has_image or p.meta.get("dropped_image") for p in dataset.all_posts()),
+            "undecodable_images": undecodable,
+            "encoding_fallbacks": report.count("encoding_fallback"),
+            "encodings": _encodings(report),
+            "dropped_rows": sum(
+                report.count(k)
+                for k in ("bad_row", "unknown_label", "duplicate_id", "dropped_row", "no_label", "outside_path")
+            ),
+            "problems": report.counts(),
+            "problem_examples": {k: v[:3] for k, v in report.events.items() if v},
+        }
+    )
     return out
 
 
@@ -43,23 +51,31 @@ def _encodings(report: DataReport) -> dict[str, int]:
 
 
 def format_description(d: dict) -> str:
-    lines = [f"{d['name']} ({d['format']}) at {d['path']}", f"classes: {', '.join(d['class_names'])}",
-             f"labelled posts: {d['total']}" + ("  (text only)" if d["text_only"] else "")]
+    lines = [
+        f"{d['name']} ({d['format']}) at {d['path']}",
+        f"classes: {', '.join(d['class_names'])}",
+        f"labelled posts: {d['total']}" + ("  (text only)" if d["text_only"] else ""),
+    ]
     width = max(len(c) for c in d["class_names"])
     header = f"  {'split':12s} {'posts':>6s} " + " ".join(f"{c:>{max(width, 6)}s}" for c in d["class_names"])
     header += f" {'no text':>8s}" + ("" if d["text_only"] else f" {'no image':>8s}")
     lines.append(header)
     for split, s in d["splits"].items():
-        row = f"  {split:12s} {s['posts']:6d} " + " ".join(f"{s['counts'][c]:>{max(width, 6)}d}"
-                                                           for c in d["class_names"])
+        row = f"  {split:12s} {s['posts']:6d} " + " ".join(
+            f"{s['counts'][c]:>{max(width, 6)}d}" for c in d["class_names"]
+        )
         row += f" {s['missing_text']:8d}" + ("" if d["text_only"] else f" {s['missing_image']:8d}")
         lines.append(row)
-    lines.append(f"  {'total':12s} {sum(s['posts'] for s in d['splits'].values()):6d} "
-                 + " ".join(f"{d['counts'][c]:>{max(width, 6)}d}" for c in d["class_names"]))
+    lines.append(
+        f"  {'total':12s} {sum(s['posts'] for s in d['splits'].values()):6d} "
+        + " ".join(f"{d['counts'][c]:>{max(width, 6)}d}" for c in d["class_names"])
+    )
     encodings = ", ".join(f"{k} {v}" for k, v in sorted(d.get("encodings", {}).items()))
-    lines.append(f"undecodable images: {d['undecodable_images']}   encoding fall-backs: "
-                 f"{d['encoding_fallbacks']}{f' ({encodings})' if encodings else ''}   dropped rows: "
-                 f"{d['dropped_rows']}")
+    lines.append(
+        f"undecodable images: {d['undecodable_images']}   encoding fall-backs: "
+        f"{d['encoding_fallbacks']}{f' ({encodings})' if encodings else ''}   dropped rows: "
+        f"{d['dropped_rows']}"
+    )
     if d["problems"]:
         lines.append("problems found (skipped or repaired):")
         for kind, n in sorted(d["problems"].items()):

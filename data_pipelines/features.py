@@ -108,10 +108,14 @@ def preprocessing_fingerprint(preprocessor, modality: str) -> str:
 def store_key(encoder, modality: str, posts: list[Post], preprocessor) -> tuple[str, dict]:
     """The store key of an encoder's outputs over `posts` (see the module docstring)."""
     posts = sorted({p.id: p for p in posts}.values(), key=lambda p: p.id)
-    parts = {"format": FORMAT_VERSION, "modality": modality,
-             "encoder": architecture_fingerprint(encoder), "weights": weights_fingerprint(encoder),
-             "preprocessing": preprocessing_fingerprint(preprocessor, modality),
-             "posts": posts_fingerprint(posts, modality)}
+    parts = {
+        "format": FORMAT_VERSION,
+        "modality": modality,
+        "encoder": architecture_fingerprint(encoder),
+        "weights": weights_fingerprint(encoder),
+        "preprocessing": preprocessing_fingerprint(preprocessor, modality),
+        "posts": posts_fingerprint(posts, modality),
+    }
     return _sha(parts)[:16], parts
 
 
@@ -182,16 +186,28 @@ def find_features(store: str, modality: str, key: str) -> FeatureSet | None:
     return None
 
 
-def extract_features(encoder, modality: str, posts: list[Post], preprocessor, store: str,
-                     batch_size: int = 32, shard_size: int = 512, sequences: bool = False,
-                     verbose: bool = True, stop_after_shards: int | None = None,
-                     encoder_spec: dict | None = None, image_cache=None,
-                     num_shards: int = 1, shard_index: int = 0) -> FeatureSet | None:
+def extract_features(
+    encoder,
+    modality: str,
+    posts: list[Post],
+    preprocessor,
+    store: str,
+    batch_size: int = 32,
+    shard_size: int = 512,
+    sequences: bool = False,
+    verbose: bool = True,
+    stop_after_shards: int | None = None,
+    encoder_spec: dict | None = None,
+    image_cache=None,
+    num_shards: int = 1,
+    shard_index: int = 0,
+) -> FeatureSet | None:
     """Run `encoder` over `posts` once and store its outputs (see the module docstring).
 
     Returns the `FeatureSet`; if the same features are already stored (with the
     sequences when `sequences`), nothing runs. `encoder_spec` is recorded in the
     manifest (not in the key); `stop_after_shards` stops early (to test resuming).
+    `image_cache` may be a function returning one, called only if extraction runs.
     `num_shards` / `shard_index`: this process fills only every `num_shards`-th
     shard (several machines filling one store on shared storage); the set is
     consolidated by whichever process finds every shard present, and None is
@@ -206,8 +222,10 @@ def extract_features(encoder, modality: str, posts: list[Post], preprocessor, st
     existing = find_features(store, modality, key)
     if existing is not None and (existing.has_sequences or not sequences):
         if verbose:
-            print(f"{modality} features of {encoder.name} for {len(posts)} posts: found in {existing.directory}",
-                  flush=True)
+            print(
+                f"{modality} features of {encoder.name} for {len(posts)} posts: found in {existing.directory}",
+                flush=True,
+            )
         return existing
     directory = existing.directory if existing is not None else os.path.join(store, f"{modality}-{encoder.name}-{key}")
     manifest_path = os.path.join(directory, "manifest.json")
@@ -216,21 +234,41 @@ def extract_features(encoder, modality: str, posts: list[Post], preprocessor, st
     if os.path.exists(manifest_path):
         with open(manifest_path, encoding="utf-8") as f:
             manifest = json.load(f)
-        if manifest.get("complete") or manifest.get("sequences") != sequences \
-                or manifest.get("shard_size") != shard_size:
+        if (
+            manifest.get("complete")
+            or manifest.get("sequences") != sequences
+            or manifest.get("shard_size") != shard_size
+        ):
             manifest = None  # extending a pooled-only set with sequences: start the shards again
     if manifest is None:
         for name in os.listdir(directory):
             os.remove(os.path.join(directory, name))
-        manifest = {"key": key, "parts": parts, "encoder_name": encoder.name, "encoder_spec": encoder_spec,
-                    "num_posts": len(posts), "sequences": sequences, "shard_size": shard_size, "shards": [],
-                    "outputs": {}, "dtypes": {}, "complete": False}
+        manifest = {
+            "key": key,
+            "parts": parts,
+            "encoder_name": encoder.name,
+            "encoder_spec": encoder_spec,
+            "num_posts": len(posts),
+            "sequences": sequences,
+            "shard_size": shard_size,
+            "shards": [],
+            "outputs": {},
+            "dtypes": {},
+            "complete": False,
+        }
         _write_json(manifest_path, manifest)
     input_names = list(encoder.input) if isinstance(encoder.input, dict) else ["images"]
     total_shards = max(1, math.ceil(len(posts) / shard_size))
     mine = [s for s in range(total_shards) if s % num_shards == shard_index]
-    bar = Progress(sum(len(posts[s * shard_size:(s + 1) * shard_size]) for s in mine),
-                   f"Extracting {modality} features with {encoder.name}", unit="post") if verbose else None
+    bar = (
+        Progress(
+            sum(len(posts[s * shard_size : (s + 1) * shard_size]) for s in mine),
+            f"Extracting {modality} features with {encoder.name}",
+            unit="post",
+        )
+        if verbose
+        else None
+    )
     done_now = 0
 
     @tf.function(reduce_retracing=True)
@@ -238,17 +276,24 @@ def extract_features(encoder, modality: str, posts: list[Post], preprocessor, st
         out = encoder(batch if isinstance(encoder.input, dict) else batch["images"], training=False)
         return _select(out, batch, modality, sequences)
 
+    if callable(image_cache):  # built only now that extraction has to run
+        image_cache = image_cache() if modality == "image" else None
     for s in mine:
         name = f"shard_{s:05d}.npz"
-        chunk = posts[s * shard_size:(s + 1) * shard_size]
+        chunk = posts[s * shard_size : (s + 1) * shard_size]
         if os.path.exists(os.path.join(directory, name)):
             if bar is not None:
                 bar.add(len(chunk))
             continue
         if stop_after_shards is not None and done_now >= stop_after_shards:
             return None
-        ds = preprocessor.make_dataset(chunk, batch_size, with_labels=False, input_names=input_names,
-                                       image_cache=image_cache if modality == "image" else None)
+        ds = preprocessor.make_dataset(
+            chunk,
+            batch_size,
+            with_labels=False,
+            input_names=input_names,
+            image_cache=image_cache if modality == "image" else None,
+        )
         outputs: dict[str, list] = {}
         for batch in ds:
             for k, v in run(batch).items():
@@ -265,8 +310,11 @@ def extract_features(encoder, modality: str, posts: list[Post], preprocessor, st
     present = [s for s in range(total_shards) if os.path.exists(os.path.join(directory, f"shard_{s:05d}.npz"))]
     if len(present) < total_shards:
         if verbose:
-            print(f"{len(present)} of {total_shards} shards present in {directory}; the set is complete once "
-                  "every shard index has run", flush=True)
+            print(
+                f"{len(present)} of {total_shards} shards present in {directory}; the set is complete once "
+                "every shard index has run",
+                flush=True,
+            )
         return None
     _consolidate(directory, manifest, total_shards, [p.id for p in posts])
     return FeatureSet(directory)
@@ -285,8 +333,12 @@ def _consolidate(directory: str, manifest: dict, total_shards: int, ids: list[st
         names = [k for k in first.files if k != "ids"]
         shapes = {k: first[k].shape[1:] for k in names}
         dtypes = {k: first[k].dtype for k in names}
-    columns = {k: np.lib.format.open_memmap(os.path.join(directory, f".{k}.npy.tmp"), mode="w+",
-                                            dtype=dtypes[k], shape=(len(ids), *shapes[k])) for k in names}
+    columns = {
+        k: np.lib.format.open_memmap(
+            os.path.join(directory, f".{k}.npy.tmp"), mode="w+", dtype=dtypes[k], shape=(len(ids), *shapes[k])
+        )
+        for k in names
+    }
     start = 0
     stored_ids = []
     for shard in shards:
@@ -294,7 +346,7 @@ def _consolidate(directory: str, manifest: dict, total_shards: int, ids: list[st
             n = len(data["ids"])
             stored_ids.extend(data["ids"].tolist())
             for k in names:
-                columns[k][start:start + n] = data[k]
+                columns[k][start : start + n] = data[k]
             start += n
     if stored_ids != ids:
         raise ValueError(f"{directory}: the shards do not hold the expected posts; delete the folder to re-extract")
@@ -303,9 +355,13 @@ def _consolidate(directory: str, manifest: dict, total_shards: int, ids: list[st
         del col
         os.replace(os.path.join(directory, f".{k}.npy.tmp"), os.path.join(directory, f"{k}.npy"))
     _write_json(os.path.join(directory, "ids.json"), ids)
-    manifest.update(outputs={k: list(map(int, shapes[k])) for k in names},
-                    dtypes={k: str(dtypes[k]) for k in names}, complete=True, shards=[],
-                    finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
+    manifest.update(
+        outputs={k: list(map(int, shapes[k])) for k in names},
+        dtypes={k: str(dtypes[k]) for k in names},
+        complete=True,
+        shards=[],
+        finished=time.strftime("%Y-%m-%dT%H:%M:%S"),
+    )
     _write_json(os.path.join(directory, "manifest.json"), manifest)
     for shard in shards:
         os.remove(shard)
@@ -346,22 +402,31 @@ def _feature_columns(text: FeatureSet | None, image: FeatureSet | None, text_fea
     cols = []
     if text is not None:
         if sequences:
-            cols += [("text_features", text, "sequence_output", tf.float32),
-                     ("text_feature_mask", text, "padding_mask", tf.int32),
-                     ("text_pooled_features", text, "pooled_output", tf.float32)]
+            cols += [
+                ("text_features", text, "sequence_output", tf.float32),
+                ("text_feature_mask", text, "padding_mask", tf.int32),
+                ("text_pooled_features", text, "pooled_output", tf.float32),
+            ]
         else:
             cols += [("text_features", text, text_feature, tf.float32)]
     if image is not None:
         if sequences:
-            cols += [("image_features", image, "feature_map", tf.float32),
-                     ("image_pooled_features", image, "pooled_output", tf.float32)]
+            cols += [
+                ("image_features", image, "feature_map", tf.float32),
+                ("image_pooled_features", image, "pooled_output", tf.float32),
+            ]
         else:
             cols += [("image_features", image, "pooled_output", tf.float32)]
     return cols
 
 
-def feature_inputs(posts: list[Post], text: FeatureSet | None, image: FeatureSet | None,
-                   text_feature: str = "pooled_output", sequences: bool = False) -> dict[str, np.ndarray]:
+def feature_inputs(
+    posts: list[Post],
+    text: FeatureSet | None,
+    image: FeatureSet | None,
+    text_feature: str = "pooled_output",
+    sequences: bool = False,
+) -> dict[str, np.ndarray]:
     """The feature-mode model inputs for `posts`, in memory (see `feature_stream` for training)."""
     ids = [p.id for p in posts]
     out = {}
@@ -374,11 +439,57 @@ def feature_inputs(posts: list[Post], text: FeatureSet | None, image: FeatureSet
     return out
 
 
-def feature_stream(posts: list[Post], text: FeatureSet | None, image: FeatureSet | None, batch_size: int = 32,
-                   seed: int = 0, epochs: int = 1, initial_epoch: int = 0, shuffle: bool = False,
-                   text_feature: str = "pooled_output", sequences: bool = False, input_names=None,
-                   class_weights=None, balance_to: int | None = None, drop_remainder: bool = False,
-                   with_labels: bool = True) -> tuple[tf.data.Dataset, int]:
+def stored_input_fn(
+    posts: list[Post],
+    text: FeatureSet | None,
+    image: FeatureSet | None,
+    text_feature: str = "pooled_output",
+    sequences: bool = False,
+    input_names=None,
+):
+    """A graph function `idx [B] → {input name: [B, ...]}` gathering the stored features of `posts[idx]`
+    from the memory-mapped store (only the inputs in `input_names`)."""
+    cols = _feature_columns(text, image, text_feature, sequences)
+    if input_names is not None:
+        cols = [c for c in cols if c[0] in input_names]
+    if not cols:
+        return None
+    ids = [p.id for p in posts]
+    rows = [fs.rows(ids) for _, fs, _, _ in cols]
+    columns = [fs.column(output) for _, fs, output, _ in cols]
+    shapes = [(None, *fs.shape(output)) for _, fs, output, _ in cols]
+    dtypes = [tf.as_dtype(col.dtype) for col in columns]
+
+    def gather(idx):
+        return tuple(_gather(col, r[idx]) for col, r in zip(columns, rows))
+
+    def fn(idx):
+        arrays = tf.numpy_function(gather, [idx], dtypes, stateful=False)
+        return {
+            name: tf.cast(tf.ensure_shape(a, shape), dtype)
+            for (name, _, _, dtype), a, shape in zip(cols, arrays, shapes)
+        }
+
+    return fn
+
+
+def feature_stream(
+    posts: list[Post],
+    text: FeatureSet | None,
+    image: FeatureSet | None,
+    batch_size: int = 32,
+    seed: int = 0,
+    epochs: int = 1,
+    initial_epoch: int = 0,
+    shuffle: bool = False,
+    text_feature: str = "pooled_output",
+    sequences: bool = False,
+    input_names=None,
+    class_weights=None,
+    balance_to: int | None = None,
+    drop_remainder: bool = False,
+    with_labels: bool = True,
+) -> tuple[tf.data.Dataset, int]:
     """Batches of feature-mode inputs read from the memory-mapped store, epoch by epoch.
 
     The same contract as `Preprocessor.stream`: epoch e's order comes from
@@ -394,18 +505,7 @@ def feature_stream(posts: list[Post], text: FeatureSet | None, image: FeatureSet
         raise ValueError("no posts to build a dataset from")
     n = len(posts)
     steps = n // batch_size if drop_remainder else math.ceil(n / batch_size)
-    cols = _feature_columns(text, image, text_feature, sequences)
-    if input_names is not None:
-        cols = [c for c in cols if c[0] in input_names]
-    ids = [p.id for p in posts]
-    rows = [fs.rows(ids) for _, fs, _, _ in cols]
-    columns = [fs.column(output) for _, fs, output, _ in cols]
-    shapes = [(None, *fs.shape(output)) for _, fs, output, _ in cols]
-    np_dtypes = [col.dtype for col in columns]
-
-    def gather(idx):
-        return tuple(_gather(col, r[idx]) for col, r in zip(columns, rows))
-
+    stored = stored_input_fn(posts, text, image, text_feature, sequences, input_names)
     flags = {}
     if text is not None:
         flags["text_present"] = tf.constant([float(p.has_text) for p in posts], tf.float32)
@@ -416,10 +516,7 @@ def feature_stream(posts: list[Post], text: FeatureSet | None, image: FeatureSet
     seed_t = tf.constant(int(seed), tf.int64)
 
     def assemble(idx):
-        arrays = tf.numpy_function(gather, [idx], [tf.as_dtype(d) for d in np_dtypes], stateful=False)
-        inputs = {}
-        for (name, _, _, dtype), array, shape in zip(cols, arrays, shapes):
-            inputs[name] = tf.cast(tf.ensure_shape(array, shape), dtype)
+        inputs = stored(idx) if stored is not None else {}
         for name, flag in flags.items():
             if input_names is None or name in input_names:
                 inputs[name] = tf.gather(flag, idx)
@@ -439,10 +536,29 @@ def feature_stream(posts: list[Post], text: FeatureSet | None, image: FeatureSet
     return ds.prefetch(tf.data.AUTOTUNE), steps
 
 
-def feature_dataset(posts: list[Post], text: FeatureSet | None, image: FeatureSet | None, batch_size: int = 32,
-                    shuffle: bool = False, seed: int = 0, text_feature: str = "pooled_output",
-                    sequences: bool = False, input_names=None, class_weights=None) -> tf.data.Dataset:
+def feature_dataset(
+    posts: list[Post],
+    text: FeatureSet | None,
+    image: FeatureSet | None,
+    batch_size: int = 32,
+    shuffle: bool = False,
+    seed: int = 0,
+    text_feature: str = "pooled_output",
+    sequences: bool = False,
+    input_names=None,
+    class_weights=None,
+) -> tf.data.Dataset:
     """One pass of `(feature-mode inputs, label)` batches read from the store."""
-    ds, _ = feature_stream(posts, text, image, batch_size, seed=seed, shuffle=shuffle, text_feature=text_feature,
-                           sequences=sequences, input_names=input_names, class_weights=class_weights)
+    ds, _ = feature_stream(
+        posts,
+        text,
+        image,
+        batch_size,
+        seed=seed,
+        shuffle=shuffle,
+        text_feature=text_feature,
+        sequences=sequences,
+        input_names=input_names,
+        class_weights=class_weights,
+    )
     return ds

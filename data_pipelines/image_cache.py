@@ -61,8 +61,9 @@ class ImageCache:
         return out, present.astype(np.float32)
 
     @classmethod
-    def build(cls, posts: list[Post], image_size: int, directory: str, verbose: bool = True,
-              batch_size: int = 64) -> ImageCache:
+    def build(
+        cls, posts: list[Post], image_size: int, directory: str, verbose: bool = True, batch_size: int = 64
+    ) -> ImageCache:
         from data_pipelines.progress import Progress
 
         with_image = sorted({p.id: p for p in posts if p.image_path}.values(), key=lambda p: p.id)
@@ -78,18 +79,23 @@ class ImageCache:
                 return cls(path, json.load(f))
         n = len(with_image)
         tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
-        array = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8,
-                                          shape=(n, image_size, image_size, 3))
+        array = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(n, image_size, image_size, 3))
         paths = tf.constant([p.image_path for p in with_image] or [""], tf.string)[:n]
-        ds = (tf.data.Dataset.from_tensor_slices(paths)
-              .map(lambda p: tf.cast(decode_image_bytes(tf.io.read_file(p), image_size)[0], tf.uint8),
-                   num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-              .batch(batch_size).prefetch(2))
+        ds = (
+            tf.data.Dataset.from_tensor_slices(paths)
+            .map(
+                lambda p: tf.cast(decode_image_bytes(tf.io.read_file(p), image_size)[0], tf.uint8),
+                num_parallel_calls=tf.data.AUTOTUNE,
+                deterministic=True,
+            )
+            .batch(batch_size)
+            .prefetch(2)
+        )
         bar = Progress(n, f"Decoding images once ({image_size}px cache)", unit="image") if verbose and n else None
         start = 0
         for batch in ds:
             b = batch.numpy()
-            array[start:start + len(b)] = b
+            array[start : start + len(b)] = b
             start += len(b)
             if bar is not None:
                 bar.add(len(b))

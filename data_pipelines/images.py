@@ -67,9 +67,9 @@ def image_dimensions(raw: bytes) -> tuple[int, int] | None:
                 if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7 or marker == 0xFF:
                     i += 1 if marker == 0xFF else 2
                     continue
-                length = struct.unpack(">H", raw[i + 2:i + 4])[0]
+                length = struct.unpack(">H", raw[i + 2 : i + 4])[0]
                 if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-                    h, w = struct.unpack(">HH", raw[i + 5:i + 9])
+                    h, w = struct.unpack(">HH", raw[i + 5 : i + 9])
                     return w, h
                 i += 2 + length
     except struct.error:
@@ -88,8 +88,15 @@ def read_regular_file(path: str, limit: int) -> tuple[bytes | None, str | None]:
     except OSError:
         return None, "missing"
     if not stat.S_ISREG(st.st_mode):
-        kind = ("a folder" if stat.S_ISDIR(st.st_mode) else "a FIFO" if stat.S_ISFIFO(st.st_mode)
-                else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "not a regular file")
+        kind = (
+            "a folder"
+            if stat.S_ISDIR(st.st_mode)
+            else "a FIFO"
+            if stat.S_ISFIFO(st.st_mode)
+            else "a device"
+            if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+            else "not a regular file"
+        )
         return None, kind
     try:
         with open(path, "rb") as f:
@@ -102,7 +109,7 @@ def read_regular_file(path: str, limit: int) -> tuple[bytes | None, str | None]:
 def _le(b, n):
     """Little-endian unsigned integer from the first n bytes of a uint8 vector."""
     b = tf.cast(b[:n], tf.int64)
-    return tf.reduce_sum(b * tf.constant([256 ** i for i in range(n)], tf.int64))
+    return tf.reduce_sum(b * tf.constant([256**i for i in range(n)], tf.int64))
 
 
 def _be(b, n):
@@ -125,7 +132,7 @@ def header_pixels(image_bytes: tf.Tensor) -> tf.Tensor:
 
     def bmp():
         def signed(x):
-            return tf.where(x >= 2 ** 31, x - 2 ** 32, x)
+            return tf.where(x >= 2**31, x - 2**32, x)
 
         return tf.abs(signed(_le(head[18:], 4))) * tf.abs(signed(_le(head[22:], 4)))
 
@@ -137,7 +144,8 @@ def header_pixels(image_bytes: tf.Tensor) -> tf.Tensor:
         vp8x = (_le(head[24:], 3) + 1) * (_le(head[27:], 3) + 1)
         bits = _le(head[21:], 4)
         vp8l = (tf.bitwise.bitwise_and(bits, 0x3FFF) + 1) * (
-            tf.bitwise.bitwise_and(tf.bitwise.right_shift(bits, 14), 0x3FFF) + 1)
+            tf.bitwise.bitwise_and(tf.bitwise.right_shift(bits, 14), 0x3FFF) + 1
+        )
         vp8 = tf.bitwise.bitwise_and(_le(head[26:], 2), 0x3FFF) * tf.bitwise.bitwise_and(_le(head[28:], 2), 0x3FFF)
         chunk = tf.strings.substr(image_bytes, 12, 4)
         return tf.where(tf.equal(chunk, "VP8X"), vp8x, tf.where(tf.equal(chunk, "VP8L"), vp8l, vp8))
@@ -146,14 +154,19 @@ def header_pixels(image_bytes: tf.Tensor) -> tf.Tensor:
     is_gif = tf.reduce_all(tf.equal(head[:3], tf.constant([0x47, 0x49, 0x46], tf.uint8)))
     is_bmp = tf.reduce_all(tf.equal(head[:2], tf.constant([0x42, 0x4D], tf.uint8)))
     is_jpeg = tf.reduce_all(tf.equal(head[:2], tf.constant([0xFF, 0xD8], tf.uint8)))
-    is_webp = tf.logical_and(tf.equal(tf.strings.substr(image_bytes, 0, 4), "RIFF"),
-                             tf.equal(tf.strings.substr(image_bytes, 8, 4), "WEBP"))
-    return tf.case([(is_png, png), (is_gif, gif), (is_bmp, bmp), (is_jpeg, jpeg), (is_webp, webp)],
-                   default=lambda: tf.constant(-1, tf.int64), exclusive=False)
+    is_webp = tf.logical_and(
+        tf.equal(tf.strings.substr(image_bytes, 0, 4), "RIFF"), tf.equal(tf.strings.substr(image_bytes, 8, 4), "WEBP")
+    )
+    return tf.case(
+        [(is_png, png), (is_gif, gif), (is_bmp, bmp), (is_jpeg, jpeg), (is_webp, webp)],
+        default=lambda: tf.constant(-1, tf.int64),
+        exclusive=False,
+    )
 
 
-def decode_image_bytes(image_bytes: tf.Tensor, image_size: int, max_pixels: int | None = None
-                       ) -> tuple[tf.Tensor, tf.Tensor]:
+def decode_image_bytes(
+    image_bytes: tf.Tensor, image_size: int, max_pixels: int | None = None
+) -> tuple[tf.Tensor, tf.Tensor]:
     """Decode one encoded image (scalar string) to `[S, S, 3]` float32 in [0, 255].
 
     An empty string means "no image": the result is a zero image and a presence
@@ -165,8 +178,9 @@ def decode_image_bytes(image_bytes: tf.Tensor, image_size: int, max_pixels: int 
 
     def _decode():
         pixels = header_pixels(image_bytes)
-        check = tf.debugging.assert_less_equal(pixels, tf.constant(limit, tf.int64),
-                                               message=f"image larger than {limit} pixels")
+        check = tf.debugging.assert_less_equal(
+            pixels, tf.constant(limit, tf.int64), message=f"image larger than {limit} pixels"
+        )
         with tf.control_dependencies([check]):
             image = tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
         image = tf.image.resize(tf.cast(image, tf.float32), (image_size, image_size))
@@ -190,13 +204,15 @@ def safe_decode_batch(image_bytes: tf.Tensor, image_size: int) -> tuple[tf.Tenso
     """
     n = tf.shape(image_bytes, out_type=tf.int64)[0]
     indices = tf.range(n, dtype=tf.int64)
-    decoded = (tf.data.Dataset.from_tensor_slices((indices, image_bytes))
-               .filter(lambda i, b: tf.strings.length(b) > 0)
-               .map(lambda i, b: (i, decode_image_bytes(b, image_size)[0]))
-               .ignore_errors())
+    decoded = (
+        tf.data.Dataset.from_tensor_slices((indices, image_bytes))
+        .filter(lambda i, b: tf.strings.length(b) > 0)
+        .map(lambda i, b: (i, decode_image_bytes(b, image_size)[0]))
+        .ignore_errors()
+    )
     # a sentinel keeps the batch non-empty when no image survives
     sentinel = tf.data.Dataset.from_tensors((tf.constant(-1, tf.int64), tf.zeros((image_size, image_size, 3))))
-    idx, images = decoded.concatenate(sentinel).batch(2 ** 31 - 1).get_single_element()
+    idx, images = decoded.concatenate(sentinel).batch(2**31 - 1).get_single_element()
     keep = idx >= 0
     idx, images = tf.boolean_mask(idx, keep), tf.boolean_mask(images, keep)
     out = tf.scatter_nd(idx[:, None], images, tf.stack([n, image_size, image_size, 3]))
@@ -207,9 +223,7 @@ def safe_decode_batch(image_bytes: tf.Tensor, image_size: int) -> tuple[tf.Tenso
 
 def read_image_file(path: tf.Tensor) -> tf.Tensor:
     """Read a file's bytes in graph; an empty path gives an empty string."""
-    return tf.cond(
-        tf.strings.length(path) > 0, lambda: tf.io.read_file(path), lambda: tf.constant(b"")
-    )
+    return tf.cond(tf.strings.length(path) > 0, lambda: tf.io.read_file(path), lambda: tf.constant(b""))
 
 
 # ----------------------------------------------------------------------------- checks (Python)
@@ -232,8 +246,9 @@ def check_image_bytes(raw: bytes) -> tuple[str | None, str]:
         return "oversized_image", f"file larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MB"
     dims = image_dimensions(raw)
     if dims is not None and dims[0] * dims[1] > MAX_PIXELS:
-        return "oversized_image", (f"{dims[0]}x{dims[1]} pixels announced (limit {MAX_PIXELS:,}); "
-                                   "refused before decoding")
+        return "oversized_image", (
+            f"{dims[0]}x{dims[1]} pixels announced (limit {MAX_PIXELS:,}); refused before decoding"
+        )
     try:
         image = tf.io.decode_image(raw, channels=3, expand_animations=False)
         if int(tf.size(image)) == 0:

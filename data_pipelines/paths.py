@@ -16,8 +16,15 @@ import os
 def safe_name(name: str) -> bool:
     """True for a plain file-name component (no separator, no `..`, not absolute, no NUL)."""
     name = str(name)
-    return bool(name) and name not in (".", "..") and "/" not in name and "\\" not in name \
-        and "\0" not in name and not os.path.isabs(name) and ":" not in name[:2]
+    return (
+        bool(name)
+        and name not in (".", "..")
+        and "/" not in name
+        and "\\" not in name
+        and "\0" not in name
+        and not os.path.isabs(name)
+        and ":" not in name[:2]
+    )
 
 
 def resolve_inside(base: str, path: str, allow_outside: bool = False) -> str | None:

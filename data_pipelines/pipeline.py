@@ -64,8 +64,9 @@ class Preprocessor:
     >>> ds = pre.make_dataset(train_posts, batch_size=16, training=True, seed=0)
     """
 
-    def __init__(self, image_size=64, tokenizer=None, sequence_length=32,
-                 normalisation="mean_std", mean=None, std=None):
+    def __init__(
+        self, image_size=64, tokenizer=None, sequence_length=32, normalisation="mean_std", mean=None, std=None
+    ):
         if normalisation not in NORMALISATIONS:
             raise ValueError(f"normalisation must be one of {NORMALISATIONS}, got {normalisation!r}")
         self.image_size = int(image_size)
@@ -90,12 +91,16 @@ class Preprocessor:
             return np.zeros(3, np.float32), np.ones(3, np.float32)
         if image_cache is not None:
             rows = np.sort(image_cache.rows_for(with_images))
-            batches = (image_cache.images[rows[i:i + 256]] for i in range(0, len(rows), 256))
+            batches = (image_cache.images[rows[i : i + 256]] for i in range(0, len(rows), 256))
         else:
-            ds = tf.data.Dataset.from_tensor_slices([p.image_path for p in with_images]).map(
-                lambda p: decode_image_bytes(tf.io.read_file(p), self.image_size)[0],
-                num_parallel_calls=AUTOTUNE,
-            ).batch(batch_size)
+            ds = (
+                tf.data.Dataset.from_tensor_slices([p.image_path for p in with_images])
+                .map(
+                    lambda p: decode_image_bytes(tf.io.read_file(p), self.image_size)[0],
+                    num_parallel_calls=AUTOTUNE,
+                )
+                .batch(batch_size)
+            )
             batches = (b.numpy() for b in ds)
         total = np.zeros(3, np.float64)
         total_sq = np.zeros(3, np.float64)
@@ -125,15 +130,19 @@ class Preprocessor:
             return images / 255.0
         return images
 
-    def finish_batch(self, images, image_present, texts, augment_seed=None) -> dict[str, tf.Tensor]:
-        """Batch-level ops shared by training, evaluation and serving (`images` None: no image input)."""
+    def finish_batch(
+        self, images, image_present, texts, augment_seed=None, tokenize: bool = True
+    ) -> dict[str, tf.Tensor]:
+        """Batch-level ops shared by training, evaluation and serving (`images` None: no image input;
+        `tokenize=False`: no text input)."""
         text_present = tf.cast(tf.strings.length(tf.strings.strip(texts)) > 0, tf.float32)
         inputs = {"image_present": image_present, "text_present": text_present}
         if images is not None:
             if augment_seed is not None:
                 images = augment_batch(images, augment_seed)
             inputs["images"] = self.normalise(images) * image_present[:, None, None, None]
-        inputs.update(self.tokenizer(texts))
+        if tokenize:
+            inputs.update(self.tokenizer(texts))
         return inputs
 
     def serve(self, text: tf.Tensor, image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -161,11 +170,14 @@ class Preprocessor:
         input_names=None,
         class_weights: np.ndarray | None = None,
         image_cache=None,
+        stored: dict | None = None,
     ) -> tuple[tf.data.Dataset, int]:
         """Batches for epochs `initial_epoch .. epochs-1`; returns `(dataset, steps_per_epoch)`.
 
         See the module docstring. With `class_weights` each element is
-        `(inputs, label, weight)` with `weight = class_weights[label]`.
+        `(inputs, label, weight)` with `weight = class_weights[label]`. `stored`
+        (`{"text": FeatureSet, "image": FeatureSet, "text_feature": ..., "sequences": ...}`)
+        adds the stored features of frozen encoders (mixed feature mode).
         """
         if with_labels:
             posts = [p for p in posts if p.label is not None]
@@ -182,32 +194,51 @@ class Preprocessor:
         weights = None if class_weights is None else tf.constant(np.asarray(class_weights, np.float32))
         seed_t = tf.constant(int(seed), tf.int64)
         size = self.image_size
+        stored_fn = None
+        if stored:
+            from data_pipelines.features import stored_input_fn
+
+            stored_fn = stored_input_fn(
+                posts,
+                stored.get("text"),
+                stored.get("image"),
+                stored.get("text_feature", "pooled_output"),
+                stored.get("sequences", False),
+                input_names,
+            )
         need_images = input_names is None or "images" in input_names
+        need_text = input_names is None or any(k in input_names for k in ("token_ids", "padding_mask", "segment_ids"))
         has_image = tf.constant([1.0 if p.image_path else 0.0 for p in posts], tf.float32)
 
         if not need_images:  # a text-only model: no image is read or decoded
+
             def load_images(idx):
                 return None, tf.gather(has_image, idx)
         elif image_cache is not None:
             rows = tf.constant(image_cache.rows_for(posts), tf.int64)
 
             def load_images(idx):
-                images, present = tf.numpy_function(image_cache.gather, [tf.gather(rows, idx)],
-                                                    [tf.uint8, tf.float32], stateful=False)
+                images, present = tf.numpy_function(
+                    image_cache.gather, [tf.gather(rows, idx)], [tf.uint8, tf.float32], stateful=False
+                )
                 images = tf.cast(tf.ensure_shape(images, (None, size, size, 3)), tf.float32)
                 return images, tf.ensure_shape(present, (None,))
         else:
             paths = tf.constant([p.image_path or "" for p in posts], tf.string)
 
             def load_images(idx):
-                return tf.map_fn(lambda i: decode_image_bytes(read_image_file(tf.gather(paths, i)), size), idx,
-                                 fn_output_signature=(tf.TensorSpec((size, size, 3), tf.float32),
-                                                      tf.TensorSpec((), tf.float32)))
+                return tf.map_fn(
+                    lambda i: decode_image_bytes(read_image_file(tf.gather(paths, i)), size),
+                    idx,
+                    fn_output_signature=(tf.TensorSpec((size, size, 3), tf.float32), tf.TensorSpec((), tf.float32)),
+                )
 
         def assemble(epoch, k, idx):
             images, present = load_images(idx)
             aug_seed = tf.stack([seed_t, epoch * EPOCH_STRIDE + k]) if augment else None
-            inputs = self.finish_batch(images, present, tf.gather(texts, idx), aug_seed)
+            inputs = self.finish_batch(images, present, tf.gather(texts, idx), aug_seed, tokenize=need_text)
+            if stored_fn is not None:
+                inputs.update(stored_fn(idx))
             if input_names is not None:
                 missing = [name for name in input_names if name not in inputs]
                 if missing:
@@ -225,8 +256,9 @@ class Preprocessor:
             if shuffle:
                 order = tf.random.experimental.stateless_shuffle(order, seed=tf.stack([seed_t, epoch]))
             ds = tf.data.Dataset.from_tensor_slices(order).batch(batch_size, drop_remainder=drop_remainder)
-            return ds.enumerate().map(lambda k, idx: assemble(epoch, k, idx), num_parallel_calls=AUTOTUNE,
-                                      deterministic=True)
+            return ds.enumerate().map(
+                lambda k, idx: assemble(epoch, k, idx), num_parallel_calls=AUTOTUNE, deterministic=True
+            )
 
         ds = tf.data.Dataset.range(initial_epoch, max(epochs, initial_epoch + 1)).flat_map(one_epoch)
         return ds.prefetch(AUTOTUNE), steps
@@ -260,9 +292,20 @@ class Preprocessor:
         """
         shuffle = training if shuffle is None else shuffle
         augment = training if augment is None else augment
-        ds, _ = self.stream(posts, batch_size, seed=seed, epochs=1, shuffle=shuffle, augment=augment,
-                            balance_to=balance_to, drop_remainder=drop_remainder, with_labels=with_labels,
-                            input_names=input_names, image_cache=image_cache, class_weights=class_weights)
+        ds, _ = self.stream(
+            posts,
+            batch_size,
+            seed=seed,
+            epochs=1,
+            shuffle=shuffle,
+            augment=augment,
+            balance_to=balance_to,
+            drop_remainder=drop_remainder,
+            with_labels=with_labels,
+            input_names=input_names,
+            image_cache=image_cache,
+            class_weights=class_weights,
+        )
         return ds
 
     # ---------------------------------------------------------- persistence

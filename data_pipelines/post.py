@@ -68,9 +68,7 @@ class MultimodalDataset:
 
     def __getitem__(self, split: str) -> list[Post]:
         if split not in self.splits:
-            raise KeyError(
-                f"dataset {self.name!r} has no split {split!r}; it has {sorted(self.splits)}"
-            )
+            raise KeyError(f"dataset {self.name!r} has no split {split!r}; it has {sorted(self.splits)}")
         return self.splits[split]
 
     def all_posts(self) -> list[Post]:

@@ -87,9 +87,7 @@ class DataReport:
             if events:
                 example = events[0]
                 where = example["file"] + (f":{example['line']}" if example["line"] else "")
-                lines.append(
-                    f"  {len(events):6d}  {KINDS.get(kind, kind)}  (first: {where})"
-                )
+                lines.append(f"  {len(events):6d}  {KINDS.get(kind, kind)}  (first: {where})")
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:

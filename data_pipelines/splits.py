@@ -52,10 +52,17 @@ def split_dataset(dataset, seed: int):
         return dataset
     if "train" in dataset.splits and "test" in dataset.splits:
         inner = stratified_split(dataset.splits["train"], {"train": 0.9, "validation": 0.1}, seed)
-        return MultimodalDataset(dataset.name, dataset.class_names,
-                                 {**dataset.splits, "train": inner["train"], "validation": inner["validation"]},
-                                 dataset.notes + ["validation split: a seeded stratified tenth of the dataset's "
-                                                  "own train split (its test split kept)"])
+        return MultimodalDataset(
+            dataset.name,
+            dataset.class_names,
+            {**dataset.splits, "train": inner["train"], "validation": inner["validation"]},
+            dataset.notes
+            + ["validation split: a seeded stratified tenth of the dataset's own train split (its test split kept)"],
+        )
     pool = [p for posts in dataset.splits.values() for p in posts]
-    return MultimodalDataset(dataset.name, dataset.class_names, stratified_split(pool, seed=seed),
-                             dataset.notes + [f"split: seeded stratified 8:1:1 (split seed {seed})"])
+    return MultimodalDataset(
+        dataset.name,
+        dataset.class_names,
+        stratified_split(pool, seed=seed),
+        dataset.notes + [f"split: seeded stratified 8:1:1 (split seed {seed})"],
+    )

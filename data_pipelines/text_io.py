@@ -69,8 +69,8 @@ def read_caption(path: str, report: DataReport | None = None) -> str | None:
         # do not end inside a multi-byte character
         for cut in range(4):
             try:
-                raw[:len(raw) - cut].decode("utf-8")
-                raw = raw[:len(raw) - cut]
+                raw[: len(raw) - cut].decode("utf-8")
+                raw = raw[: len(raw) - cut]
                 break
             except UnicodeDecodeError:
                 continue

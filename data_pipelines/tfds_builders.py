@@ -63,19 +63,20 @@ class _MVSABase(tfds.core.GeneratorBasedBuilder):
 
     def _info(self):
         return self.dataset_info_from_configs(
-            features=tfds.features.FeaturesDict({
-                "id": tfds.features.Text(),
-                "text": tfds.features.Text(),
-                "image": tfds.features.Tensor(shape=(), dtype=tf.string),
-                "label": tfds.features.ClassLabel(names=list(SENTIMENT_CLASSES)),
-            }),
+            features=tfds.features.FeaturesDict(
+                {
+                    "id": tfds.features.Text(),
+                    "text": tfds.features.Text(),
+                    "image": tfds.features.Tensor(shape=(), dtype=tf.string),
+                    "label": tfds.features.ClassLabel(names=list(SENTIMENT_CLASSES)),
+                }
+            ),
             supervised_keys=None,
         )
 
     def _split_generators(self, dl_manager):
         protocol = "B" if self.builder_config.name == "protocol_b" else "A"
-        dataset = load_dataset(str(dl_manager.manual_dir), "mvsa", report=DataReport(max_messages=0),
-                               protocol=protocol)
+        dataset = load_dataset(str(dl_manager.manual_dir), "mvsa", report=DataReport(max_messages=0), protocol=protocol)
         names = {"all": "train"}
         return {names.get(split, split): self._generate_examples(posts) for split, posts in _examples(dataset)}
 
@@ -105,11 +106,13 @@ class TwitterSentiment(tfds.core.GeneratorBasedBuilder):
 
     def _info(self):
         return self.dataset_info_from_configs(
-            features=tfds.features.FeaturesDict({
-                "id": tfds.features.Text(),
-                "text": tfds.features.Text(),
-                "label": tfds.features.ClassLabel(names=list(SENTIMENT_CLASSES)),
-            }),
+            features=tfds.features.FeaturesDict(
+                {
+                    "id": tfds.features.Text(),
+                    "text": tfds.features.Text(),
+                    "label": tfds.features.ClassLabel(names=list(SENTIMENT_CLASSES)),
+                }
+            ),
             supervised_keys=("text", "label"),
         )
 

@@ -150,8 +150,12 @@ class HubTokenizer:
         return [self.tokenizer, self.packer]
 
     def get_config(self) -> dict:
-        return {"kind": self.kind, "sequence_length": self.sequence_length,
-                "segment_ids": self.with_segment_ids, "preset": self.preset}
+        return {
+            "kind": self.kind,
+            "sequence_length": self.sequence_length,
+            "segment_ids": self.with_segment_ids,
+            "preset": self.preset,
+        }
 
     def save(self, directory: str) -> None:
         """Write `tokenizer.json` and the tokenizer's own assets (`tokenizer_preset/`), so the

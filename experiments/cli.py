@@ -11,27 +11,39 @@ import time
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("reproduce", help="reproduce a paper table and report paper vs ours",
-                              description="Train and evaluate every row of a paper table; write report.md with "
-                                          "the paper's numbers beside ours and each row's departures from the "
-                                          "paper.")
+    p = subparsers.add_parser(
+        "reproduce",
+        help="reproduce a paper table and report paper vs ours",
+        description="Train and evaluate every row of a paper table; write report.md with "
+        "the paper's numbers beside ours and each row's departures from the "
+        "paper.",
+    )
     p.add_argument("table", nargs="?", help="e.g. bert_resnet/table4 (see --list)")
     p.add_argument("--list", action="store_true", help="list the tables")
     p.add_argument("--data-dir", default=None, help="the paper's dataset (default: the embedded synthetic set)")
     p.add_argument("--format", default=None, help="dataset format (default: the table's)")
     p.add_argument("--protocol", choices=("A", "B"), default=None, help="MVSA cleaning protocol (default: A)")
     p.add_argument("--seeds", type=int, default=1, help="seeds per row (default: 1)")
-    p.add_argument("--vary-split", action="store_true",
-                   help="draw the split again for every seed where the table draws one (default: one split)")
+    p.add_argument(
+        "--vary-split",
+        action="store_true",
+        help="draw the split again for every seed where the table draws one (default: one split)",
+    )
     p.add_argument("--smoke", action="store_true", help="tiny encoders, one epoch (a quick check)")
     p.add_argument("--out", default="results", help="results folder (default: results)")
     p.add_argument("--text-encoder", default=None, help="replace the table's text encoder (said in the report)")
     p.add_argument("--image-encoder", default=None, help="replace the table's image encoder (said in the report)")
-    p.add_argument("--image-weights", default=None,
-                   help="weights of the table's image encoder: imagenet, none or a file (e.g. converted "
-                        "AlexNet weights for paper 003; default: the paper's)")
-    p.add_argument("--glove", default=None, help="a GloVe text file: label vectors (paper 003) and word "
-                                                 "embeddings (paper 004) as the papers used")
+    p.add_argument(
+        "--image-weights",
+        default=None,
+        help="weights of the table's image encoder: imagenet, none or a file (e.g. converted "
+        "AlexNet weights for paper 003; default: the paper's)",
+    )
+    p.add_argument(
+        "--glove",
+        default=None,
+        help="a GloVe text file: label vectors (paper 003) and word embeddings (paper 004) as the papers used",
+    )
     p.add_argument("--variant", default=None, help="dataset variant of a table (joint_fusion: reddit, flickr)")
     p.add_argument("--epochs", type=int, default=None, help="override every row's epochs (said in the report)")
     p.add_argument("--finetune", action="store_true", help="fine-tune the encoders as the paper did")
@@ -56,8 +68,11 @@ def cmd_reproduce(args) -> int:
         import difflib
 
         close = difflib.get_close_matches(args.table, table_names(), n=1)
-        raise UsageError(f"unknown table {args.table!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
-                         + "; `mmsa reproduce --list` shows them")
+        raise UsageError(
+            f"unknown table {args.table!r}"
+            + (f" (did you mean {close[0]!r}?)" if close else "")
+            + "; `mmsa reproduce --list` shows them"
+        )
     if args.data_dir and not os.path.exists(args.data_dir):
         raise UsageError(f"--data-dir {args.data_dir}: no such file or folder")
     if args.seeds < 1:
@@ -67,11 +82,24 @@ def cmd_reproduce(args) -> int:
     from experiments.runner import reproduce
 
     start = time.time()
-    results = reproduce(args.table, data_dir=args.data_dir, format=args.format, protocol=args.protocol,
-                        seeds=args.seeds, smoke=args.smoke, out=args.out, text_encoder=args.text_encoder,
-                        image_encoder=args.image_encoder, image_weights=args.image_weights, glove=args.glove,
-                        variant=args.variant, epochs=args.epochs, finetune=args.finetune,
-                        vary_split=args.vary_split, rows=args.rows.split(",") if args.rows else None)
+    results = reproduce(
+        args.table,
+        data_dir=args.data_dir,
+        format=args.format,
+        protocol=args.protocol,
+        seeds=args.seeds,
+        smoke=args.smoke,
+        out=args.out,
+        text_encoder=args.text_encoder,
+        image_encoder=args.image_encoder,
+        image_weights=args.image_weights,
+        glove=args.glove,
+        variant=args.variant,
+        epochs=args.epochs,
+        finetune=args.finetune,
+        vary_split=args.vary_split,
+        rows=args.rows.split(",") if args.rows else None,
+    )
     report = os.path.join(args.out, args.table, "report.md")
     print(f"\n{results['data']}")
     for row, entry in results["rows"].items():
@@ -81,7 +109,10 @@ def cmd_reproduce(args) -> int:
         paper = entry["paper"].get(first)
         spread = f" ± {entry['std'][first]:.2f}" if len(entry["seeds"]) > 1 else ""
         flag = "  COLLAPSED to the majority class" if entry.get("collapsed") else ""
-        print(f"  {row:34s} {first} ours {entry['mean'][first]:.2f}{spread}"
-              + (f"   paper {paper}" if paper is not None else "") + flag)
+        print(
+            f"  {row:34s} {first} ours {entry['mean'][first]:.2f}{spread}"
+            + (f"   paper {paper}" if paper is not None else "")
+            + flag
+        )
     print(f"report: {report} ({time.time() - start:.0f} s)")
     return 0

@@ -31,14 +31,23 @@ def write_report(out_dir: str, results: dict, table) -> str:
     seeds = results["seeds"]
     one_seed = len(seeds) == 1
     info = results["split_info"]
-    data_name = "the embedded synthetic set" if "embedded synthetic" in results["data"] else \
-        os.path.basename(os.path.normpath(table.dataset.name))
-    lines = [f"# {results['title']}", "", f"{results['data']} {results['encoders']}", "",
-             f"Evaluated on the **{info['split']}** split: {info['size']} posts "
-             f"(majority class {100 * info['majority_rate']:.1f}%). "
-             + " ".join(n[0].upper() + n[1:] + "." for n in info["notes"]), "",
-             f"Seeds: {', '.join(map(str, seeds))} · unit: {_unit_text(unit)} · wall time "
-             f"{results['wall_seconds']:.0f} s", ""]
+    data_name = (
+        "the embedded synthetic set"
+        if "embedded synthetic" in results["data"]
+        else os.path.basename(os.path.normpath(table.dataset.name))
+    )
+    lines = [
+        f"# {results['title']}",
+        "",
+        f"{results['data']} {results['encoders']}",
+        "",
+        f"Evaluated on the **{info['split']}** split: {info['size']} posts "
+        f"(majority class {100 * info['majority_rate']:.1f}%). "
+        + " ".join(n[0].upper() + n[1:] + "." for n in info["notes"]),
+        "",
+        f"Seeds: {', '.join(map(str, seeds))} · unit: {_unit_text(unit)} · wall time {results['wall_seconds']:.0f} s",
+        "",
+    ]
     ours = "Ours" if one_seed else "Ours (mean ± std)"
     lines += [f"| Row | Metric | Paper | {ours} | Δ (ours − paper) |", "| --- | --- | --- | --- | --- |"]
     for row_name, entry in results["rows"].items():
@@ -51,35 +60,54 @@ def write_report(out_dir: str, results: dict, table) -> str:
             u = _unit(unit, metric)
             value = _fmt(mean, u) if one_seed else f"{_fmt(mean, u)} ± {_fmt(std, u)}"
             flag = " ⚠" if entry.get("collapsed") and metric == table.metrics[0] else ""
-            lines.append(f"| {row_name}{flag} | {metric} | {_fmt(paper, u)} | {value} "
-                         f"| {'—' if delta is None else ('+' if delta >= 0 else '') + _fmt(delta, u)} |")
+            lines.append(
+                f"| {row_name}{flag} | {metric} | {_fmt(paper, u)} | {value} "
+                f"| {'—' if delta is None else ('+' if delta >= 0 else '') + _fmt(delta, u)} |"
+            )
     for row_name, why in results.get("skipped", {}).items():
         lines.append(f"| {row_name} | — | — | not run: {why} | — |")
     collapsed = [(n, e) for n, e in results["rows"].items() if e.get("collapsed")]
     if collapsed:
-        lines += ["", "**⚠ Collapsed to the majority class** (all predictions one class, or accuracy within 1 "
-                  "point of the test set's majority rate):"]
+        lines += [
+            "",
+            "**⚠ Collapsed to the majority class** (all predictions one class, or accuracy within 1 "
+            "point of the test set's majority rate):",
+        ]
         for row_name, entry in collapsed:
-            lines.append(f"- {row_name}: majority rate {100 * entry['majority_rate']:.1f}%, macro F1 "
-                         f"{entry['macro_f1_mean']:.3f}")
-    lines += ["", "Macro F1 of every row (mean over seeds): "
-              + ", ".join(f"{n} {e['macro_f1_mean']:.3f}" for n, e in results["rows"].items() if e.get("mean"))]
+            lines.append(
+                f"- {row_name}: majority rate {100 * entry['majority_rate']:.1f}%, macro F1 "
+                f"{entry['macro_f1_mean']:.3f}"
+            )
+    lines += [
+        "",
+        "Macro F1 of every row (mean over seeds): "
+        + ", ".join(f"{n} {e['macro_f1_mean']:.3f}" for n, e in results["rows"].items() if e.get("mean")),
+    ]
     if "wann_pairs" in results:
         names = table.class_names
-        lines += ["", f"## WANN predictions per (CNN, RNN) prediction pair (seed {seeds[0]})", "",
-                  "| CNN pred. | RNN pred. | WANN → " + " | ".join(names) + " | WANN acc. | posts |",
-                  "| --- | --- | " + " | ".join("---" for _ in names) + " | --- | --- |"]
+        lines += [
+            "",
+            f"## WANN predictions per (CNN, RNN) prediction pair (seed {seeds[0]})",
+            "",
+            "| CNN pred. | RNN pred. | WANN → " + " | ".join(names) + " | WANN acc. | posts |",
+            "| --- | --- | " + " | ".join("---" for _ in names) + " | --- | --- |",
+        ]
         for pair, v in results["wann_pairs"][str(seeds[0])].items():
             acc = "—" if math.isnan(v["accuracy"]) else f"{100 * v['accuracy']:.0f}%"
-            lines.append(f"| {pair[0]} | {pair[1]} | " + " | ".join(map(str, v["counts"])) + f" | {acc} | {v['posts']} |")
+            lines.append(f"| {pair[0]} | {pair[1]} | {' | '.join(map(str, v['counts']))} | {acc} | {v['posts']} |")
     lines += ["", "## Departures from the paper", ""]
     for row_name, entry in results["rows"].items():
         lines.append(f"### {row_name}")
         lines += [f"- {d}" for d in entry.get("departures", [])] or ["- none known"]
         lines.append("")
     first = table.metrics[0]
-    bar_png = _bar_chart(results, first, _unit(unit, first), os.path.join(plots, f"paper_vs_ours_{first}.png"),
-                         f"{results['title']}: {first}, paper vs ours ({data_name}, {info['split']} split)")
+    bar_png = _bar_chart(
+        results,
+        first,
+        _unit(unit, first),
+        os.path.join(plots, f"paper_vs_ours_{first}.png"),
+        f"{results['title']}: {first}, paper vs ours ({data_name}, {info['split']} split)",
+    )
     if bar_png:
         lines += [f"## Paper vs ours ({first})", "", f"![paper vs ours](plots/{os.path.basename(bar_png)})", ""]
     lines += [f"## Confusion matrices (seed {seeds[0]}, {info['split']} split)", ""]
@@ -88,16 +116,22 @@ def write_report(out_dir: str, results: dict, table) -> str:
         if not seed0:
             continue
         png = os.path.join(plots, f"confusion_{_slug(row_name)}.png")
-        plot_confusion_matrix(seed0["confusion_matrix"], table.class_names[:len(seed0["confusion_matrix"])], png,
-                              f"{row_name} ({entry['model']}) on {data_name}, {info['split']} split, seed "
-                              f"{seeds[0]}")
+        plot_confusion_matrix(
+            seed0["confusion_matrix"],
+            table.class_names[: len(seed0["confusion_matrix"])],
+            png,
+            f"{row_name} ({entry['model']}) on {data_name}, {info['split']} split, seed {seeds[0]}",
+        )
         lines.append(f"![{row_name}](plots/{os.path.basename(png)})")
     curves = []
     for row_name, entry in results["rows"].items():
         hist = os.path.join(out_dir, "models", _slug(row_name), f"seed{seeds[0]}", "history.csv")
         if os.path.exists(hist):
-            png = plot_history(hist, os.path.join(plots, f"curves_{_slug(row_name)}.png"),
-                               f"{row_name} ({entry['model']}) on {data_name}, seed {seeds[0]}: training curves")
+            png = plot_history(
+                hist,
+                os.path.join(plots, f"curves_{_slug(row_name)}.png"),
+                f"{row_name} ({entry['model']}) on {data_name}, seed {seeds[0]}: training curves",
+            )
             if png:
                 curves.append(f"![{row_name}](plots/{os.path.basename(png)})")
     if curves:
@@ -146,8 +180,10 @@ def _bar_chart(results, metric, unit, path, title):
     return path
 
 
-ROW = re.compile(r"^\| (?P<row>[^|]+?)(?: ⚠)? \| (?P<metric>[^|]+?) \| (?P<paper>[^|]+?) \| "
-                 r"(?P<mean>-?\d[\d.]*)(?: ± (?P<std>-?\d[\d.]*))? \| (?P<delta>[^|]+?) \|$")
+ROW = re.compile(
+    r"^\| (?P<row>[^|]+?)(?: ⚠)? \| (?P<metric>[^|]+?) \| (?P<paper>[^|]+?) \| "
+    r"(?P<mean>-?\d[\d.]*)(?: ± (?P<std>-?\d[\d.]*))? \| (?P<delta>[^|]+?) \|$"
+)
 
 
 def parse_report(path: str) -> dict:

@@ -32,7 +32,8 @@ import json
 import os
 import re
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -81,8 +82,12 @@ def collapse_info(confusion_matrix) -> dict:
     majority = float(m.sum(axis=1).max() / max(n, 1))
     accuracy = float(np.trace(m) / max(n, 1))
     one_class = int((predicted > 0).sum()) <= 1
-    return {"collapsed": bool(one_class or abs(accuracy - majority) <= 0.01), "one_class": bool(one_class),
-            "majority_rate": majority, "accuracy": accuracy}
+    return {
+        "collapsed": bool(one_class or abs(accuracy - majority) <= 0.01),
+        "one_class": bool(one_class),
+        "majority_rate": majority,
+        "accuracy": accuracy,
+    }
 
 
 def _slug(name: str) -> str:
@@ -160,15 +165,30 @@ class Context:
             overrides.setdefault("label_vectors", load_glove_label_vectors(self.glove, self.table.class_names))
         image_weights = None
         paper_image = self.table.encoders.get("image")
-        if image and image == (row.paper_image_encoder or paper_image) and not self.embedded and \
-                image not in (row.image_encoder,):
+        if (
+            image
+            and image == (row.paper_image_encoder or paper_image)
+            and not self.embedded
+            and image not in (row.image_encoder,)
+        ):
             image_weights = self.image_weights
         split_seed = seed if self.vary_split else 0
-        return TrainConfig(model=row.model, data_dir=self.data_dir, format=self.fmt, out=self.row_dir(row, seed),
-                           seed=seed, split_seed=split_seed, text_encoder=text, image_encoder=image,
-                           image_weights=image_weights, model_overrides=overrides,
-                           format_options=copy.deepcopy(self.format_options), force=True,
-                           verbose=max(0, self.verbose - 1), **settings)
+        return TrainConfig(
+            model=row.model,
+            data_dir=self.data_dir,
+            format=self.fmt,
+            out=self.row_dir(row, seed),
+            seed=seed,
+            split_seed=split_seed,
+            text_encoder=text,
+            image_encoder=image,
+            image_weights=image_weights,
+            model_overrides=overrides,
+            format_options=copy.deepcopy(self.format_options),
+            force=True,
+            verbose=max(0, self.verbose - 1),
+            **settings,
+        )
 
 
 def _accepted(model: str | None) -> set[str]:
@@ -188,25 +208,33 @@ def run_keras_row(ctx: Context, row: Row, seed: int) -> tuple[dict | None, dict]
     ctx.run_dirs[seed][row.name] = config.out
     metrics = summary["all_metrics"].get(ctx.table.split)
     plan = summary["plan"]
-    extra = {"train_seconds": summary["train_seconds"], "feature_mode": summary["feature_mode"],
-             "epochs_run": summary["epochs_run"], "plan": plan.describe(),
-             "encoders_used": {m: e.describe() for m, e in plan.encoders.items()},
-             "plan_departures": _plan_departures(ctx, row, plan)}
+    extra = {
+        "train_seconds": summary["train_seconds"],
+        "feature_mode": summary["feature_mode"],
+        "epochs_run": summary["epochs_run"],
+        "plan": plan.describe(),
+        "encoders_used": {m: e.describe() for m, e in plan.encoders.items()},
+        "plan_departures": _plan_departures(ctx, row, plan),
+    }
     return metrics, extra
 
 
 def _plan_departures(ctx: Context, row: Row, plan) -> list[str]:
     """What the resolved plan of a row changed against the paper (beyond the table-wide departures)."""
     out = []
-    for m, enc in plan.encoders.items():
+    for enc in plan.encoders.values():
         if enc.random_weights and not ctx.embedded:
             out.append(f"{enc.name} randomly initialised (no pretrained weights were used)")
     if not ctx.embedded and ctx.table.finetune and not ctx.finetune and any(e.frozen for e in plan.encoders.values()):
-        out.append("encoders frozen (the head trains on stored features) where the paper fine-tuned them; "
-                   "--finetune trains end to end")
+        out.append(
+            "encoders frozen (the head trains on stored features) where the paper fine-tuned them; "
+            "--finetune trains end to end"
+        )
     if ctx.embedded and row.training:
-        out.append(f"the row's own training settings ({_settings_text(row.training)}) apply to the paper's "
-                   "data only, not to the embedded set")
+        out.append(
+            f"the row's own training settings ({_settings_text(row.training)}) apply to the paper's "
+            "data only, not to the embedded set"
+        )
     return out
 
 
@@ -234,8 +262,9 @@ def run_baseline_row(ctx: Context, row: Row, seed: int) -> tuple[dict | None, di
     from mmsa_keras.baselines.run import fit_and_evaluate
     from mmsa_keras.runs import load_split_data
 
-    dataset = load_split_data(ctx.data_dir, ctx.fmt, seed if ctx.vary_split else 0,
-                              format_options=_drawn(ctx, seed), verbose=False)
+    dataset = load_split_data(
+        ctx.data_dir, ctx.fmt, seed if ctx.vary_split else 0, format_options=_drawn(ctx, seed), verbose=False
+    )
     params = {**row.params, **(row.smoke_params if ctx.table.smoke else {})}
     metrics = fit_and_evaluate(row.kind, dataset, ctx.table.split, seed, params, ctx.row_dir(row, seed))
     if metrics is None:
@@ -285,8 +314,9 @@ def _select_rows(table: TableConfig, names: list[str] | None) -> list[Row]:
         return list(table.rows)
     unknown = [n for n in names if n not in {r.name for r in table.rows}]
     if unknown:
-        raise UsageError(f"--rows: no row {unknown[0]!r} in {table.name} (rows: "
-                         f"{', '.join(r.name for r in table.rows)})")
+        raise UsageError(
+            f"--rows: no row {unknown[0]!r} in {table.name} (rows: {', '.join(r.name for r in table.rows)})"
+        )
     wanted = set(names)
     for row in reversed(table.rows):  # rows a wanted row uses run too
         if row.name in wanted:
@@ -296,8 +326,22 @@ def _select_rows(table: TableConfig, names: list[str] | None) -> list[Row]:
     return [r for r in table.rows if r.name in wanted]
 
 
-def _prepare(table: TableConfig, data_dir, format, protocol, text_encoder, image_encoder, image_weights, variant,
-             epochs, finetune, out, verbose, vary_split, glove) -> Context:
+def _prepare(
+    table: TableConfig,
+    data_dir,
+    format,
+    protocol,
+    text_encoder,
+    image_encoder,
+    image_weights,
+    variant,
+    epochs,
+    finetune,
+    out,
+    verbose,
+    vary_split,
+    glove,
+) -> Context:
     from data_pipelines.datasets.synthetic import make_synthetic
 
     out_dir = os.path.join(out, table.name)
@@ -310,8 +354,9 @@ def _prepare(table: TableConfig, data_dir, format, protocol, text_encoder, image
         data_dir = os.path.join(out_dir, "synthetic_data")
         fmt, format_options = "mvsa", {}
         encoders = dict(table.embedded_encoders)
-        departures.append(f"ran on the embedded synthetic dataset ({table.synthetic['posts']} posts), not on "
-                          f"{paper_dataset}")
+        departures.append(
+            f"ran on the embedded synthetic dataset ({table.synthetic['posts']} posts), not on {paper_dataset}"
+        )
     else:
         fmt = format or ds.format
         format_options = dict(ds.options)
@@ -334,26 +379,32 @@ def _prepare(table: TableConfig, data_dir, format, protocol, text_encoder, image
         if table.finetune is None:
             raise UsageError(f"--finetune: {table.name}: {table.finetune_note}")
         if embedded:
-            departures.append("--finetune has no effect on the embedded run: its small encoders train from "
-                              "scratch anyway")
+            departures.append(
+                "--finetune has no effect on the embedded run: its small encoders train from scratch anyway"
+            )
         else:
             training.update(table.finetune)
     if epochs is not None:
         training["epochs"] = epochs
-        departures.append(f"epochs set to {epochs} by --epochs (the paper's: "
-                          f"{table.training.get('epochs', 'per row')})")
+        departures.append(
+            f"epochs set to {epochs} by --epochs (the paper's: {table.training.get('epochs', 'per row')})"
+        )
     weights = None
     if not embedded and encoders.get("image") == paper_image:
         weights = image_weights if image_weights is not None else table.encoders.get("image_weights")
         if weights == "imagenet":
             ok, why = imagenet_available(paper_image)
             if not ok:
-                departures.append(f"{paper_image} ran with RANDOM weights: its ImageNet weights could not be had "
-                                  f"({why}); --image-weights FILE gives them")
+                departures.append(
+                    f"{paper_image} ran with RANDOM weights: its ImageNet weights could not be had "
+                    f"({why}); --image-weights FILE gives them"
+                )
                 weights = "none"
         elif weights in (None, "none"):
-            departures.append(f"{paper_image} randomly initialised: no weights given "
-                              f"(--image-weights FILE gives the pretrained {paper_image})")
+            departures.append(
+                f"{paper_image} randomly initialised: no weights given "
+                f"(--image-weights FILE gives the pretrained {paper_image})"
+            )
             weights = "none"
     elif image_weights is not None and not embedded:
         weights = image_weights
@@ -361,10 +412,23 @@ def _prepare(table: TableConfig, data_dir, format, protocol, text_encoder, image
         departures.append("smoke variant: tiny encoders, one epoch (a check that the table runs, not a result)")
     if embedded:
         make_synthetic(data_dir, **table.synthetic)
-    return Context(table=table, out_dir=out_dir, embedded=embedded, data_dir=data_dir, fmt=fmt,
-                   format_options=format_options, encoders=encoders, training=training, image_weights=weights,
-                   variant=variant, vary_split=vary_split, verbose=verbose, finetune=finetune,
-                   departures=departures, glove=glove)
+    return Context(
+        table=table,
+        out_dir=out_dir,
+        embedded=embedded,
+        data_dir=data_dir,
+        fmt=fmt,
+        format_options=format_options,
+        encoders=encoders,
+        training=training,
+        image_weights=weights,
+        variant=variant,
+        vary_split=vary_split,
+        verbose=verbose,
+        finetune=finetune,
+        departures=departures,
+        glove=glove,
+    )
 
 
 def _check_plans(ctx: Context, rows: list[Row], seeds: int) -> None:
@@ -385,24 +449,60 @@ def _check_plans(ctx: Context, rows: list[Row], seeds: int) -> None:
 
 
 # ----------------------------------------------------------------------------- reproduce
-def reproduce(name: str, data_dir: str | None = None, format: str | None = None, protocol: str | None = None,
-              seeds: int = 1, smoke: bool = False, out: str = "results", text_encoder: str | None = None,
-              image_encoder: str | None = None, image_weights: str | None = None, glove: str | None = None,
-              variant: str | None = None, epochs: int | None = None, finetune: bool = False,
-              vary_split: bool = False, rows: list[str] | None = None, verbose: int = 1) -> dict:
+def reproduce(
+    name: str,
+    data_dir: str | None = None,
+    format: str | None = None,
+    protocol: str | None = None,
+    seeds: int = 1,
+    smoke: bool = False,
+    out: str = "results",
+    text_encoder: str | None = None,
+    image_encoder: str | None = None,
+    image_weights: str | None = None,
+    glove: str | None = None,
+    variant: str | None = None,
+    epochs: int | None = None,
+    finetune: bool = False,
+    vary_split: bool = False,
+    rows: list[str] | None = None,
+    verbose: int = 1,
+) -> dict:
     """Run every row of table `name` for `seeds` seeds; write the report. Returns the results."""
     table = load_table(name, smoke=smoke)
     selected = _select_rows(table, rows)
-    ctx = _prepare(table, data_dir, format, protocol, text_encoder, image_encoder, image_weights, variant, epochs,
-                   finetune, out, verbose, vary_split, glove)
+    ctx = _prepare(
+        table,
+        data_dir,
+        format,
+        protocol,
+        text_encoder,
+        image_encoder,
+        image_weights,
+        variant,
+        epochs,
+        finetune,
+        out,
+        verbose,
+        vary_split,
+        glove,
+    )
     _check_plans(ctx, selected, seeds)
     os.makedirs(ctx.out_dir, exist_ok=True)
     split_info = _split_info(ctx)
     start = time.time()
-    results: dict[str, Any] = {"table": name, "title": table.title, "unit": table.unit, "split": table.split,
-                               "data": _data_line(ctx), "encoders": _encoder_line(ctx), "rows": {},
-                               "departures": ctx.departures, "split_info": split_info,
-                               "variant": ctx.variant}
+    results: dict[str, Any] = {
+        "table": name,
+        "title": table.title,
+        "unit": table.unit,
+        "split": table.split,
+        "data": _data_line(ctx),
+        "encoders": _encoder_line(ctx),
+        "rows": {},
+        "departures": ctx.departures,
+        "split_info": split_info,
+        "variant": ctx.variant,
+    }
     for seed in range(seeds):
         for row in selected:
             if verbose:
@@ -411,8 +511,9 @@ def reproduce(name: str, data_dir: str | None = None, format: str | None = None,
             if "wann_pairs" in extra:
                 results.setdefault("wann_pairs", {})[str(seed)] = extra.pop("wann_pairs")
                 continue
-            entry = results["rows"].setdefault(row.name, {"model": row.model or row.kind, "seeds": {},
-                                                          "departures": _row_departures(ctx, row)})
+            entry = results["rows"].setdefault(
+                row.name, {"model": row.model or row.kind, "seeds": {}, "departures": _row_departures(ctx, row)}
+            )
             for d in extra.pop("plan_departures", []):
                 if d not in entry["departures"]:
                     entry["departures"].append(d)
@@ -421,9 +522,13 @@ def reproduce(name: str, data_dir: str | None = None, format: str | None = None,
                 continue
             entry["seeds"][str(seed)] = {
                 "metrics": {m: _scale(metric_value(metrics, m), unit_of(table.unit, m)) for m in table.metrics},
-                "accuracy": metrics["accuracy"], "macro_f1": metrics["macro"]["f1"],
-                "weighted_f1": metrics["weighted"]["f1"], "num_examples": metrics["num_examples"],
-                "confusion_matrix": metrics["confusion_matrix"], **extra}
+                "accuracy": metrics["accuracy"],
+                "macro_f1": metrics["macro"]["f1"],
+                "weighted_f1": metrics["weighted"]["f1"],
+                "num_examples": metrics["num_examples"],
+                "confusion_matrix": metrics["confusion_matrix"],
+                **extra,
+            }
     for row_name, entry in results["rows"].items():
         if not entry["seeds"]:
             continue
@@ -435,16 +540,27 @@ def reproduce(name: str, data_dir: str | None = None, format: str | None = None,
         entry["majority_rate"] = float(np.mean([c["majority_rate"] for c in collapses]))
         entry["macro_f1_mean"] = float(np.mean([s["macro_f1"] for s in entry["seeds"].values()]))
         paper = table.row(row_name).paper
-        entry["paper"] = paper.get(ctx.variant, paper) if ctx.variant and isinstance(paper.get(ctx.variant), dict) \
-            else paper
+        entry["paper"] = (
+            paper.get(ctx.variant, paper) if ctx.variant and isinstance(paper.get(ctx.variant), dict) else paper
+        )
     results["wall_seconds"] = time.time() - start
     results["seeds"] = list(range(seeds))
     with open(os.path.join(ctx.out_dir, "metrics.json"), "w", encoding="utf-8") as f:
         json.dump(results, f, indent=2)
-    used = {**dataclasses.asdict(table), "data_dir": ctx.data_dir, "format": ctx.fmt,
-            "format_options": ctx.format_options, "encoders_used": ctx.encoders, "training_used": ctx.training,
-            "image_weights_used": ctx.image_weights, "seeds": seeds, "variant": ctx.variant, "smoke": smoke,
-            "vary_split": vary_split, "rows_run": [r.name for r in selected]}
+    used = {
+        **dataclasses.asdict(table),
+        "data_dir": ctx.data_dir,
+        "format": ctx.fmt,
+        "format_options": ctx.format_options,
+        "encoders_used": ctx.encoders,
+        "training_used": ctx.training,
+        "image_weights_used": ctx.image_weights,
+        "seeds": seeds,
+        "variant": ctx.variant,
+        "smoke": smoke,
+        "vary_split": vary_split,
+        "rows_run": [r.name for r in selected],
+    }
     with open(os.path.join(ctx.out_dir, "config.json"), "w", encoding="utf-8") as f:
         json.dump(used, f, indent=2, default=str)
     from experiments.report import write_report
@@ -481,11 +597,15 @@ def _data_line(ctx: Context) -> str:
     ds = ctx.table.dataset
     paper_dataset = ds.name + (f" ({ctx.variant})" if ctx.variant else "")
     if ctx.embedded:
-        return (f"Ran on the embedded synthetic dataset ({ctx.table.synthetic['posts']} posts), NOT on "
-                f"{paper_dataset}: the measured numbers are not a reproduction of the paper's.")
+        return (
+            f"Ran on the embedded synthetic dataset ({ctx.table.synthetic['posts']} posts), NOT on "
+            f"{paper_dataset}: the measured numbers are not a reproduction of the paper's."
+        )
     options = {k: v for k, v in ctx.format_options.items()}
-    return (f"Ran on {ctx.data_dir} (format {ctx.fmt}{', ' + str(options) if options else ''}); the paper used "
-            f"{paper_dataset}.")
+    return (
+        f"Ran on {ctx.data_dir} (format {ctx.fmt}{', ' + str(options) if options else ''}); the paper used "
+        f"{paper_dataset}."
+    )
 
 
 def _encoder_line(ctx: Context) -> str:
@@ -494,5 +614,7 @@ def _encoder_line(ctx: Context) -> str:
     if image and not ctx.embedded and ctx.image_weights:
         image_desc += f" ({'random' if ctx.image_weights == 'none' else ctx.image_weights} weights)"
     tuned = ctx.finetune and not ctx.embedded
-    return (f"Encoders used: text {text or '-'}, image {image_desc}{' (fine-tuned)' if tuned else ''}; "
-            f"the paper's: {ctx.table.paper_encoders}.")
+    return (
+        f"Encoders used: text {text or '-'}, image {image_desc}{' (fine-tuned)' if tuned else ''}; "
+        f"the paper's: {ctx.table.paper_encoders}."
+    )

@@ -113,7 +113,7 @@ def table_names() -> list[str]:
             continue
         for paper in PAPERS:
             if stem.startswith(paper + "_"):
-                names.append(f"{paper}/{stem[len(paper) + 1:]}")
+                names.append(f"{paper}/{stem[len(paper) + 1 :]}")
                 break
     return names
 
@@ -129,8 +129,11 @@ def list_tables() -> list[tuple[str, str]]:
 def load_table(name: str, smoke: bool = False) -> TableConfig:
     if name not in table_names():
         close = difflib.get_close_matches(name, table_names(), n=1)
-        raise UsageError(f"unknown table {name!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
-                         + "; `mmsa reproduce --list` shows them")
+        raise UsageError(
+            f"unknown table {name!r}"
+            + (f" (did you mean {close[0]!r}?)" if close else "")
+            + "; `mmsa reproduce --list` shows them"
+        )
     module = importlib.import_module(module_name(name))
     file = os.path.relpath(module.__file__, os.path.dirname(CONFIG_DIR))
     return table_from_dict(name, module.get_config(smoke=smoke), file, smoke)
@@ -145,8 +148,9 @@ def _check_keys(d: dict, cls, where: str, file: str, skip=()) -> None:
     for key in d:
         if key not in known:
             close = difflib.get_close_matches(key, known, n=1)
-            raise ConfigError(f"{file}: {where}: unknown key {key!r}"
-                              + (f" (did you mean {close[0]!r}?)" if close else ""))
+            raise ConfigError(
+                f"{file}: {where}: unknown key {key!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+            )
 
 
 def table_from_dict(name: str, d: dict, file: str = "<config>", smoke: bool = False) -> TableConfig:
@@ -175,8 +179,10 @@ def table_from_dict(name: str, d: dict, file: str = "<config>", smoke: bool = Fa
                 raise ConfigError(f"{file}: {where}: a keras row needs 'model'")
             if row.model not in model_names():
                 close = difflib.get_close_matches(row.model, model_names(), n=1)
-                raise ConfigError(f"{file}: {where}: unknown model {row.model!r}"
-                                  + (f" (did you mean {close[0]!r}?)" if close else ""))
+                raise ConfigError(
+                    f"{file}: {where}: unknown model {row.model!r}"
+                    + (f" (did you mean {close[0]!r}?)" if close else "")
+                )
             spec = get_spec(row.model)
             accepted = spec.accepted_arguments()
             for key in list(row.overrides) + list(row.smoke_overrides) + list(row.uses):
@@ -186,8 +192,12 @@ def table_from_dict(name: str, d: dict, file: str = "<config>", smoke: bool = Fa
                 if key not in TRAIN_FIELDS:
                     raise ConfigError(f"{file}: {where}: training: unknown setting {key!r}")
         earlier = {r.name for r in rows}
-        for ref in list(row.uses.values()) + ([row.from_row] if row.from_row else []) + row.rows + \
-                ([row.init_from] if row.init_from else []):
+        for ref in (
+            list(row.uses.values())
+            + ([row.from_row] if row.from_row else [])
+            + row.rows
+            + ([row.init_from] if row.init_from else [])
+        ):
             if ref not in earlier:
                 raise ConfigError(f"{file}: {where}: refers to row {ref!r}, which is not defined before it")
         if row.kind == "without" and row.drop not in ("text", "image"):
@@ -196,7 +206,7 @@ def table_from_dict(name: str, d: dict, file: str = "<config>", smoke: bool = Fa
             raise ConfigError(f"{file}: {where}: a second row named {row.name!r}")
         rows.append(row)
     for block in ("training", "embedded_training", "finetune"):
-        for key in (d.get(block) or {}):
+        for key in d.get(block) or {}:
             if key not in TRAIN_FIELDS:
                 raise ConfigError(f"{file}: {block}: unknown training setting {key!r}")
     unit = d["unit"]
@@ -205,8 +215,13 @@ def table_from_dict(name: str, d: dict, file: str = "<config>", smoke: bool = Fa
         raise ConfigError(f"{file}: unit must be percent or fraction (or a dict of them), got {unit!r}")
     from experiments.runner import metric_value
 
-    probe = {"accuracy": 0, "weighted": {"precision": 0, "recall": 0, "f1": 0}, "macro": {"f1": 0},
-             "micro_f1": 0, "per_class": {c: {"precision": 0, "recall": 0, "f1": 0} for c in d.get("class_names", [])}}
+    probe = {
+        "accuracy": 0,
+        "weighted": {"precision": 0, "recall": 0, "f1": 0},
+        "macro": {"f1": 0},
+        "micro_f1": 0,
+        "per_class": {c: {"precision": 0, "recall": 0, "f1": 0} for c in d.get("class_names", [])},
+    }
     for metric in d["metrics"]:
         try:
             metric_value(probe, metric)

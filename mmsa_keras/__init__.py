@@ -21,10 +21,28 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("config", "encoders", "errors", "evaluation", "export", "layers", "losses", "models",
-               "optimizers", "plan", "registry", "runs", "training", "baselines")
-_FUNCTIONS = {"create_model": "registry", "list_models": "registry", "load_model": "custom_objects",
-              "register_all": "custom_objects"}
+_SUBMODULES = (
+    "config",
+    "encoders",
+    "errors",
+    "evaluation",
+    "export",
+    "layers",
+    "losses",
+    "models",
+    "optimizers",
+    "plan",
+    "registry",
+    "runs",
+    "training",
+    "baselines",
+)
+_FUNCTIONS = {
+    "create_model": "registry",
+    "list_models": "registry",
+    "load_model": "custom_objects",
+    "register_all": "custom_objects",
+}
 
 __all__ = ["__version__", *_SUBMODULES, *_FUNCTIONS]
 

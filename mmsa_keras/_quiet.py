@@ -41,8 +41,13 @@ def filter_native_stderr() -> None:
     read_end, write_end = os.pipe()
     os.dup2(write_end, 2)
     os.close(write_end)
-    sys.stderr = open(os.dup(original), "w", encoding=getattr(sys.stderr, "encoding", None) or "utf-8",
-                      errors="backslashreplace", buffering=1)
+    sys.stderr = open(
+        os.dup(original),
+        "w",
+        encoding=getattr(sys.stderr, "encoding", None) or "utf-8",
+        errors="backslashreplace",
+        buffering=1,
+    )
 
     def pump():
         with os.fdopen(read_end, "rb", buffering=0) as pipe:
@@ -80,6 +85,7 @@ def quiet_tensorflow() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if debug_enabled():
         import tensorflow  # noqa: F401
+
         return
     sys.stderr.flush()
     saved = os.dup(2)

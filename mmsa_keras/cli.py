@@ -60,8 +60,12 @@ def _format_options(args) -> dict:
     from mmsa_keras.config import parse_key_values
 
     out = parse_key_values(getattr(args, "option", []) or [], "--option")
-    for key, attr in (("protocol", "protocol"), ("split", "split_by"), ("layout", "layout"),
-                      ("class_names", "class_names")):
+    for key, attr in (
+        ("protocol", "protocol"),
+        ("split", "split_by"),
+        ("layout", "layout"),
+        ("class_names", "class_names"),
+    ):
         value = getattr(args, attr, None)
         if value is not None:
             out[key] = value
@@ -72,17 +76,28 @@ def _format_options(args) -> dict:
 
 def _add_format_options(p, group=None) -> None:
     g = group or p.add_argument_group("dataset options")
-    g.add_argument("--protocol", choices=("A", "B"), default=None,
-                   help="MVSA original layout: cleaning protocol (default: A)")
-    g.add_argument("--split-by", default=None,
-                   help="how the reader splits: file, random, paper002 (MVSA), popularity (emotion folders) "
-                        "(default: the layout's own splits)")
+    g.add_argument(
+        "--protocol", choices=("A", "B"), default=None, help="MVSA original layout: cleaning protocol (default: A)"
+    )
+    g.add_argument(
+        "--split-by",
+        default=None,
+        help="how the reader splits: file, random, paper002 (MVSA), popularity (emotion folders) "
+        "(default: the layout's own splits)",
+    )
     g.add_argument("--layout", default=None, help="MVSA layout: original, guid or json (default: detected)")
-    g.add_argument("--class-names", default=None,
-                   help="table format: the classes in order, e.g. negative,neutral,positive (default: from "
-                        "the labels)")
-    g.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                   help="other reader options, e.g. --option min_words=0 (JSON values; repeatable)")
+    g.add_argument(
+        "--class-names",
+        default=None,
+        help="table format: the classes in order, e.g. negative,neutral,positive (default: from the labels)",
+    )
+    g.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="other reader options, e.g. --option min_words=0 (JSON values; repeatable)",
+    )
 
 
 def _check_path(path: str, what: str = "--data-dir") -> None:
@@ -99,8 +114,11 @@ def _check_format(fmt: str) -> None:
         import difflib
 
         close = difflib.get_close_matches(fmt, FORMATS, n=1)
-        raise UsageError(f"unknown dataset format {fmt!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
-                         + f"; known: {', '.join(FORMATS)}")
+        raise UsageError(
+            f"unknown dataset format {fmt!r}"
+            + (f" (did you mean {close[0]!r}?)" if close else "")
+            + f"; known: {', '.join(FORMATS)}"
+        )
 
 
 # ============================================================================ datasets
@@ -121,8 +139,9 @@ def cmd_describe(args) -> int:
     _tf()
     from data_pipelines.describe import describe, format_description
 
-    d = describe(args.path, args.format, check_images=not args.no_image_check, verbose=not args.json,
-                 **_format_options(args))
+    d = describe(
+        args.path, args.format, check_images=not args.no_image_check, verbose=not args.json, **_format_options(args)
+    )
     print(json.dumps(d, indent=2, ensure_ascii=False) if args.json else format_description(d))
     return 0
 
@@ -179,8 +198,9 @@ def cmd_train(args) -> int:
         from mmsa_keras.recipes import recipe_settings
 
         base = recipe_settings(args.recipe)
-    missing = [f"--{k.replace('_', '-')}" for k in ("model", "data_dir", "out")
-               if k not in vars(args) and k not in base]
+    missing = [
+        f"--{k.replace('_', '-')}" for k in ("model", "data_dir", "out") if k not in vars(args) and k not in base
+    ]
     if missing:
         raise UsageError(f"{', '.join(missing)} required (or a --recipe that sets them)")
     config = config_from_args(args, base)
@@ -194,9 +214,11 @@ def cmd_train(args) -> int:
     summary = train(config)
     if summary.get("trained"):
         m = summary["metrics"]
-        print(f"trained in {summary['train_seconds']:.1f}s ({summary['epochs_run']} epochs); "
-              f"{m.get('split', 'test')} accuracy {m['accuracy']:.4f}, weighted F1 {m['weighted']['f1']:.4f}, "
-              f"macro F1 {m['macro']['f1']:.4f}; run directory: {config.out}")
+        print(
+            f"trained in {summary['train_seconds']:.1f}s ({summary['epochs_run']} epochs); "
+            f"{m.get('split', 'test')} accuracy {m['accuracy']:.4f}, weighted F1 {m['weighted']['f1']:.4f}, "
+            f"macro F1 {m['macro']['f1']:.4f}; run directory: {config.out}"
+        )
     return 0
 
 
@@ -217,11 +239,21 @@ def cmd_evaluate(args) -> int:
         metrics = run.evaluate(args.split, verbose=quiet)
         where = os.path.join(args.run_dir, "metrics.json")
     if args.json:
-        print(json.dumps({"accuracy": metrics["accuracy"], "weighted_f1": metrics["weighted"]["f1"],
-                          "macro_f1": metrics["macro"]["f1"], "n": metrics["num_examples"],
-                          "split": args.split, "data_dir": args.data_dir or run.plan.data["data_dir"],
-                          "per_class": metrics["per_class"], "confusion_matrix": metrics["confusion_matrix"],
-                          "class_names": metrics["class_names"]}))
+        print(
+            json.dumps(
+                {
+                    "accuracy": metrics["accuracy"],
+                    "weighted_f1": metrics["weighted"]["f1"],
+                    "macro_f1": metrics["macro"]["f1"],
+                    "n": metrics["num_examples"],
+                    "split": args.split,
+                    "data_dir": args.data_dir or run.plan.data["data_dir"],
+                    "per_class": metrics["per_class"],
+                    "confusion_matrix": metrics["confusion_matrix"],
+                    "class_names": metrics["class_names"],
+                }
+            )
+        )
     else:
         print(f"metrics written to {where}")
     return 0
@@ -291,8 +323,10 @@ def cmd_predict(args) -> int:
             kind, message = check_image_file(image)
             if kind is not None:
                 where = f"{args.csv}:{line}: " if args.csv else ""
-                print(f"[mmsa] {where}{image}: {kind.replace('_', ' ')} ({message}); predicting without the image",
-                      file=sys.stderr)
+                print(
+                    f"[mmsa] {where}{image}: {kind.replace('_', ' ')} ({message}); predicting without the image",
+                    file=sys.stderr,
+                )
                 image = None
         batch.append((line, pid, text, image))
         count += 1
@@ -310,8 +344,13 @@ def cmd_serve(args) -> int:
     _tf()
     from mmsa_keras.serving import serve_forever
 
-    serve_forever(args.model_dir, host=args.host, port=args.port, max_request_bytes=args.max_request_bytes,
-                  max_batch=args.max_batch)
+    serve_forever(
+        args.model_dir,
+        host=args.host,
+        port=args.port,
+        max_request_bytes=args.max_request_bytes,
+        max_batch=args.max_batch,
+    )
     return 0
 
 
@@ -322,12 +361,29 @@ def cmd_baseline(args) -> int:
     _tf()
     from mmsa_keras.baselines.run import run_baseline_cli
 
-    metrics = run_baseline_cli(args.kind, args.data_dir, args.format, _format_options(args), seed=args.seed,
-                               split=args.split, out=args.out, verbose=not args.json, params=_grid(args))
+    metrics = run_baseline_cli(
+        args.kind,
+        args.data_dir,
+        args.format,
+        _format_options(args),
+        seed=args.seed,
+        split=args.split,
+        out=args.out,
+        verbose=not args.json,
+        params=_grid(args),
+    )
     if args.json:
-        print(json.dumps({"accuracy": metrics["accuracy"], "weighted_f1": metrics["weighted"]["f1"],
-                          "macro_f1": metrics["macro"]["f1"], "n": metrics["num_examples"],
-                          "best_params": metrics.get("best_params")}))
+        print(
+            json.dumps(
+                {
+                    "accuracy": metrics["accuracy"],
+                    "weighted_f1": metrics["weighted"]["f1"],
+                    "macro_f1": metrics["macro"]["f1"],
+                    "n": metrics["num_examples"],
+                    "best_params": metrics.get("best_params"),
+                }
+            )
+        )
     return 0
 
 
@@ -349,12 +405,26 @@ def cmd_features_extract(args) -> int:
     _tf()
     from mmsa_keras.features_cli import extract
 
-    config = TrainConfig(model="", data_dir=args.data_dir, out="", format=args.format, seed=args.seed,
-                         image_size=args.image_size, sequence_length=args.sequence_length,
-                         image_weights=args.weights, feature_store=args.out,
-                         format_options=_format_options(args))
-    extract(config, args.encoder, sequences=args.sequences, batch_size=args.batch_size,
-            num_shards=args.num_shards, shard_index=args.shard_index)
+    config = TrainConfig(
+        model="",
+        data_dir=args.data_dir,
+        out="",
+        format=args.format,
+        seed=args.seed,
+        image_size=args.image_size,
+        sequence_length=args.sequence_length,
+        image_weights=args.weights,
+        feature_store=args.out,
+        format_options=_format_options(args),
+    )
+    extract(
+        config,
+        args.encoder,
+        sequences=args.sequences,
+        batch_size=args.batch_size,
+        num_shards=args.num_shards,
+        shard_index=args.shard_index,
+    )
     return 0
 
 
@@ -373,23 +443,30 @@ def cmd_demo(args) -> int:
     print(f"[1/4] writing the synthetic dataset ({args.posts} posts) to {data_dir}")
     make_synthetic(data_dir, posts=args.posts, image_size=64, seed=args.seed)
     print("[2/4] training native_cat (paper 002) with the small CNN and small transformer")
-    summary = train(TrainConfig(model="native_cat", data_dir=data_dir, out=run_dir, epochs=args.epochs,
-                                seed=args.seed, force=True))
+    summary = train(
+        TrainConfig(model="native_cat", data_dir=data_dir, out=run_dir, epochs=args.epochs, seed=args.seed, force=True)
+    )
     export_dir = os.path.join(run_dir, "export")
     print(f"[3/4] exporting a SavedModel with a raw-input signature to {export_dir}")
     export_run(run_dir, export_dir)
     print("[4/4] predicting on two posts through the exported model")
     model = ExportedModel(export_dir)
     example_image = sorted(f for f in os.listdir(os.path.join(data_dir, "data")) if f.endswith(".jpg"))[0]
-    probs = model.predict(["what a wonderful day with friends #blessed", ""],
-                          [None, os.path.join(data_dir, "data", example_image)])
-    for label, p in zip(["text only: 'what a wonderful day with friends #blessed'",
-                         f"image only: {example_image}"], probs):
-        print(f"  {label} -> {model.class_names[int(p.argmax())]} "
-              + " ".join(f"{n}={x:.3f}" for n, x in zip(model.class_names, p)))
+    probs = model.predict(
+        ["what a wonderful day with friends #blessed", ""], [None, os.path.join(data_dir, "data", example_image)]
+    )
+    for label, p in zip(
+        ["text only: 'what a wonderful day with friends #blessed'", f"image only: {example_image}"], probs
+    ):
+        print(
+            f"  {label} -> {model.class_names[int(p.argmax())]} "
+            + " ".join(f"{n}={x:.3f}" for n, x in zip(model.class_names, p))
+        )
     m = summary["metrics"]
-    print(f"\ndone in {time.time() - start:.0f}s. test accuracy {m['accuracy']:.3f}, "
-          f"weighted F1 {m['weighted']['f1']:.3f}, macro F1 {m['macro']['f1']:.3f}")
+    print(
+        f"\ndone in {time.time() - start:.0f}s. test accuracy {m['accuracy']:.3f}, "
+        f"weighted F1 {m['weighted']['f1']:.3f}, macro F1 {m['macro']['f1']:.3f}"
+    )
     print(f"run directory: {run_dir} (metrics.json, confusion_matrix_test.png, model.keras, export/)")
     return 0
 
@@ -398,27 +475,37 @@ def cmd_demo(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from mmsa_keras.config import add_config_arguments
 
-    parser = Parser(prog="mmsa", description="Multimodal (image + text) sentiment models in Keras 3: train, "
-                                            "evaluate, export, serve, and reproduce the papers' tables.")
-    parser.add_argument("--debug", action="store_true",
-                        help="show tracebacks and TensorFlow's start-up messages (also MMSA_DEBUG=1)")
+    parser = Parser(
+        prog="mmsa",
+        description="Multimodal (image + text) sentiment models in Keras 3: train, "
+        "evaluate, export, serve, and reproduce the papers' tables.",
+    )
+    parser.add_argument(
+        "--debug", action="store_true", help="show tracebacks and TensorFlow's start-up messages (also MMSA_DEBUG=1)"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
 
-    ds = sub.add_parser("datasets", help="dataset tools").add_subparsers(dest="datasets_command", required=True,
-                                                                        metavar="COMMAND", parser_class=Parser)
+    ds = sub.add_parser("datasets", help="dataset tools").add_subparsers(
+        dest="datasets_command", required=True, metavar="COMMAND", parser_class=Parser
+    )
     p = ds.add_parser("make-synthetic", help="write the embedded synthetic dataset (MVSA layout)")
     p.add_argument("out_dir", help="folder to write")
     p.add_argument("--posts", type=int, default=600, help="number of posts (default: 600)")
     p.add_argument("--image-size", type=int, default=64, help="image side in pixels (default: 64)")
     p.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
     p.set_defaults(func=cmd_make_synthetic)
-    for name, func, text in (("describe", cmd_describe, "posts per split and class, and every problem found"),
-                             ("validate", cmd_validate, "exit non-zero if the dataset cannot train")):
+    for name, func, text in (
+        ("describe", cmd_describe, "posts per split and class, and every problem found"),
+        ("validate", cmd_validate, "exit non-zero if the dataset cannot train"),
+    ):
         p = ds.add_parser(name, help=text)
         p.add_argument("path", help="dataset folder (or the CSV file for twitter_csv / table)")
         p.add_argument("--format", required=True, help=FORMAT_HELP)
-        p.add_argument("--allow-outside-paths", action="store_true",
-                       help="table format: accept image paths outside the file's folder (default: refused)")
+        p.add_argument(
+            "--allow-outside-paths",
+            action="store_true",
+            help="table format: accept image paths outside the file's folder (default: refused)",
+        )
         _add_format_options(p)
         if name == "describe":
             p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -428,9 +515,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("models", help="list registered models").set_defaults(func=cmd_models)
     sub.add_parser("recipes", help="list training recipes and what they set").set_defaults(func=cmd_recipes)
 
-    p = sub.add_parser("train", help="train a registered model (resumes an interrupted run)",
-                       description="Train a model. Every setting has a default; a --recipe sets many at once "
-                                   "and any flag given explicitly overrides it.")
+    p = sub.add_parser(
+        "train",
+        help="train a registered model (resumes an interrupted run)",
+        description="Train a model. Every setting has a default; a --recipe sets many at once "
+        "and any flag given explicitly overrides it.",
+    )
     p.add_argument("--recipe", default=None, help="start from a recipe's settings (`mmsa recipes`)")
     add_config_arguments(p, required=())
     _add_format_options(p)
@@ -462,8 +552,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model_dir", help="an `mmsa export` folder")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=8501, help="port (default: 8501; 0 picks a free one)")
-    p.add_argument("--max-request-bytes", type=int, default=32 * 1024 * 1024,
-                   help="largest request body accepted (default: 32 MiB)")
+    p.add_argument(
+        "--max-request-bytes",
+        type=int,
+        default=32 * 1024 * 1024,
+        help="largest request body accepted (default: 32 MiB)",
+    )
     p.add_argument("--max-batch", type=int, default=64, help="posts run together at most (default: 64)")
     p.set_defaults(func=cmd_serve)
 
@@ -474,23 +568,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the split (default: 0)")
     p.add_argument("--split", default="test", help="split evaluated (default: test)")
     p.add_argument("--out", default=None, help="folder for metrics.json and the confusion matrix (default: none)")
-    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
-                   help="estimator / grid settings, e.g. --param C=[0.1,1,10] (JSON values)")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="estimator / grid settings, e.g. --param C=[0.1,1,10] (JSON values)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _add_format_options(p)
     p.set_defaults(func=cmd_baseline)
 
-    fx = sub.add_parser("features", help="feature store").add_subparsers(dest="features_command", required=True,
-                                                                        metavar="COMMAND", parser_class=Parser)
+    fx = sub.add_parser("features", help="feature store").add_subparsers(
+        dest="features_command", required=True, metavar="COMMAND", parser_class=Parser
+    )
     p = fx.add_parser("extract", help="run a frozen encoder over a dataset once, into the shared store")
-    p.add_argument("--encoder", required=True, help="resnet50, mobilenet_v2, inception_v3, alexnet, minilm_l6, "
-                                                   "a keras-hub preset or a local directory")
+    p.add_argument(
+        "--encoder",
+        required=True,
+        help="resnet50, mobilenet_v2, inception_v3, alexnet, minilm_l6, a keras-hub preset or a local directory",
+    )
     p.add_argument("--data-dir", required=True)
     p.add_argument("--format", default="mvsa", help=FORMAT_HELP + " (default: mvsa)")
-    p.add_argument("--out", default=None, help="feature store folder (default: the store `mmsa train` uses, "
-                                               "$MMSA_CACHE_DIR/features or ~/.cache/mmsa_keras/features)")
-    p.add_argument("--weights", default=None, help="image encoders: imagenet (the default where it exists), "
-                                                   "none, or a weights file")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="feature store folder (default: the store `mmsa train` uses, "
+        "$MMSA_CACHE_DIR/features or ~/.cache/mmsa_keras/features)",
+    )
+    p.add_argument(
+        "--weights",
+        default=None,
+        help="image encoders: imagenet (the default where it exists), none, or a weights file",
+    )
     p.add_argument("--image-size", type=int, default=None, help="default: the encoder's own")
     p.add_argument("--sequence-length", type=int, default=32, help="tokens per caption (default: 32, as train)")
     p.add_argument("--batch-size", type=int, default=32, help="default: 32")
@@ -541,8 +651,9 @@ def main(argv=None) -> int:
         print(f"mmsa {args.command}: error: {e}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
-        print(f"mmsa {args.command}: interrupted; running the same command again resumes a training run",
-              file=sys.stderr)
+        print(
+            f"mmsa {args.command}: interrupted; running the same command again resumes a training run", file=sys.stderr
+        )
         return 130
     except (FileNotFoundError, ValueError, KeyError, OSError) as e:
         if debug:
@@ -554,8 +665,10 @@ def main(argv=None) -> int:
         if debug:
             raise
         text = str(e).strip().splitlines()[0][:300] if str(e).strip() else ""
-        print(f"mmsa {args.command}: internal error: {type(e).__name__}: {text} (run with --debug for the "
-              "traceback)", file=sys.stderr)
+        print(
+            f"mmsa {args.command}: internal error: {type(e).__name__}: {text} (run with --debug for the traceback)",
+            file=sys.stderr,
+        )
         return 1
 
 

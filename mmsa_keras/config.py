@@ -21,8 +21,17 @@ FEATURE_MODES = ("auto", "on", "off")
 MONITORS = ("val_loss", "val_accuracy", "val_weighted_f1", "val_macro_f1")
 
 
-def _field(default, help: str, *, cli: bool = True, choices=None, kind: str | None = None,
-           metavar: str | None = None, group: str = "training", factory=None):
+def _field(
+    default,
+    help: str,
+    *,
+    cli: bool = True,
+    choices=None,
+    kind: str | None = None,
+    metavar: str | None = None,
+    group: str = "training",
+    factory=None,
+):
     """A dataclass field carrying its CLI description."""
     metadata = {"help": help, "cli": cli, "choices": choices, "kind": kind, "metavar": metavar, "group": group}
     if factory is not None:
@@ -37,71 +46,117 @@ class TrainConfig:
     model: str = _field(None, "registry name of the model (`mmsa models` lists them)", group="data")
     data_dir: str = _field(None, "dataset folder (or the CSV/JSONL file of the table formats)", group="data")
     out: str = _field(None, "run directory (created when the run starts)", group="data")
-    format: str = _field("mvsa", "dataset format: mvsa, table, twitter_csv, crowdflower, vso, emotion_folders",
-                         group="data")
+    format: str = _field(
+        "mvsa", "dataset format: mvsa, table, twitter_csv, crowdflower, vso, emotion_folders", group="data"
+    )
     epochs: int = _field(10, "maximum number of epochs")
     batch_size: int = _field(32, "posts per batch (split across replicas)")
-    seed: int = _field(0, "seed of the initialisation, the shuffle, the augmentation and (unless --split-seed) "
-                       "the split")
+    seed: int = _field(
+        0, "seed of the initialisation, the shuffle, the augmentation and (unless --split-seed) the split"
+    )
     split_seed: int | None = _field(None, "seed of a drawn train/validation/test split (default: --seed)")
     precision: str = _field("auto", "auto: mixed_float16 on a GPU, float32 on a CPU", choices=PRECISIONS)
-    strategy: str = _field("auto", "auto: MirroredStrategy when several GPUs are visible; multi_worker: "
-                           "MultiWorkerMirroredStrategy from TF_CONFIG", choices=STRATEGIES)
-    learning_rate: float = _field(1e-3, "learning rate of the head (and of the encoders unless "
-                                  "--encoder-learning-rate)", group="optimiser")
+    strategy: str = _field(
+        "auto",
+        "auto: MirroredStrategy when several GPUs are visible; multi_worker: "
+        "MultiWorkerMirroredStrategy from TF_CONFIG",
+        choices=STRATEGIES,
+    )
+    learning_rate: float = _field(
+        1e-3, "learning rate of the head (and of the encoders unless --encoder-learning-rate)", group="optimiser"
+    )
     patience: int = _field(3, "EarlyStopping patience in epochs")
     monitor: str = _field("val_loss", "what early stopping and the best checkpoint follow", choices=MONITORS)
-    early_stopping: bool = _field(True, "stop when the monitored value stops improving and keep the best "
-                                  "weights (--no-early-stopping: train exactly --epochs epochs)", kind="bool")
-    image_size: int | None = _field(None, "square image side (default: the image encoder's own; 64 for "
-                                    "small_cnn)", group="encoders")
+    early_stopping: bool = _field(
+        True,
+        "stop when the monitored value stops improving and keep the best "
+        "weights (--no-early-stopping: train exactly --epochs epochs)",
+        kind="bool",
+    )
+    image_size: int | None = _field(
+        None, "square image side (default: the image encoder's own; 64 for small_cnn)", group="encoders"
+    )
     sequence_length: int = _field(32, "tokens per caption", group="encoders")
-    text_encoder: str | None = _field(None, "text encoder (default: the model's own, else small_transformer): "
-                                      "small_transformer, bag_of_embeddings, bilstm, minilm_l6, a keras-hub "
-                                      "preset or a local Hugging Face directory", group="encoders")
-    image_encoder: str | None = _field(None, "image encoder (default: the model's own, else small_cnn): "
-                                       "small_cnn, resnet50, mobilenet_v2, inception_v3, alexnet, "
-                                       "mvso_pixel_cnn", group="encoders")
-    image_weights: str | None = _field(None, "pretrained image encoders: imagenet (downloaded once, the "
-                                       "default where it exists), none (random initialisation) or a weights "
-                                       "file", group="encoders")
+    text_encoder: str | None = _field(
+        None,
+        "text encoder (default: the model's own, else small_transformer): "
+        "small_transformer, bag_of_embeddings, bilstm, minilm_l6, a keras-hub "
+        "preset or a local Hugging Face directory",
+        group="encoders",
+    )
+    image_encoder: str | None = _field(
+        None,
+        "image encoder (default: the model's own, else small_cnn): "
+        "small_cnn, resnet50, mobilenet_v2, inception_v3, alexnet, "
+        "mvso_pixel_cnn",
+        group="encoders",
+    )
+    image_weights: str | None = _field(
+        None,
+        "pretrained image encoders: imagenet (downloaded once, the "
+        "default where it exists), none (random initialisation) or a weights "
+        "file",
+        group="encoders",
+    )
     text_encoder_config: dict[str, Any] = _field(None, "", cli=False, factory=dict)
     image_encoder_config: dict[str, Any] = _field(None, "", cli=False, factory=dict)
-    model_overrides: dict[str, Any] = _field(None, "model constructor override, e.g. --set hidden_dim=32 "
-                                             "(JSON values; repeatable)", kind="set", metavar="KEY=VALUE",
-                                             factory=dict)
+    model_overrides: dict[str, Any] = _field(
+        None,
+        "model constructor override, e.g. --set hidden_dim=32 (JSON values; repeatable)",
+        kind="set",
+        metavar="KEY=VALUE",
+        factory=dict,
+    )
     format_options: dict[str, Any] = _field(None, "", cli=False, factory=dict)
     tokenizer_options: dict[str, Any] = _field(None, "", cli=False, factory=dict)  # VocabularyTokenizer arguments
-    augment: bool | None = _field(None, "augment training images (rotation 40°, shift/shear/zoom 20%); "
-                                  "default: on when the image encoder trains, off when it is frozen "
-                                  "(--augment with a frozen encoder trains in raw mode)", kind="tristate")
+    augment: bool | None = _field(
+        None,
+        "augment training images (rotation 40°, shift/shear/zoom 20%); "
+        "default: on when the image encoder trains, off when it is frozen "
+        "(--augment with a frozen encoder trains in raw mode)",
+        kind="tristate",
+    )
     balance_to: int | None = _field(None, "resample every training class to N posts (repeats are augmented)")
-    class_weight: str | None = _field(None, "weight the loss per class: balanced (n / (k * n_class)) or a JSON "
-                                      "file {class name: weight}")
+    class_weight: str | None = _field(
+        None, "weight the loss per class: balanced (n / (k * n_class)) or a JSON file {class name: weight}"
+    )
     tensorboard: bool = _field(False, "write TensorBoard logs to RUN_DIR/tensorboard", kind="flag")
-    force: bool = _field(False, "start afresh: remove the model, backup, checkpoints and history of RUN_DIR",
-                         kind="flag")
+    force: bool = _field(
+        False, "start afresh: remove the model, backup, checkpoints and history of RUN_DIR", kind="flag"
+    )
     verbose: int = _field(1, "", cli=False)
     optimizer: str = _field("adam", "optimiser", choices=OPTIMIZERS, group="optimiser")
     weight_decay: float = _field(0.0, "decoupled weight decay (adamw)", group="optimiser")
     momentum: float = _field(0.9, "SGD momentum", group="optimiser")
     warmup_steps: int = _field(0, "linear warm-up steps (paper 000: 500)", group="optimiser")
-    schedule: str = _field("constant", "learning-rate decay after the warm-up", choices=SCHEDULES,
-                           group="optimiser")
-    unfreeze: str = _field("0", "pretrained encoders: 0 frozen, all, or K = the top K blocks (ResNet stages, "
-                           "transformer layers)", group="optimiser")
-    encoder_learning_rate: float | None = _field(None, "learning rate of the unfrozen encoder layers "
-                                                 "(default: --learning-rate)", group="optimiser")
-    layer_decay: float | None = _field(None, "layer-wise learning-rate decay of an unfrozen transformer text "
-                                       "encoder: layer l (of L) learns at encoder_lr * decay^(L - l)",
-                                       group="optimiser")
-    feature_mode: str = _field("auto", "train the head on stored encoder outputs (auto: when every encoder is "
-                               "pretrained and frozen and nothing needs raw images)", choices=FEATURE_MODES,
-                               group="encoders")
-    feature_store: str | None = _field(None, "feature store folder (default: $MMSA_CACHE_DIR/features, "
-                                       "~/.cache/mmsa_keras/features)", group="encoders")
-    allow_outside_paths: bool = _field(False, "table format: allow absolute image paths outside the file's "
-                                       "folder", kind="flag", group="data")
+    schedule: str = _field("constant", "learning-rate decay after the warm-up", choices=SCHEDULES, group="optimiser")
+    unfreeze: str = _field(
+        "0",
+        "pretrained encoders: 0 frozen, all, or K = the top K blocks (ResNet stages, transformer layers)",
+        group="optimiser",
+    )
+    encoder_learning_rate: float | None = _field(
+        None, "learning rate of the unfrozen encoder layers (default: --learning-rate)", group="optimiser"
+    )
+    layer_decay: float | None = _field(
+        None,
+        "layer-wise learning-rate decay of an unfrozen transformer text "
+        "encoder: layer l (of L) learns at encoder_lr * decay^(L - l)",
+        group="optimiser",
+    )
+    feature_mode: str = _field(
+        "auto",
+        "train the head on stored encoder outputs (auto: when every encoder is "
+        "pretrained and frozen and nothing needs raw images)",
+        choices=FEATURE_MODES,
+        group="encoders",
+    )
+    feature_store: str | None = _field(
+        None, "feature store folder (default: $MMSA_CACHE_DIR/features, ~/.cache/mmsa_keras/features)", group="encoders"
+    )
+    allow_outside_paths: bool = _field(
+        False, "table format: allow absolute image paths outside the file's folder", kind="flag", group="data"
+    )
     run_eagerly: bool = _field(False, "", cli=False)  # no graph tracing: faster for a handful of tiny steps
     recipe: str | None = _field(None, "", cli=False)  # the recipe the settings came from (`mmsa recipes`)
 
@@ -157,8 +212,11 @@ def add_config_arguments(parser: argparse.ArgumentParser, only=None, required=RE
         shown = "" if is_required else f" (default: {_shown(f.name, default)})"
         if f.name in REQUIRED and not is_required:
             shown = " (required, unless a --recipe sets it)"
-        kwargs: dict[str, Any] = {"help": (meta["help"] + shown).replace("%", "%%"), "default": argparse.SUPPRESS,
-                                  "dest": f.name}
+        kwargs: dict[str, Any] = {
+            "help": (meta["help"] + shown).replace("%", "%%"),
+            "default": argparse.SUPPRESS,
+            "dest": f.name,
+        }
         kind = meta.get("kind")
         if f.name == "model_overrides":
             flag = "--set"

@@ -11,8 +11,14 @@ from __future__ import annotations
 
 import importlib
 
-_MODULES = ("mmsa_keras.layers", "mmsa_keras.encoders", "mmsa_keras.models", "mmsa_keras.losses",
-            "mmsa_keras.optimizers", "mmsa_keras.metrics")
+_MODULES = (
+    "mmsa_keras.layers",
+    "mmsa_keras.encoders",
+    "mmsa_keras.models",
+    "mmsa_keras.losses",
+    "mmsa_keras.optimizers",
+    "mmsa_keras.metrics",
+)
 _done = False
 
 

@@ -32,11 +32,11 @@ def compute_metrics(y_true, y_prob, class_names) -> dict:
         "class_names": list(class_names),
     }
     for average in ("weighted", "macro"):
-        p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, average=average,
-                                                     zero_division=0)
+        p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, average=average, zero_division=0)
         out[average] = {"precision": float(p), "recall": float(r), "f1": float(f)}
-    out["micro_f1"] = float(precision_recall_fscore_support(y_true, y_pred, labels=labels,
-                                                            average="micro", zero_division=0)[2])
+    out["micro_f1"] = float(
+        precision_recall_fscore_support(y_true, y_pred, labels=labels, average="micro", zero_division=0)[2]
+    )
     return out
 
 
@@ -82,8 +82,7 @@ def plot_confusion_matrix(matrix, class_names, path: str, title: str = "") -> st
     ax.set_ylabel("true")
     for i in range(m.shape[0]):
         for j in range(m.shape[1]):
-            ax.text(j, i, int(m[i, j]), ha="center", va="center",
-                    color="white" if norm[i, j] > 0.5 else "black")
+            ax.text(j, i, int(m[i, j]), ha="center", va="center", color="white" if norm[i, j] > 0.5 else "black")
     import textwrap
 
     ax.set_title("\n".join(textwrap.wrap(title, width=int(9 * size))), fontsize=9)
@@ -114,8 +113,9 @@ def plot_history(history_csv: str, path: str, title: str = "") -> str | None:
     def key_ending(suffix):
         return next((k for k in rows[0] if k.endswith(suffix) and not k.startswith("val_")), None)
 
-    panels = [("loss", "loss")] + [(name, key) for name, key in (("accuracy", key_ending("accuracy")),
-                                                                  ("macro F1", key_ending("macro_f1"))) if key]
+    panels = [("loss", "loss")] + [
+        (name, key) for name, key in (("accuracy", key_ending("accuracy")), ("macro F1", key_ending("macro_f1"))) if key
+    ]
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6))
     axes = np.atleast_1d(axes)
     for ax, (label, metric) in zip(axes, panels):
@@ -138,16 +138,26 @@ def plot_history(history_csv: str, path: str, title: str = "") -> str | None:
 
 def format_metrics(metrics: dict) -> str:
     """A short text table of the metrics for the terminal."""
-    lines = [f"accuracy {metrics['accuracy']:.4f}   weighted F1 {metrics['weighted']['f1']:.4f}   "
-             f"macro F1 {metrics['macro']['f1']:.4f}   (n={metrics['num_examples']})",
-             f"{'class':>12s} {'precision':>9s} {'recall':>7s} {'f1':>6s} {'support':>7s}"]
+    lines = [
+        f"accuracy {metrics['accuracy']:.4f}   weighted F1 {metrics['weighted']['f1']:.4f}   "
+        f"macro F1 {metrics['macro']['f1']:.4f}   (n={metrics['num_examples']})",
+        f"{'class':>12s} {'precision':>9s} {'recall':>7s} {'f1':>6s} {'support':>7s}",
+    ]
     for name, m in metrics["per_class"].items():
         lines.append(f"{name:>12s} {m['precision']:9.3f} {m['recall']:7.3f} {m['f1']:6.3f} {m['support']:7d}")
     return "\n".join(lines)
 
 
-def evaluate_posts(directory: str, model_name: str, name: str, predictions, class_names, verbose: int = 1,
-                   write: bool = True, extra: dict | None = None) -> dict:
+def evaluate_posts(
+    directory: str,
+    model_name: str,
+    name: str,
+    predictions,
+    class_names,
+    verbose: int = 1,
+    write: bool = True,
+    extra: dict | None = None,
+) -> dict:
     """Metrics from `(y_true, y_prob)`; with `write`, stored under `name` in `directory/metrics.json`
     with the confusion matrix as `directory/confusion_matrix_<name>.png`."""
     from mmsa_keras.runs import read_json, write_json
@@ -159,9 +169,12 @@ def evaluate_posts(directory: str, model_name: str, name: str, predictions, clas
     if write:
         os.makedirs(directory, exist_ok=True)
         png = os.path.join(directory, f"confusion_matrix_{name}.png")
-        plot_confusion_matrix(metrics["confusion_matrix"], class_names, png,
-                              f"{model_name}: {name} (acc {metrics['accuracy']:.3f}, "
-                              f"macro F1 {metrics['macro']['f1']:.3f})")
+        plot_confusion_matrix(
+            metrics["confusion_matrix"],
+            class_names,
+            png,
+            f"{model_name}: {name} (acc {metrics['accuracy']:.3f}, macro F1 {metrics['macro']['f1']:.3f})",
+        )
         metrics["confusion_matrix_png"] = os.path.basename(png)
         path = os.path.join(directory, "metrics.json")
         all_metrics = read_json(path) if os.path.exists(path) else {}

@@ -51,15 +51,16 @@ def export_model(model: keras.Model, preprocessor: Preprocessor, class_names, ou
         return tf.cast(class_scores(model(inputs, training=False)), tf.float32)
 
     def serve(text, image_bytes):
-        tf.debugging.assert_equal(tf.size(text), tf.size(image_bytes),
-                                  message="text and image_bytes must have the same length")
-        probs = tf.cond(tf.size(text) > 0, lambda: run(text, image_bytes),
-                        lambda: tf.zeros((0, num_classes), tf.float32))  # an empty batch: empty outputs
+        tf.debugging.assert_equal(
+            tf.size(text), tf.size(image_bytes), message="text and image_bytes must have the same length"
+        )
+        probs = tf.cond(
+            tf.size(text) > 0, lambda: run(text, image_bytes), lambda: tf.zeros((0, num_classes), tf.float32)
+        )  # an empty batch: empty outputs
         probs = tf.ensure_shape(probs, (None, num_classes))
         return {"probabilities": probs, "label": tf.gather(labels, tf.argmax(probs, axis=-1))}
 
-    signature = [tf.TensorSpec([None], tf.string, name="text"),
-                 tf.TensorSpec([None], tf.string, name="image_bytes")]
+    signature = [tf.TensorSpec([None], tf.string, name="text"), tf.TensorSpec([None], tf.string, name="image_bytes")]
     archive.add_endpoint("serve", serve, input_signature=signature)
     archive.add_endpoint("serving_default", serve, input_signature=signature)
     tmp = f"{os.path.normpath(out_dir)}.{os.getpid()}.tmp"
@@ -95,8 +96,9 @@ class ExportedModel:
         from mmsa_keras.errors import RunError
 
         if not os.path.exists(os.path.join(directory, "saved_model.pb")):
-            raise RunError(f"{directory}: not an exported model (no saved_model.pb); create one with "
-                           "`mmsa export RUN_DIR OUT_DIR`")
+            raise RunError(
+                f"{directory}: not an exported model (no saved_model.pb); create one with `mmsa export RUN_DIR OUT_DIR`"
+            )
         import tensorflow_text  # noqa: F401  (registers the ops of keras-hub tokenizers)
 
         self.directory = directory
@@ -106,8 +108,9 @@ class ExportedModel:
             self.class_names = json.load(f)
 
     def predict_bytes(self, texts, image_bytes):
-        out = self.serve(text=tf.constant(list(texts), tf.string),
-                         image_bytes=tf.constant(list(image_bytes), tf.string))
+        out = self.serve(
+            text=tf.constant(list(texts), tf.string), image_bytes=tf.constant(list(image_bytes), tf.string)
+        )
         return out["probabilities"].numpy()
 
     def predict(self, texts, image_paths):

@@ -12,8 +12,14 @@ from mmsa_keras.config import TrainConfig
 from mmsa_keras.errors import UsageError
 
 
-def extract(config: TrainConfig, encoder: str, sequences: bool = False, batch_size: int = 32,
-            num_shards: int = 1, shard_index: int = 0):
+def extract(
+    config: TrainConfig,
+    encoder: str,
+    sequences: bool = False,
+    batch_size: int = 32,
+    num_shards: int = 1,
+    shard_index: int = 0,
+):
     from data_pipelines.features import extract_features
     from data_pipelines.image_cache import ImageCache, default_image_cache_dir
     from mmsa_keras.encoders import IMAGE_ENCODERS
@@ -28,9 +34,14 @@ def extract(config: TrainConfig, encoder: str, sequences: bool = False, batch_si
     for note in enc.notes:
         print(f"[plan] note: {note}")
     image_size, normalisation, tokenizer = preprocessing_settings(config, {modality: enc})
-    pre = PreprocessingPlan(image_size=image_size, normalisation=normalisation,
-                            sequence_length=config.sequence_length, tokenizer=tokenizer, augment=False,
-                            balance_to=None).make_preprocessor()
+    pre = PreprocessingPlan(
+        image_size=image_size,
+        normalisation=normalisation,
+        sequence_length=config.sequence_length,
+        tokenizer=tokenizer,
+        augment=False,
+        balance_to=None,
+    ).make_preprocessor()
     dataset, report, _ = read_dataset(config.data_dir, config.format, config.format_options)
     posts = dataset.all_posts()
     if modality == "image" and normalisation == "mean_std":  # never for pretrained image encoders
@@ -41,9 +52,19 @@ def extract(config: TrainConfig, encoder: str, sequences: bool = False, batch_si
         with_images = [p for p in posts if p.image_path]
         cache = ImageCache.build(with_images, image_size, default_image_cache_dir()) if with_images else None
     store = config.feature_store or default_feature_store()
-    fs = extract_features(model, modality, posts, pre, store, batch_size=batch_size, sequences=sequences,
-                          encoder_spec={"name": enc.name, **enc.build_kwargs(pre)}, image_cache=cache,
-                          num_shards=num_shards, shard_index=shard_index)
+    fs = extract_features(
+        model,
+        modality,
+        posts,
+        pre,
+        store,
+        batch_size=batch_size,
+        sequences=sequences,
+        encoder_spec={"name": enc.name, **enc.build_kwargs(pre)},
+        image_cache=cache,
+        num_shards=num_shards,
+        shard_index=shard_index,
+    )
     print(report.summary())
     if fs is not None:
         print(f"{fs.manifest['num_posts']} posts, outputs {fs.manifest['outputs']} in {fs.directory}")

@@ -20,8 +20,9 @@ from mmsa_keras.api_export import mmsa_export
 
 def pack_common_space(image_vec, text_vec, image_present, text_present):
     """Pack what `CommonSpaceLoss` needs into one `[B, 2d + 2]` model output."""
-    return ops.concatenate([image_vec, text_vec, ops.expand_dims(image_present, -1),
-                            ops.expand_dims(text_present, -1)], axis=-1)
+    return ops.concatenate(
+        [image_vec, text_vec, ops.expand_dims(image_present, -1), ops.expand_dims(text_present, -1)], axis=-1
+    )
 
 
 @mmsa_export("mmsa_keras.losses.CommonSpaceLoss")
@@ -56,7 +57,7 @@ class CommonSpaceLoss(keras.losses.Loss):
     def call(self, y_true, y_pred):
         y_pred = ops.cast(y_pred, "float32")
         d = (ops.shape(y_pred)[-1] - 2) // 2
-        image, text = y_pred[:, :d], y_pred[:, d:2 * d]
+        image, text = y_pred[:, :d], y_pred[:, d : 2 * d]
         both = y_pred[:, 2 * d] * y_pred[:, 2 * d + 1]  # [B]
         labels = ops.reshape(ops.cast(y_true, "int32"), (-1,))
         # pairwise distances d(γ_i, ψ_j): [B, B]
@@ -78,8 +79,7 @@ class CommonSpaceLoss(keras.losses.Loss):
         return per_post * anchors * ops.cast(ops.shape(labels)[0], "float32") / ops.maximum(ops.sum(anchors), 1.0)
 
     def get_config(self):
-        return {"name": self.name, "num_negatives": self.num_negatives, "seed": self.seed,
-                "reduction": self.reduction}
+        return {"name": self.name, "num_negatives": self.num_negatives, "seed": self.seed, "reduction": self.reduction}
 
 
 @mmsa_export("mmsa_keras.losses.LabelEmbeddingLoss")
@@ -96,8 +96,7 @@ class LabelEmbeddingLoss(keras.losses.Loss):
 
     KINDS = ("cosine", "mse", "hinge")
 
-    def __init__(self, label_vectors, kind="cosine", name="label_embedding_loss",
-                 reduction="sum_over_batch_size"):
+    def __init__(self, label_vectors, kind="cosine", name="label_embedding_loss", reduction="sum_over_batch_size"):
         super().__init__(name=name, reduction=reduction)
         if kind not in self.KINDS:
             raise ValueError(f"kind must be one of {self.KINDS}, got {kind!r}")
@@ -106,8 +105,9 @@ class LabelEmbeddingLoss(keras.losses.Loss):
 
     def call(self, y_true, y_pred):
         y_pred = ops.cast(y_pred, "float32")
-        targets = ops.take(ops.convert_to_tensor(self.label_vectors, "float32"),
-                           ops.reshape(ops.cast(y_true, "int32"), (-1,)), axis=0)
+        targets = ops.take(
+            ops.convert_to_tensor(self.label_vectors, "float32"), ops.reshape(ops.cast(y_true, "int32"), (-1,)), axis=0
+        )
         if self.kind == "cosine":
             p = y_pred / ops.maximum(ops.norm(y_pred, axis=-1, keepdims=True), 1e-8)
             t = targets / ops.maximum(ops.norm(targets, axis=-1, keepdims=True), 1e-8)
@@ -117,5 +117,4 @@ class LabelEmbeddingLoss(keras.losses.Loss):
         return ops.mean(ops.maximum(1.0 - targets * y_pred, 0.0), axis=-1)
 
     def get_config(self):
-        return {"name": self.name, "label_vectors": self.label_vectors, "kind": self.kind,
-                "reduction": self.reduction}
+        return {"name": self.name, "label_vectors": self.label_vectors, "kind": self.kind, "reduction": self.reduction}

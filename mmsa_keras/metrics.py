@@ -29,8 +29,9 @@ class SparseF1(keras.metrics.Metric):
         super().__init__(name=name or f"{average}_f1", **kwargs)
         self.num_classes = int(num_classes)
         self.average = average
-        self.matrix = self.add_variable((self.num_classes, self.num_classes), initializer="zeros",
-                                        dtype="float32", name="confusion_matrix")
+        self.matrix = self.add_variable(
+            (self.num_classes, self.num_classes), initializer="zeros", dtype="float32", name="confusion_matrix"
+        )
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         labels = ops.reshape(ops.cast(y_true, "int32"), (-1,))

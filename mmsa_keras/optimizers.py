@@ -46,8 +46,12 @@ class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
         return ops.where(step < self.warmup_steps, warm, after)
 
     def get_config(self):
-        return {"peak_learning_rate": self.peak_learning_rate, "warmup_steps": self.warmup_steps,
-                "decay_steps": self.decay_steps, "kind": self.kind}
+        return {
+            "peak_learning_rate": self.peak_learning_rate,
+            "warmup_steps": self.warmup_steps,
+            "decay_steps": self.decay_steps,
+            "kind": self.kind,
+        }
 
 
 def _variable_key(variable) -> str:
@@ -95,8 +99,9 @@ class GroupedSGD(_GroupedLearningRate, keras.optimizers.SGD):
 _LAYER = re.compile(r"transformer_layer_(\d+)/")
 
 
-def learning_rate_multipliers(encoder_variables, learning_rate: float, encoder_learning_rate: float | None,
-                              layer_decay: float | None = None) -> dict[str, float]:
+def learning_rate_multipliers(
+    encoder_variables, learning_rate: float, encoder_learning_rate: float | None, layer_decay: float | None = None
+) -> dict[str, float]:
     """{variable path: factor} for the trainable encoder variables.
 
     factor = encoder_lr / lr, times decay^(L - l) for a variable of transformer
@@ -117,21 +122,31 @@ def learning_rate_multipliers(encoder_variables, learning_rate: float, encoder_l
             power = depth
         else:  # the pooler and anything above the last layer
             power = 0
-        out[v.path] = base * layer_decay ** power
+        out[v.path] = base * layer_decay**power
     return out
 
 
-def make_optimizer(name: str, learning_rate: float, steps: int, warmup_steps: int = 0, schedule: str = "constant",
-                   weight_decay: float = 0.0, momentum: float = 0.0, encoder_variables=(),
-                   encoder_learning_rate: float | None = None, layer_decay: float | None = None):
+def make_optimizer(
+    name: str,
+    learning_rate: float,
+    steps: int,
+    warmup_steps: int = 0,
+    schedule: str = "constant",
+    weight_decay: float = 0.0,
+    momentum: float = 0.0,
+    encoder_variables=(),
+    encoder_learning_rate: float | None = None,
+    layer_decay: float | None = None,
+):
     """Build the optimizer of a run: "adam", "adamw" or "sgd", with warm-up/decay and per-variable rates."""
     lr = learning_rate
     if warmup_steps or schedule != "constant":
         lr = WarmupDecay(learning_rate, warmup_steps, max(steps, warmup_steps + 1), schedule)
     multipliers = learning_rate_multipliers(encoder_variables, learning_rate, encoder_learning_rate, layer_decay)
     if name in ("adam", "adamw"):
-        return GroupedAdamW(learning_rate=lr, weight_decay=weight_decay if name == "adamw" else 0.0,
-                            lr_multipliers=multipliers)
+        return GroupedAdamW(
+            learning_rate=lr, weight_decay=weight_decay if name == "adamw" else 0.0, lr_multipliers=multipliers
+        )
     if name == "sgd":
         return GroupedSGD(learning_rate=lr, momentum=momentum, lr_multipliers=multipliers)
     raise ValueError(f"optimizer must be adam, adamw or sgd, got {name!r}")

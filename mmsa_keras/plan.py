@@ -91,8 +91,11 @@ class EncoderPlan:
             if isinstance(e, MMSAError) or self.weights not in ("imagenet", "preset"):
                 raise
             what = "ImageNet weights" if self.weights == "imagenet" else "the pretrained weights"
-            hint = ("pass --image-weights none for a random initialisation, or a weights file"
-                    if self.weights == "imagenet" else "check the preset name, or give a local directory")
+            hint = (
+                "pass --image-weights none for a random initialisation, or a weights file"
+                if self.weights == "imagenet"
+                else "check the preset name, or give a local directory"
+            )
             first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
             raise RunError(f"could not load {what} of {self.name} ({type(e).__name__}: {first}); {hint}") from e
 
@@ -100,9 +103,13 @@ class EncoderPlan:
         if not self.pretrained:
             return f"{self.name} (trained from scratch)"
         weights = {None: "random weights", "imagenet": "ImageNet weights", "preset": "pretrained weights"}.get(
-            self.weights, f"weights {self.weights}")
-        state = "frozen" if self.frozen else ("fine-tuned" if self.unfreeze == "all"
-                                              else f"top {self.unfreeze} blocks fine-tuned")
+            self.weights, f"weights {self.weights}"
+        )
+        state = (
+            "frozen"
+            if self.frozen
+            else ("fine-tuned" if self.unfreeze == "all" else f"top {self.unfreeze} blocks fine-tuned")
+        )
         return f"{self.name} ({weights}, {state})"
 
 
@@ -124,8 +131,12 @@ class PreprocessingPlan:
             tokenizer = HubTokenizer(self.tokenizer["preset"], sequence_length=self.sequence_length)
         else:
             tokenizer = VocabularyTokenizer(self.sequence_length, **options)
-        return Preprocessor(image_size=self.image_size, tokenizer=tokenizer, sequence_length=self.sequence_length,
-                            normalisation=self.normalisation)
+        return Preprocessor(
+            image_size=self.image_size,
+            tokenizer=tokenizer,
+            sequence_length=self.sequence_length,
+            normalisation=self.normalisation,
+        )
 
 
 @dataclasses.dataclass
@@ -164,7 +175,8 @@ class RunPlan:
     model_overrides: dict[str, Any]
     encoders: dict[str, EncoderPlan]
     preprocessing: PreprocessingPlan
-    feature_mode: bool
+    #: modalities whose frozen encoder outputs come from the feature store (the others run raw)
+    stored_modalities: list[str]
     optimizer: OptimizerPlan
     stopping: StoppingPlan
     batch_size: int
@@ -177,6 +189,11 @@ class RunPlan:
     notes: list[str] = dataclasses.field(default_factory=list)
 
     # ------------------------------------------------------------------ model
+    @property
+    def feature_mode(self) -> bool:
+        """Every encoder's outputs come from the store: only the head trains."""
+        return bool(self.stored_modalities) and set(self.stored_modalities) == set(self.modalities)
+
     @property
     def uses_sequences(self) -> bool:
         from mmsa_keras.registry import get_spec
@@ -202,11 +219,11 @@ class RunPlan:
         mode with `feature_shapes` ({"text_feature_shape": ..., ...})."""
         from mmsa_keras.registry import create_model
 
-        kwargs = {"num_classes": num_classes, **self.model_overrides}
-        if feature_shapes is not None:
-            return create_model(self.model, **kwargs, **feature_shapes)
+        kwargs = {"num_classes": num_classes, **self.model_overrides, **(feature_shapes or {})}
         encoders = encoders or {}
         for m, enc in self.encoders.items():
+            if f"{m}_feature_shape" in kwargs:
+                continue
             kwargs[f"{m}_encoder"] = encoders[m] if m in encoders else enc.build(preprocessor)
         return create_model(self.model, **kwargs)
 
@@ -216,29 +233,39 @@ class RunPlan:
         for m, e in self.encoders.items():
             lines.append(f"{m} encoder: {e.describe()}")
         p = self.preprocessing
-        lines.append(f"inputs: images {p.image_size}px ({p.normalisation}), {p.sequence_length} tokens; "
-                     f"augmentation {'on' if p.augment else 'off'}"
-                     + (f"; classes balanced to {p.balance_to}" if p.balance_to else ""))
-        lines.append("training: " + ("head on stored encoder features (feature mode)" if self.feature_mode
-                                     else "end to end on raw inputs") + f"; {self.stopping.describe()}")
+        lines.append(
+            f"inputs: images {p.image_size}px ({p.normalisation}), {p.sequence_length} tokens; "
+            f"augmentation {'on' if p.augment else 'off'}"
+            + (f"; classes balanced to {p.balance_to}" if p.balance_to else "")
+        )
+        if self.feature_mode:
+            how = "head on stored encoder features (feature mode)"
+        elif self.stored_modalities:
+            how = (
+                f"stored {' and '.join(self.stored_modalities)} features, the other encoder on raw inputs "
+                "(mixed feature mode)"
+            )
+        else:
+            how = "end to end on raw inputs"
+        lines.append(f"training: {how}; {self.stopping.describe()}")
         o = self.optimizer
-        lines.append(f"optimiser: {o.name} lr {o.learning_rate:g}"
-                     + (f", encoder lr {o.encoder_learning_rate:g}" if o.encoder_learning_rate else "")
-                     + (f", layer decay {o.layer_decay:g}" if o.layer_decay else "")
-                     + (f", weight decay {o.weight_decay:g}" if o.weight_decay else "")
-                     + (f", {o.warmup_steps} warm-up steps" if o.warmup_steps else "")
-                     + (f", {o.schedule} decay" if o.schedule != "constant" else "")
-                     + f"; batch {self.batch_size}; seed {self.seed}"
-                     + (f"; class weights {self.class_weight}" if self.class_weight else ""))
+        lines.append(
+            f"optimiser: {o.name} lr {o.learning_rate:g}"
+            + (f", encoder lr {o.encoder_learning_rate:g}" if o.encoder_learning_rate else "")
+            + (f", layer decay {o.layer_decay:g}" if o.layer_decay else "")
+            + (f", weight decay {o.weight_decay:g}" if o.weight_decay else "")
+            + (f", {o.warmup_steps} warm-up steps" if o.warmup_steps else "")
+            + (f", {o.schedule} decay" if o.schedule != "constant" else "")
+            + f"; batch {self.batch_size}; seed {self.seed}"
+            + (f"; class weights {self.class_weight}" if self.class_weight else "")
+        )
         return lines + [f"note: {n}" for n in self.notes]
 
     # ------------------------------------------------------------ persistence
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunPlan:
         d = dict(d)
+        d.pop("feature_mode", None)
         d["encoders"] = {m: EncoderPlan(**e) for m, e in d["encoders"].items()}
         d["preprocessing"] = PreprocessingPlan(**d["preprocessing"])
         d["optimizer"] = OptimizerPlan(**d["optimizer"])
@@ -246,9 +273,13 @@ class RunPlan:
         d["modalities"] = tuple(d["modalities"])
         return cls(**d)
 
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (with the derived `feature_mode`, for readers of run_config.json)."""
+        return {**dataclasses.asdict(self), "feature_mode": self.feature_mode}
+
 
 def encoder_seed(seed: int, modality: str) -> int:
-    return (int(seed) * 1_000_003 + {"text": 17, "image": 29}[modality]) % (2 ** 31)
+    return (int(seed) * 1_000_003 + {"text": 17, "image": 29}[modality]) % (2**31)
 
 
 # ============================================================================ resolution
@@ -257,8 +288,7 @@ def _check_choice(name, value, choices):
         raise UsageError(f"--{name.replace('_', '-')} must be one of {', '.join(choices)}, got {value!r}")
 
 
-def resolve_encoder(config: TrainConfig, modality: str, model_defaults: dict | None = None,
-                    unfreeze=0) -> EncoderPlan:
+def resolve_encoder(config: TrainConfig, modality: str, model_defaults: dict | None = None, unfreeze=0) -> EncoderPlan:
     """The encoder of one modality: the one asked for, else the model's own, else the small default."""
     spec = _Defaults(model_defaults or {})
     return _encoder_plan(config, spec, modality, unfreeze)
@@ -277,8 +307,10 @@ def _encoder_plan(config: TrainConfig, spec, modality: str, unfreeze) -> Encoder
     if modality == "text" and not is_text_encoder_name(name):
         from mmsa_keras.encoders import TEXT_ENCODERS
 
-        raise UsageError(f"unknown text encoder {name!r}; known: {', '.join(sorted(TEXT_ENCODERS))}, "
-                         "a keras-hub preset name or a local directory")
+        raise UsageError(
+            f"unknown text encoder {name!r}; known: {', '.join(sorted(TEXT_ENCODERS))}, "
+            "a keras-hub preset name or a local directory"
+        )
     espec = text_encoder_spec(name) if modality == "text" else image_encoder_spec(name)
     kwargs: dict[str, Any] = {}
     if name == spec.defaults.get(key):  # the model's own encoder settings (e.g. paper 004's ψ)
@@ -292,31 +324,44 @@ def _encoder_plan(config: TrainConfig, spec, modality: str, unfreeze) -> Encoder
             if asked in (None, ""):
                 weights = "imagenet" if espec.imagenet else None
                 if not espec.imagenet:
-                    notes.append(f"{name}: no weights file given, so it is randomly initialised "
-                                 f"(--image-weights FILE for pretrained {name} weights)")
+                    notes.append(
+                        f"{name}: no weights file given, so it is randomly initialised "
+                        f"(--image-weights FILE for pretrained {name} weights)"
+                    )
             elif str(asked).lower() in ("none", "random"):
                 weights = None
                 notes.append(f"{name}: random initialisation (--image-weights none)")
             elif str(asked).lower() == "imagenet":
                 if not espec.imagenet:
-                    raise UsageError(f"{name} has no ImageNet weights in keras.applications: give "
-                                     f"--image-weights FILE (a weights file of this model) or none")
+                    raise UsageError(
+                        f"{name} has no ImageNet weights in keras.applications: give "
+                        f"--image-weights FILE (a weights file of this model) or none"
+                    )
                 weights = "imagenet"
             else:
                 if not os.path.exists(asked):
                     raise UsageError(f"--image-weights {asked}: no such file")
                 weights = os.path.abspath(asked)
         elif asked not in (None, ""):
-            raise UsageError(f"--image-weights {asked}: the image encoder {name} is trained from scratch and "
-                             "takes no pretrained weights (choose resnet50, mobilenet_v2, inception_v3 or alexnet)")
+            raise UsageError(
+                f"--image-weights {asked}: the image encoder {name} is trained from scratch and "
+                "takes no pretrained weights (choose resnet50, mobilenet_v2, inception_v3 or alexnet)"
+            )
     elif espec.pretrained:
         weights = "preset"
     if not espec.pretrained:
         unfreeze_here = 0
     else:
         unfreeze_here = unfreeze
-    return EncoderPlan(modality=modality, name=name, kwargs=kwargs, pretrained=espec.pretrained,
-                       weights=weights, unfreeze=unfreeze_here, notes=notes)
+    return EncoderPlan(
+        modality=modality,
+        name=name,
+        kwargs=kwargs,
+        pretrained=espec.pretrained,
+        weights=weights,
+        unfreeze=unfreeze_here,
+        notes=notes,
+    )
 
 
 def make_plan(config: TrainConfig, check_paths: bool = True) -> RunPlan:
@@ -330,8 +375,10 @@ def make_plan(config: TrainConfig, check_paths: bool = True) -> RunPlan:
             raise UsageError(f"--{name.replace('_', '-')} is required")
     spec = get_spec(config.model)
     if not spec.modalities:
-        raise UsageError(f"{config.model} is a head over other models' outputs and is not trained on posts "
-                         "by itself; train instagram_wann (which contains it) instead")
+        raise UsageError(
+            f"{config.model} is a head over other models' outputs and is not trained on posts "
+            "by itself; train instagram_wann (which contains it) instead"
+        )
     if config.format not in available_formats():
         raise UsageError(f"unknown dataset format {config.format!r}; known: {', '.join(available_formats())}")
     if check_paths and not os.path.exists(config.data_dir):
@@ -346,8 +393,10 @@ def make_plan(config: TrainConfig, check_paths: bool = True) -> RunPlan:
         if int(getattr(config, name)) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
     if config.weight_decay and config.optimizer != "adamw":
-        raise UsageError(f"--weight-decay {config.weight_decay:g} needs --optimizer adamw "
-                         f"({config.optimizer} has no decoupled weight decay)")
+        raise UsageError(
+            f"--weight-decay {config.weight_decay:g} needs --optimizer adamw "
+            f"({config.optimizer} has no decoupled weight decay)"
+        )
     try:
         unfreeze = parse_unfreeze(config.unfreeze)
     except ValueError as e:
@@ -358,13 +407,17 @@ def make_plan(config: TrainConfig, check_paths: bool = True) -> RunPlan:
     notes = [n for e in encoders.values() for n in e.notes]
     pretrained = [e for e in encoders.values() if e.pretrained]
     if unfreeze != 0 and not pretrained:
-        raise UsageError(f"--unfreeze {config.unfreeze}: {config.model}'s encoders "
-                         f"({', '.join(e.name for e in encoders.values())}) train from scratch, so there is "
-                         "nothing frozen to unfreeze")
+        raise UsageError(
+            f"--unfreeze {config.unfreeze}: {config.model}'s encoders "
+            f"({', '.join(e.name for e in encoders.values())}) train from scratch, so there is "
+            "nothing frozen to unfreeze"
+        )
     trainable_encoders = [e for e in encoders.values() if not e.frozen]
     if config.encoder_learning_rate is not None and not trainable_encoders:
-        raise UsageError("--encoder-learning-rate applies to trainable encoder layers, but every encoder is "
-                         "frozen: add --unfreeze all (or K)")
+        raise UsageError(
+            "--encoder-learning-rate applies to trainable encoder layers, but every encoder is "
+            "frozen: add --unfreeze all (or K)"
+        )
     if config.layer_decay is not None:
         text = encoders.get("text")
         if text is None or not text.pretrained or text.frozen:
@@ -381,64 +434,102 @@ def make_plan(config: TrainConfig, check_paths: bool = True) -> RunPlan:
     augment = config.augment
     if augment and image is None:
         raise UsageError(f"--augment: {config.model} reads no images")
+    frozen = [m for m, e in encoders.items() if e.frozen]
     if config.feature_mode == "on":
         if not supports:
-            raise UsageError(f"--feature-mode on: {config.model} cannot take precomputed features "
-                             "(it is composed of trained models)")
+            raise UsageError(
+                f"--feature-mode on: {config.model} cannot take precomputed features (it is composed of trained models)"
+            )
         if not all_frozen:
             trainable = [e.name for e in encoders.values() if not e.frozen]
-            raise UsageError(f"--feature-mode on needs every encoder pretrained and frozen; "
-                             f"{', '.join(trainable)} would train")
+            raise UsageError(
+                f"--feature-mode on needs every encoder pretrained and frozen; {', '.join(trainable)} would train"
+            )
         if augment:
-            raise UsageError("--feature-mode on cannot honour --augment: stored features are computed once "
-                             "from the original images (use --feature-mode auto to train on augmented "
-                             "images in raw mode)")
-        feature_mode = True
-    elif config.feature_mode == "off":
-        feature_mode = False
-    else:
-        feature_mode = supports and all_frozen and not augment
-        if supports and all_frozen and augment:
-            notes.append("augmentation asked for with frozen encoders: training runs in raw mode, each epoch's "
-                         "augmented images go through the frozen encoders (slower than feature mode)")
+            raise UsageError(
+                "--feature-mode on cannot honour --augment: stored features are computed once "
+                "from the original images (use --feature-mode auto to train on augmented "
+                "images in raw mode)"
+            )
+        stored = list(encoders)
+    elif config.feature_mode == "off" or not supports:
+        stored = []
+    else:  # auto: every frozen encoder's outputs are stored, unless its images must be augmented
+        stored = [m for m in frozen if not (m == "image" and augment)]
+        if augment and "image" in frozen:
+            notes.append(
+                "augmentation asked for with a frozen image encoder: the augmented images go through "
+                "it at every step (raw mode for images; slower than stored features)"
+            )
     if augment is None:  # auto: augment only where the image encoder learns
-        augment = bool(image is not None and not image.frozen and not feature_mode)
+        augment = bool(image is not None and not image.frozen)
         if image is not None and not augment:
-            notes.append("augmentation off: the image encoder is frozen "
-                         "(--augment trains on augmented images in raw mode)")
+            notes.append(
+                "augmentation off: the image encoder is frozen (--augment trains on augmented images through it)"
+            )
     if config.balance_to is not None and int(config.balance_to) < 1:
         raise UsageError("--balance-to must be a positive number of posts per class")
     if config.balance_to and not augment:
-        notes.append(f"classes balanced to {config.balance_to} posts by repeating posts without augmentation "
-                     "(repeats are identical)")
+        notes.append(
+            f"classes balanced to {config.balance_to} posts by repeating posts without augmentation "
+            "(repeats are identical)"
+        )
 
-    if config.class_weight and config.class_weight != "balanced" and check_paths \
-            and not os.path.exists(config.class_weight):
+    if (
+        config.class_weight
+        and config.class_weight != "balanced"
+        and check_paths
+        and not os.path.exists(config.class_weight)
+    ):
         raise UsageError(f"--class-weight {config.class_weight}: neither 'balanced' nor an existing JSON file")
     if config.monitor != "val_loss" and not config.early_stopping:
         notes.append(f"--monitor {config.monitor} only picks the best checkpoint: early stopping is off")
 
     split_seed = int(config.seed if config.split_seed is None else config.split_seed)
     return RunPlan(
-        model=config.model, paper=spec.paper, table=spec.table, modalities=tuple(spec.modalities),
+        model=config.model,
+        paper=spec.paper,
+        table=spec.table,
+        modalities=tuple(spec.modalities),
         model_overrides=dict(config.model_overrides),
         encoders=encoders,
-        preprocessing=PreprocessingPlan(image_size=image_size, normalisation=normalisation,
-                                        sequence_length=int(config.sequence_length), tokenizer=tokenizer,
-                                        augment=bool(augment), balance_to=config.balance_to),
-        feature_mode=bool(feature_mode),
-        optimizer=OptimizerPlan(name=config.optimizer, learning_rate=float(config.learning_rate),
-                                encoder_learning_rate=config.encoder_learning_rate,
-                                layer_decay=config.layer_decay, weight_decay=float(config.weight_decay),
-                                momentum=float(config.momentum), warmup_steps=int(config.warmup_steps),
-                                schedule=config.schedule),
-        stopping=StoppingPlan(epochs=int(config.epochs), early_stopping=bool(config.early_stopping),
-                              patience=int(config.patience), monitor=config.monitor),
-        batch_size=int(config.batch_size), seed=int(config.seed), precision=config.precision,
-        strategy=config.strategy, class_weight=config.class_weight,
-        data={"data_dir": config.data_dir, "format": config.format,
-              "format_options": _format_options(config, split_seed),
-              "allow_outside_paths": bool(config.allow_outside_paths), "split_seed": split_seed},
+        preprocessing=PreprocessingPlan(
+            image_size=image_size,
+            normalisation=normalisation,
+            sequence_length=int(config.sequence_length),
+            tokenizer=tokenizer,
+            augment=bool(augment),
+            balance_to=config.balance_to,
+        ),
+        stored_modalities=stored,
+        optimizer=OptimizerPlan(
+            name=config.optimizer,
+            learning_rate=float(config.learning_rate),
+            encoder_learning_rate=config.encoder_learning_rate,
+            layer_decay=config.layer_decay,
+            weight_decay=float(config.weight_decay),
+            momentum=float(config.momentum),
+            warmup_steps=int(config.warmup_steps),
+            schedule=config.schedule,
+        ),
+        stopping=StoppingPlan(
+            epochs=int(config.epochs),
+            early_stopping=bool(config.early_stopping),
+            patience=int(config.patience),
+            monitor=config.monitor,
+        ),
+        batch_size=int(config.batch_size),
+        seed=int(config.seed),
+        precision=config.precision,
+        strategy=config.strategy,
+        class_weight=config.class_weight,
+        data={
+            "data_dir": config.data_dir,
+            "format": config.format,
+            "format_options": _format_options(config, split_seed),
+            "allow_outside_paths": bool(config.allow_outside_paths),
+            "split_seed": split_seed,
+        },
         feature_store=config.feature_store or default_feature_store(),
         notes=notes,
     )
@@ -483,9 +574,11 @@ def _check_overrides(spec, overrides: dict) -> None:
             import difflib
 
             close = difflib.get_close_matches(key, sorted(accepted - reserved), n=1)
-            raise UsageError(f"--set {key}: {spec.name} has no argument {key!r}"
-                             + (f" (did you mean {close[0]!r}?)" if close else "")
-                             + f"; it takes {', '.join(sorted(accepted - reserved - {'kwargs'}))}")
+            raise UsageError(
+                f"--set {key}: {spec.name} has no argument {key!r}"
+                + (f" (did you mean {close[0]!r}?)" if close else "")
+                + f"; it takes {', '.join(sorted(accepted - reserved - {'kwargs'}))}"
+            )
 
 
 def plan_json(plan: RunPlan) -> str:

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from mmsa_keras.errors import UsageError
 
@@ -55,8 +56,14 @@ class ModelSpec:
 _MODELS: dict[str, ModelSpec] = {}
 
 
-def register_model(name: str, description: str, modalities=("text", "image"), paper: str | None = None,
-                   table: str | None = None, **defaults):
+def register_model(
+    name: str,
+    description: str,
+    modalities=("text", "image"),
+    paper: str | None = None,
+    table: str | None = None,
+    **defaults,
+):
     """Class (or function) decorator registering a model under `name`.
 
     `paper` and `table` default to the builder's own `paper` / `table`
@@ -68,9 +75,15 @@ def register_model(name: str, description: str, modalities=("text", "image"), pa
     def decorator(builder):
         if name in _MODELS and _MODELS[name].builder is not builder:
             raise ValueError(f"model {name!r} is already registered")
-        _MODELS[name] = ModelSpec(name, builder, paper or getattr(builder, "paper", ""),
-                                  table or getattr(builder, "table", ""), description, tuple(modalities),
-                                  dict(defaults))
+        _MODELS[name] = ModelSpec(
+            name,
+            builder,
+            paper or getattr(builder, "paper", ""),
+            table or getattr(builder, "table", ""),
+            description,
+            tuple(modalities),
+            dict(defaults),
+        )
         return builder
 
     return decorator

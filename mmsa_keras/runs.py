@@ -37,8 +37,17 @@ RUN_CONFIG = "run_config.json"
 MODEL_FILE = "model.keras"
 BACKUP_DIR = "backup"
 #: what --force removes
-RUN_OUTPUTS = ("model.keras", "history.csv", "metrics.json", "splits.json", "preprocessing.json", "tokenizer.json",
-               "data_report.json", "training_curves.png", RUN_CONFIG)
+RUN_OUTPUTS = (
+    "model.keras",
+    "history.csv",
+    "metrics.json",
+    "splits.json",
+    "preprocessing.json",
+    "tokenizer.json",
+    "data_report.json",
+    "training_curves.png",
+    RUN_CONFIG,
+)
 RUN_OUTPUT_DIRS = ("checkpoints", BACKUP_DIR, "tensorboard", "tokenizer_preset", "evaluations")
 #: settings that do not change what a run computes
 IGNORED_FOR_RESUME = ("verbose", "force", "tensorboard", "run_eagerly", "recipe")
@@ -71,8 +80,9 @@ def _stat_fingerprint(path: str) -> tuple:
         return ()
 
 
-def read_dataset(data_dir: str, format: str, format_options=None, report: DataReport | None = None,
-                 verbose: bool = True) -> tuple[MultimodalDataset, DataReport, bool]:
+def read_dataset(
+    data_dir: str, format: str, format_options=None, report: DataReport | None = None, verbose: bool = True
+) -> tuple[MultimodalDataset, DataReport, bool]:
     """Read a dataset once per process; returns `(dataset, report, first_time)`.
 
     The same folder read again (every row of a table, evaluation after
@@ -80,8 +90,12 @@ def read_dataset(data_dir: str, format: str, format_options=None, report: DataRe
     """
     import copy
 
-    key = (os.path.abspath(data_dir), format, json.dumps(format_options or {}, sort_keys=True, default=str),
-           _stat_fingerprint(data_dir))
+    key = (
+        os.path.abspath(data_dir),
+        format,
+        json.dumps(format_options or {}, sort_keys=True, default=str),
+        _stat_fingerprint(data_dir),
+    )
     if key in _DATASETS:
         dataset, cached_report = _DATASETS[key]
         if report is not None:
@@ -99,9 +113,15 @@ def read_dataset(data_dir: str, format: str, format_options=None, report: DataRe
     return dataset, report, True
 
 
-def load_split_data(data_dir: str, format: str, seed: int, report: DataReport | None = None,
-                    splits_file: str | None = None, format_options=None,
-                    verbose: bool = True) -> MultimodalDataset:
+def load_split_data(
+    data_dir: str,
+    format: str,
+    seed: int,
+    report: DataReport | None = None,
+    splits_file: str | None = None,
+    format_options=None,
+    verbose: bool = True,
+) -> MultimodalDataset:
     """Read a dataset, split it (or re-apply saved splits) and check its images."""
     dataset, _, _ = read_dataset(data_dir, format, format_options, report=report, verbose=verbose)
     if splits_file and os.path.exists(splits_file):
@@ -109,11 +129,16 @@ def load_split_data(data_dir: str, format: str, seed: int, report: DataReport | 
         by_id = {p.id: p for p in dataset.all_posts()}
         missing = [i for split in ids.values() for i in split if i not in by_id]
         if missing:
-            raise DataError(f"{splits_file}: {len(missing)} post ids are not in {data_dir} "
-                            f"(first: {missing[0]}); was the dataset changed?")
-        return MultimodalDataset(dataset.name, dataset.class_names,
-                                 {name: [by_id[i] for i in split] for name, split in ids.items()},
-                                 dataset.notes + [f"splits as saved in {splits_file}"])
+            raise DataError(
+                f"{splits_file}: {len(missing)} post ids are not in {data_dir} "
+                f"(first: {missing[0]}); was the dataset changed?"
+            )
+        return MultimodalDataset(
+            dataset.name,
+            dataset.class_names,
+            {name: [by_id[i] for i in split] for name, split in ids.items()},
+            dataset.notes + [f"splits as saved in {splits_file}"],
+        )
     return split_dataset(dataset, seed)
 
 
@@ -152,11 +177,15 @@ class RunLock:
                     other = {}
                 pid, host = other.get("pid"), other.get("host")
                 if isinstance(pid, int) and host == socket.gethostname() and _alive(pid) and pid != os.getpid():
-                    raise RunError(f"{os.path.dirname(self.path)} is in use by process {pid} (since "
-                                   f"{other.get('started', '?')}); wait for it, or choose another --out") from None
+                    raise RunError(
+                        f"{os.path.dirname(self.path)} is in use by process {pid} (since "
+                        f"{other.get('started', '?')}); wait for it, or choose another --out"
+                    ) from None
                 if host not in (None, socket.gethostname()) and isinstance(pid, int):
-                    raise RunError(f"{os.path.dirname(self.path)} is locked by process {pid} on {host}; if that "
-                                   f"run is gone, delete {self.path}") from None
+                    raise RunError(
+                        f"{os.path.dirname(self.path)} is locked by process {pid} on {host}; if that "
+                        f"run is gone, delete {self.path}"
+                    ) from None
                 try:  # stale: its process is gone
                     os.remove(self.path)
                 except FileNotFoundError:
@@ -194,7 +223,7 @@ def clear_run(run_dir: str) -> None:
 
 
 def run_state(run_dir: str) -> str:
-    """"new", "complete" (model.keras and no backup) or "interrupted" (a backup or settings, no model)."""
+    """ "new", "complete" (model.keras and no backup) or "interrupted" (a backup or settings, no model)."""
     if not os.path.isdir(run_dir):
         return "new"
     has_model = os.path.exists(os.path.join(run_dir, MODEL_FILE))
@@ -236,15 +265,18 @@ class Run:
             raise RunError(f"{run_dir}: no such run directory (train one with `mmsa train ... --out {run_dir}`)")
         path = os.path.join(run_dir, RUN_CONFIG)
         if not os.path.exists(path):
-            raise RunError(f"{run_dir}: not a run directory (no {RUN_CONFIG}); train one with "
-                           f"`mmsa train ... --out {run_dir}`")
+            raise RunError(
+                f"{run_dir}: not a run directory (no {RUN_CONFIG}); train one with `mmsa train ... --out {run_dir}`"
+            )
         try:
             self.record = read_json(path)
             self.config = TrainConfig.from_dict(self.record["config"])
             self.plan = RunPlan.from_dict(self.record["plan"])
         except (KeyError, ValueError, TypeError) as e:
-            raise RunError(f"{path}: unreadable ({type(e).__name__}: {e}); it may come from an older "
-                           "mmsa-keras version: retrain with --force") from None
+            raise RunError(
+                f"{path}: unreadable ({type(e).__name__}: {e}); it may come from an older "
+                "mmsa-keras version: retrain with --force"
+            ) from None
         self.class_names = list(self.record["class_names"])
         self._model = None
         self._preprocessor = None
@@ -261,8 +293,10 @@ class Run:
 
     def require_model(self) -> None:
         if not os.path.exists(self.model_path):
-            raise RunError(f"{self.directory}: training has not finished (no {MODEL_FILE}); run the same "
-                           "`mmsa train` command again to resume it")
+            raise RunError(
+                f"{self.directory}: training has not finished (no {MODEL_FILE}); run the same "
+                "`mmsa train` command again to resume it"
+            )
 
     @property
     def model(self):
@@ -285,9 +319,14 @@ class Run:
         """The run's own dataset with its saved splits."""
         if self._dataset is None:
             data = self.plan.data
-            self._dataset = load_split_data(data["data_dir"], data["format"], data.get("split_seed", self.plan.seed),
-                                            splits_file=os.path.join(self.directory, "splits.json"),
-                                            format_options=self._format_options(data), verbose=verbose)
+            self._dataset = load_split_data(
+                data["data_dir"],
+                data["format"],
+                data.get("split_seed", self.plan.seed),
+                splits_file=os.path.join(self.directory, "splits.json"),
+                format_options=self._format_options(data),
+                verbose=verbose,
+            )
         return self._dataset
 
     @staticmethod
@@ -304,8 +343,7 @@ class Run:
     # ------------------------------------------------------------------ use
     def inputs(self, posts, batch_size: int = 64, with_labels: bool = True):
         """A one-pass `tf.data.Dataset` of the model's raw inputs for `posts`."""
-        return self.preprocessor.make_dataset(posts, batch_size, with_labels=with_labels,
-                                              input_names=self.input_names)
+        return self.preprocessor.make_dataset(posts, batch_size, with_labels=with_labels, input_names=self.input_names)
 
     def predict(self, posts, batch_size: int = 64, verbose: int = 0):
         """`(y_true, y_prob)` over labelled `posts` (raw inputs through the saved model)."""
@@ -319,18 +357,21 @@ class Run:
 
         dataset = dataset or self.dataset(verbose=bool(verbose))
         if split not in dataset.splits or not dataset.labelled(split):
-            raise DataError(f"{self.directory}: split {split!r} has no labelled posts "
-                            f"(splits: {', '.join(sorted(dataset.splits))})")
+            raise DataError(
+                f"{self.directory}: split {split!r} has no labelled posts (splits: {', '.join(sorted(dataset.splits))})"
+            )
         posts = dataset.labelled(split)
         if predictions is None:
             if verbose:
                 print(f"Evaluating {self.plan.model} on the {split} split ({len(posts)} posts)", flush=True)
             predictions = self.predict(posts, verbose=verbose)
-        return evaluate_posts(self.directory, self.plan.model, split, predictions, self.class_names,
-                              verbose=verbose, write=True)
+        return evaluate_posts(
+            self.directory, self.plan.model, split, predictions, self.class_names, verbose=verbose, write=True
+        )
 
-    def evaluate_on(self, data_dir: str, format: str, split: str = "test", format_options=None,
-                    verbose: int = 1) -> dict:
+    def evaluate_on(
+        self, data_dir: str, format: str, split: str = "test", format_options=None, verbose: int = 1
+    ) -> dict:
         """Metrics on another dataset read with this run's preprocessor (`mmsa evaluate --data-dir`)."""
         from mmsa_keras.evaluation import evaluate_posts
 
@@ -340,15 +381,19 @@ class Run:
         elif split in other.splits:
             posts = other.labelled(split)
         else:
-            raise DataError(f"{data_dir} has no {split!r} split (it has {', '.join(sorted(other.splits))}); "
-                            "use --split all to evaluate on every labelled post")
+            raise DataError(
+                f"{data_dir} has no {split!r} split (it has {', '.join(sorted(other.splits))}); "
+                "use --split all to evaluate on every labelled post"
+            )
         if not posts:
             raise DataError(f"{data_dir}: no labelled posts in split {split!r}")
         mapping = {}
         for i, name in enumerate(other.class_names):
             if name not in self.class_names:
-                raise DataError(f"{data_dir} has the class {name!r}, which the run's model does not predict "
-                                f"(its classes: {', '.join(self.class_names)})")
+                raise DataError(
+                    f"{data_dir} has the class {name!r}, which the run's model does not predict "
+                    f"(its classes: {', '.join(self.class_names)})"
+                )
             mapping[i] = self.class_names.index(name)
         import copy
 
@@ -359,6 +404,13 @@ class Run:
             print(f"Evaluating {self.plan.model} on {data_dir} ({split}, {len(posts)} posts)", flush=True)
         predictions = self.predict(posts, verbose=verbose)
         name = f"{os.path.basename(os.path.normpath(data_dir))}_{split}"
-        return evaluate_posts(os.path.join(self.directory, "evaluations"), self.plan.model, name, predictions,
-                              self.class_names, verbose=verbose, write=True,
-                              extra={"data_dir": data_dir, "format": format, "split": split})
+        return evaluate_posts(
+            os.path.join(self.directory, "evaluations"),
+            self.plan.model,
+            name,
+            predictions,
+            self.class_names,
+            verbose=verbose,
+            write=True,
+            extra={"data_dir": data_dir, "format": format, "split": split},
+        )

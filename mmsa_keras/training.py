@@ -47,8 +47,7 @@ from mmsa_keras.config import PRECISIONS, STRATEGIES, TrainConfig
 from mmsa_keras.errors import DataError, RunError, UsageError
 from mmsa_keras.plan import RunPlan, make_plan
 
-__all__ = ["PRECISIONS", "STRATEGIES", "TrainConfig", "TrainingState", "resolve_precision", "resolve_strategy",
-           "train"]
+__all__ = ["PRECISIONS", "STRATEGIES", "TrainConfig", "TrainingState", "resolve_precision", "resolve_strategy", "train"]
 
 
 def gpu_available() -> bool:
@@ -103,8 +102,11 @@ def training_objective(model: keras.Model, num_classes: int | None = None) -> di
     from mmsa_keras.metrics import SparseF1
     from mmsa_keras.models.base import PROBABILITIES
 
-    objective = model.training_objective() if hasattr(model, "training_objective") else \
-        {"loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]}
+    objective = (
+        model.training_objective()
+        if hasattr(model, "training_objective")
+        else {"loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]}
+    )
     if num_classes:
         extra = [SparseF1(num_classes, "weighted"), SparseF1(num_classes, "macro")]
         metrics = objective.get("metrics")
@@ -140,8 +142,14 @@ class MonitorAlias(keras.callbacks.Callback):
         for prefix in ("", "val_"):
             for name in self.NAMES:
                 if f"{prefix}{name}" not in logs:
-                    match = next((k for k in logs if k.startswith(prefix) and k.endswith(f"_{name}")
-                                  and (prefix or not k.startswith("val_"))), None)
+                    match = next(
+                        (
+                            k
+                            for k in logs
+                            if k.startswith(prefix) and k.endswith(f"_{name}") and (prefix or not k.startswith("val_"))
+                        ),
+                        None,
+                    )
                     if match is not None:
                         logs[f"{prefix}{name}"] = logs[match]
 
@@ -197,14 +205,21 @@ class TrainingState(keras.callbacks.Callback):
         shutil.rmtree(tmp, ignore_errors=True)
         os.makedirs(tmp)
         es, ck = self.early_stopping, self.checkpoint
-        state = {"epoch": epoch + 1,
-                 "early_stopping": None if es is None else {
-                     "wait": int(es.wait), "best": None if es.best is None else float(es.best),
-                     "best_epoch": int(es.best_epoch), "stopped_epoch": int(es.stopped_epoch),
-                     "has_best_weights": es.best_weights is not None},
-                 "checkpoint_best": None if ck is None or ck.best is None else float(ck.best),
-                 "num_model_variables": len(self._model_variables(self.model)),
-                 "num_optimizer_variables": len(self.model.optimizer.variables)}
+        state = {
+            "epoch": epoch + 1,
+            "early_stopping": None
+            if es is None
+            else {
+                "wait": int(es.wait),
+                "best": None if es.best is None else float(es.best),
+                "best_epoch": int(es.best_epoch),
+                "stopped_epoch": int(es.stopped_epoch),
+                "has_best_weights": es.best_weights is not None,
+            },
+            "checkpoint_best": None if ck is None or ck.best is None else float(ck.best),
+            "num_model_variables": len(self._model_variables(self.model)),
+            "num_optimizer_variables": len(self.model.optimizer.variables),
+        }
         np.savez(os.path.join(tmp, "variables.npz"), **self._arrays())
         with open(os.path.join(tmp, "state.json"), "w", encoding="utf-8") as f:
             json.dump(state, f)
@@ -268,8 +283,10 @@ class TrainingState(keras.callbacks.Callback):
     def _assign(self, model, state, arrays):
         variables = self._model_variables(model)
         if state["num_model_variables"] != len(variables):
-            raise ValueError(f"the backup has {state['num_model_variables']} model variables, the model "
-                             f"{len(variables)}: was the model changed?")
+            raise ValueError(
+                f"the backup has {state['num_model_variables']} model variables, the model "
+                f"{len(variables)}: was the model changed?"
+            )
         optimizer = model.optimizer
         optimizer.build(model.trainable_variables)
         if state["num_optimizer_variables"] != len(optimizer.variables):
@@ -306,7 +323,9 @@ def truncate_history(path: str, epochs: int) -> None:
         lines = f.read().splitlines()
     if not lines:
         return
-    kept = [lines[0]] + [line for line in lines[1:] if line.split(",")[0].isdigit() and int(line.split(",")[0]) < epochs]
+    kept = [lines[0]] + [
+        line for line in lines[1:] if line.split(",")[0].isdigit() and int(line.split(",")[0]) < epochs
+    ]
     with open(path, "w", encoding="utf-8") as f:
         f.write("\n".join(kept) + "\n")
 
@@ -318,12 +337,20 @@ def make_callbacks(plan: RunPlan, run_dir: str, config: TrainConfig, chief: bool
     out: dict[str, Any] = {"alias": MonitorAlias()}
     if plan.stopping.early_stopping:
         out["early_stopping"] = keras.callbacks.EarlyStopping(
-            monitor=plan.stopping.monitor, mode=mode, patience=plan.stopping.patience, restore_best_weights=True,
-            verbose=int(config.verbose > 0))
+            monitor=plan.stopping.monitor,
+            mode=mode,
+            patience=plan.stopping.patience,
+            restore_best_weights=True,
+            verbose=int(config.verbose > 0),
+        )
     checkpoint_dir = os.path.join(run_dir, "checkpoints") if chief else os.path.join(run_dir, ".worker_checkpoints")
     out["checkpoint"] = keras.callbacks.ModelCheckpoint(
-        os.path.join(checkpoint_dir, "best.weights.h5"), monitor=plan.stopping.monitor, mode=mode,
-        save_best_only=True, save_weights_only=True)
+        os.path.join(checkpoint_dir, "best.weights.h5"),
+        monitor=plan.stopping.monitor,
+        mode=mode,
+        save_best_only=True,
+        save_weights_only=True,
+    )
     if chief:
         out["csv"] = keras.callbacks.CSVLogger(os.path.join(run_dir, "history.csv"), append=True)
     if config.tensorboard and chief:
@@ -361,8 +388,9 @@ def _image_cache(plan: RunPlan, dataset, verbose: bool):
     return ImageCache.build(posts, plan.preprocessing.image_size, default_image_cache_dir(), verbose=verbose)
 
 
-def extract_run_features(plan: RunPlan, preprocessor: Preprocessor, dataset, encoders: dict, verbose: bool,
-                         image_cache=None) -> dict:
+def extract_run_features(
+    plan: RunPlan, preprocessor: Preprocessor, dataset, encoders: dict, verbose: bool, image_cache=None
+) -> dict:
     """Run the frozen encoders once over every post of the dataset (shared feature store)."""
     from data_pipelines.features import extract_features
 
@@ -370,9 +398,18 @@ def extract_run_features(plan: RunPlan, preprocessor: Preprocessor, dataset, enc
     out = {}
     for m, enc in encoders.items():
         spec = {"name": plan.encoders[m].name, **plan.encoders[m].build_kwargs(preprocessor)}
-        out[m] = extract_features(enc, m, posts, preprocessor, plan.feature_store, batch_size=max(plan.batch_size, 32),
-                                  sequences=plan.uses_sequences, verbose=verbose, encoder_spec=spec,
-                                  image_cache=image_cache)
+        out[m] = extract_features(
+            enc,
+            m,
+            posts,
+            preprocessor,
+            plan.feature_store,
+            batch_size=max(plan.batch_size, 32),
+            sequences=plan.uses_sequences,
+            verbose=verbose,
+            encoder_spec=spec,
+            image_cache=image_cache,
+        )
     return out
 
 
@@ -396,8 +433,9 @@ def _class_weight_spec(plan: RunPlan, class_names) -> Any:
         raise UsageError(f"--class-weight {plan.class_weight}: {e}") from None
     unknown = sorted(set(given) - set(class_names))
     if unknown:
-        raise UsageError(f"--class-weight {plan.class_weight}: unknown classes {unknown} "
-                         f"(classes: {', '.join(class_names)})")
+        raise UsageError(
+            f"--class-weight {plan.class_weight}: unknown classes {unknown} (classes: {', '.join(class_names)})"
+        )
     return [float(given.get(name, 1.0)) for name in class_names]
 
 
@@ -410,28 +448,40 @@ def train(config: TrainConfig, extra_callbacks=None) -> dict[str, Any]:
         raise UsageError(f"--out {run_dir} is a file, not a folder")
     state = runs.run_state(run_dir)
     if state != "new" and not config.force:
-        saved = runs.read_json(os.path.join(run_dir, runs.RUN_CONFIG)).get("config") \
-            if os.path.exists(os.path.join(run_dir, runs.RUN_CONFIG)) else None
+        saved = (
+            runs.read_json(os.path.join(run_dir, runs.RUN_CONFIG)).get("config")
+            if os.path.exists(os.path.join(run_dir, runs.RUN_CONFIG))
+            else None
+        )
         changed = runs.changed_settings(saved or {}, config.to_dict()) if saved is not None else ["(unknown)"]
         if changed:
             what = "a trained model" if state == "complete" else "an interrupted run"
-            raise RunError(f"{run_dir} holds {what} with other settings ({'; '.join(changed[:4])}"
-                           f"{'; ...' if len(changed) > 4 else ''}); use --force to start afresh, or another --out")
+            raise RunError(
+                f"{run_dir} holds {what} with other settings ({'; '.join(changed[:4])}"
+                f"{'; ...' if len(changed) > 4 else ''}); use --force to start afresh, or another --out"
+            )
         if state == "complete":
             run = runs.Run(run_dir)
             if config.verbose:
                 print(f"{run_dir} already holds this trained model; evaluating it (--force retrains)")
-            metrics = {s: run.evaluate(s, verbose=config.verbose) for s in ("validation", "test")
-                       if run.dataset(verbose=bool(config.verbose)).labelled(s)}
-            return {"run_dir": run_dir, "metrics": metrics.get("test", metrics.get("validation")),
-                    "all_metrics": metrics, "trained": False, "plan": plan}
+            metrics = {
+                s: run.evaluate(s, verbose=config.verbose)
+                for s in ("validation", "test")
+                if run.dataset(verbose=bool(config.verbose)).labelled(s)
+            }
+            return {
+                "run_dir": run_dir,
+                "metrics": metrics.get("test", metrics.get("validation")),
+                "all_metrics": metrics,
+                "trained": False,
+                "plan": plan,
+            }
     os.makedirs(run_dir, exist_ok=True)
     with runs.RunLock(run_dir):
         if config.force:
             runs.clear_run(run_dir)
             state = "new"
-        return _train_locked(config, plan, run_dir, resuming=(state == "interrupted"),
-                             extra_callbacks=extra_callbacks)
+        return _train_locked(config, plan, run_dir, resuming=(state == "interrupted"), extra_callbacks=extra_callbacks)
 
 
 def _train_locked(config: TrainConfig, plan: RunPlan, run_dir: str, resuming: bool, extra_callbacks) -> dict:
@@ -450,15 +500,22 @@ def _train_locked(config: TrainConfig, plan: RunPlan, run_dir: str, resuming: bo
     chief = is_chief(strategy)
     report = DataReport(max_messages=10 if verbose else 0)
     splits_file = os.path.join(run_dir, "splits.json")
-    dataset = runs.load_split_data(plan.data["data_dir"], plan.data["format"], plan.data["split_seed"], report,
-                                   splits_file=splits_file if resuming else None,
-                                   format_options=runs.Run._format_options(plan.data), verbose=verbose)
+    dataset = runs.load_split_data(
+        plan.data["data_dir"],
+        plan.data["format"],
+        plan.data["split_seed"],
+        report,
+        splits_file=splits_file if resuming else None,
+        format_options=runs.Run._format_options(plan.data),
+        verbose=verbose,
+    )
     for split in ("train", "validation"):
         if not dataset.labelled(split):
             raise DataError(f"{plan.data['data_dir']}: the {split} split has no labelled posts")
     if chief:
         runs.save_splits(splits_file, dataset)
-    image_cache = _image_cache(plan, dataset, verbose)
+    # raw mode decodes every image once into the cache; feature mode only if features must be extracted
+    image_cache = None if "image" in plan.stored_modalities else _image_cache(plan, dataset, verbose)
     if resuming and os.path.exists(os.path.join(run_dir, "preprocessing.json")):
         preprocessor = Preprocessor.load(run_dir)
     else:
@@ -466,16 +523,23 @@ def _train_locked(config: TrainConfig, plan: RunPlan, run_dir: str, resuming: bo
         preprocessor.fit(dataset.labelled("train"), verbose=verbose, image_cache=image_cache)
         if chief:
             preprocessor.save(run_dir)
-    class_weights = class_weights_for(dataset.labelled("train"), dataset.num_classes,
-                                      _class_weight_spec(plan, dataset.class_names))
-    record = {"config": config.to_dict(), "plan": plan.to_dict(), "precision_used": policy,
-              "strategy_used": type(strategy).__name__, "feature_mode_used": plan.feature_mode,
-              "class_names": list(dataset.class_names), "dataset_name": dataset.name,
-              "dataset_summary": dataset.summary(),
-              "encoders_used": {m: e.describe() for m, e in plan.encoders.items()},
-              "class_weights": None if class_weights is None else [float(w) for w in class_weights],
-              "mmsa_keras_version": __import__("mmsa_keras").__version__,
-              "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    class_weights = class_weights_for(
+        dataset.labelled("train"), dataset.num_classes, _class_weight_spec(plan, dataset.class_names)
+    )
+    record = {
+        "config": config.to_dict(),
+        "plan": plan.to_dict(),
+        "precision_used": policy,
+        "strategy_used": type(strategy).__name__,
+        "feature_mode_used": plan.feature_mode,
+        "class_names": list(dataset.class_names),
+        "dataset_name": dataset.name,
+        "dataset_summary": dataset.summary(),
+        "encoders_used": {m: e.describe() for m, e in plan.encoders.items()},
+        "class_weights": None if class_weights is None else [float(w) for w in class_weights],
+        "mmsa_keras_version": __import__("mmsa_keras").__version__,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
     if chief:
         runs.write_json(os.path.join(run_dir, runs.RUN_CONFIG), record)
 
@@ -489,22 +553,44 @@ def _train_locked(config: TrainConfig, plan: RunPlan, run_dir: str, resuming: bo
             encoders = plan.build_encoders(preprocessor)
             model = plan.build_model(dataset.num_classes, preprocessor, encoders=encoders)
             head = model
-            stores = None
-            if plan.feature_mode:
-                stores = extract_run_features(plan, preprocessor, dataset, encoders, verbose, image_cache)
-                head = plan.build_model(dataset.num_classes, feature_shapes=feature_shapes(plan, stores))
+            stores = {}
+            if plan.stored_modalities:
+                stores = extract_run_features(
+                    plan,
+                    preprocessor,
+                    dataset,
+                    {m: encoders[m] for m in plan.stored_modalities},
+                    verbose,
+                    lambda: _image_cache(plan, dataset, verbose),
+                )
+                # the head: stored features for frozen encoders, the same (shared) trainable encoders otherwise
+                head = plan.build_model(
+                    dataset.num_classes, preprocessor, encoders=encoders, feature_shapes=feature_shapes(plan, stores)
+                )
                 copy_head_weights(head, model, into_source=True)  # start from the raw model's init
             balance = plan.preprocessing.balance_to
             n_train = balance * dataset.num_classes if balance else len(train_posts)
             steps_per_epoch = max(1, (n_train // plan.batch_size) if drop else -(-n_train // plan.batch_size))
             total_steps = plan.stopping.epochs * steps_per_epoch
-            encoder_vars = [] if plan.feature_mode else [v for e in encoders.values() for v in e.trainable_variables]
+            encoder_vars = [
+                v for m, e in encoders.items() if m not in plan.stored_modalities for v in e.trainable_variables
+            ]
             o = plan.optimizer
-            optimizer = make_optimizer(o.name, o.learning_rate, total_steps, o.warmup_steps, o.schedule,
-                                       o.weight_decay, o.momentum, encoder_vars, o.encoder_learning_rate,
-                                       o.layer_decay)
-            head.compile(optimizer=optimizer, run_eagerly=config.run_eagerly,
-                         **training_objective(head, dataset.num_classes))
+            optimizer = make_optimizer(
+                o.name,
+                o.learning_rate,
+                total_steps,
+                o.warmup_steps,
+                o.schedule,
+                o.weight_decay,
+                o.momentum,
+                encoder_vars,
+                o.encoder_learning_rate,
+                o.layer_decay,
+            )
+            head.compile(
+                optimizer=optimizer, run_eagerly=config.run_eagerly, **training_objective(head, dataset.num_classes)
+            )
         callbacks = make_callbacks(plan, run_dir, config, chief)
         initial_epoch = 0
         if resuming:
@@ -516,33 +602,82 @@ def _train_locked(config: TrainConfig, plan: RunPlan, run_dir: str, resuming: bo
             os.remove(os.path.join(run_dir, "history.csv"))
         names = list(head.input)
         epochs = plan.stopping.epochs
+        stored = {
+            "text": stores.get("text"),
+            "image": stores.get("image"),
+            "text_feature": plan.text_feature,
+            "sequences": plan.uses_sequences,
+        }
         if plan.feature_mode:
-            common = dict(text=stores.get("text"), image=stores.get("image"), text_feature=plan.text_feature,
-                          sequences=plan.uses_sequences, input_names=names)
-            train_ds, steps = feature_stream(train_posts, batch_size=plan.batch_size, seed=plan.seed, epochs=epochs,
-                                             initial_epoch=initial_epoch, shuffle=True, class_weights=class_weights,
-                                             balance_to=balance, drop_remainder=drop, **common)
+            common = dict(
+                text=stores.get("text"),
+                image=stores.get("image"),
+                text_feature=plan.text_feature,
+                sequences=plan.uses_sequences,
+                input_names=names,
+            )
+            train_ds, steps = feature_stream(
+                train_posts,
+                batch_size=plan.batch_size,
+                seed=plan.seed,
+                epochs=epochs,
+                initial_epoch=initial_epoch,
+                shuffle=True,
+                class_weights=class_weights,
+                balance_to=balance,
+                drop_remainder=drop,
+                **common,
+            )
             val_ds, val_steps = feature_stream(val_posts, batch_size=plan.batch_size, drop_remainder=drop, **common)
         else:
             train_ds, steps = preprocessor.stream(
-                train_posts, plan.batch_size, seed=plan.seed, epochs=epochs, initial_epoch=initial_epoch,
-                shuffle=True, augment=plan.preprocessing.augment, balance_to=balance, drop_remainder=drop,
-                input_names=names, class_weights=class_weights, image_cache=image_cache)
+                train_posts,
+                plan.batch_size,
+                seed=plan.seed,
+                epochs=epochs,
+                initial_epoch=initial_epoch,
+                shuffle=True,
+                augment=plan.preprocessing.augment,
+                balance_to=balance,
+                drop_remainder=drop,
+                input_names=names,
+                class_weights=class_weights,
+                image_cache=image_cache,
+                stored=stored if stores else None,
+            )
             val_batch = plan.batch_size
             if drop:  # whole batches that split evenly; the final evaluation sees every post
                 val_batch = max(replicas, min(plan.batch_size, len(val_posts) // replicas * replicas))
-            val_ds, val_steps = preprocessor.stream(val_posts, val_batch, shuffle=False, input_names=names,
-                                                    drop_remainder=drop, image_cache=image_cache)
+            val_ds, val_steps = preprocessor.stream(
+                val_posts,
+                val_batch,
+                shuffle=False,
+                input_names=names,
+                drop_remainder=drop,
+                image_cache=image_cache,
+                stored=stored if stores else None,
+            )
         # unshuffled, so every evaluation sees the same batches whether or not Keras re-creates the iterator
         val_ds = val_ds.repeat()
         train_ds, val_ds = labels_for(head, train_ds), labels_for(head, val_ds)
-        fit_callbacks = [callbacks[k] for k in ("alias", "early_stopping", "checkpoint", "csv", "tensorboard")
-                         if k in callbacks] + list(extra_callbacks or []) + [callbacks["state"]]
+        fit_callbacks = (
+            [callbacks[k] for k in ("alias", "early_stopping", "checkpoint", "csv", "tensorboard") if k in callbacks]
+            + list(extra_callbacks or [])
+            + [callbacks["state"]]
+        )
         fit_verbose = 0 if not verbose else (1 if sys.stdout.isatty() else 2)
-        history = head.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,
-                           steps_per_epoch=steps, validation_steps=val_steps, shuffle=False,
-                           callbacks=fit_callbacks, verbose=fit_verbose)
-        if plan.feature_mode:
+        history = head.fit(
+            train_ds,
+            validation_data=val_ds,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            steps_per_epoch=steps,
+            validation_steps=val_steps,
+            shuffle=False,
+            callbacks=fit_callbacks,
+            verbose=fit_verbose,
+        )
+        if head is not model:
             copy_head_weights(head, model)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
@@ -554,8 +689,11 @@ def _train_locked(config: TrainConfig, plan: RunPlan, run_dir: str, resuming: bo
     model.save(tmp)
     os.replace(tmp, model_path)
     report.save(os.path.join(run_dir, "data_report.json"))
-    plot_history(os.path.join(run_dir, "history.csv"), os.path.join(run_dir, "training_curves.png"),
-                 f"{plan.model} on {dataset.name}: training curves")
+    plot_history(
+        os.path.join(run_dir, "history.csv"),
+        os.path.join(run_dir, "training_curves.png"),
+        f"{plan.model} on {dataset.name}: training curves",
+    )
     run = runs.Run(run_dir)
     run._model, run._preprocessor, run._dataset = model, preprocessor, dataset
     metrics = {}
@@ -564,18 +702,39 @@ def _train_locked(config: TrainConfig, plan: RunPlan, run_dir: str, resuming: bo
         if not posts:
             continue
         if plan.feature_mode:  # evaluate on the stored features: same outputs, no encoder pass
-            ds, _ = feature_stream(posts, stores.get("text"), stores.get("image"), 64, text_feature=plan.text_feature,
-                                   sequences=plan.uses_sequences, input_names=list(head.input))
+            ds, _ = feature_stream(
+                posts,
+                stores.get("text"),
+                stores.get("image"),
+                64,
+                text_feature=plan.text_feature,
+                sequences=plan.uses_sequences,
+                input_names=list(head.input),
+            )
+            predictions = predict_dataset(head, ds, verbose=0)
+        elif stores:
+            ds, _ = preprocessor.stream(
+                posts, 64, shuffle=False, input_names=list(head.input), image_cache=image_cache, stored=stored
+            )
             predictions = predict_dataset(head, ds, verbose=0)
         else:
-            ds, _ = preprocessor.stream(posts, 64, shuffle=False, input_names=list(model.input),
-                                        image_cache=image_cache)
+            ds, _ = preprocessor.stream(
+                posts, 64, shuffle=False, input_names=list(model.input), image_cache=image_cache
+            )
             predictions = predict_dataset(model, ds, verbose=0)
         metrics[split] = run.evaluate(split, verbose=config.verbose, predictions=predictions, dataset=dataset)
     shutil.rmtree(os.path.join(run_dir, runs.BACKUP_DIR), ignore_errors=True)  # complete: nothing to resume
     if verbose:
         print(report.summary())
-    return {"run_dir": run_dir, "metrics": metrics.get("test", metrics.get("validation")),
-            "all_metrics": metrics, "history": history.history, "train_seconds": train_seconds,
-            "trained": True, "data_report": report.counts(), "feature_mode": plan.feature_mode, "plan": plan,
-            "epochs_run": len(history.history.get("loss", []))}
+    return {
+        "run_dir": run_dir,
+        "metrics": metrics.get("test", metrics.get("validation")),
+        "all_metrics": metrics,
+        "history": history.history,
+        "train_seconds": train_seconds,
+        "trained": True,
+        "data_report": report.counts(),
+        "feature_mode": plan.feature_mode,
+        "plan": plan,
+        "epochs_run": len(history.history.get("loss", [])),
+    }

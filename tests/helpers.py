@@ -18,7 +18,7 @@ def random_inputs(model: keras.Model, batch_size: int = 3, seed: int = 0, presen
             out[name] = rng.integers(1, 20, size=shape).astype("int32")
         elif name in ("padding_mask", "text_feature_mask"):
             mask = np.ones(shape, "int32")
-            mask[:, shape[1] // 2:] = 0
+            mask[:, shape[1] // 2 :] = 0
             out[name] = mask
         elif name == "segment_ids":
             out[name] = np.zeros(shape, "int32")

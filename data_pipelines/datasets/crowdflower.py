@@ -28,12 +28,14 @@ JUDGEMENT_COLUMN = "which_of_these_sentiment_scores_does_the_above_image_fit_int
 
 
 @register_reader("crowdflower")
-def read_crowdflower(path: str, report: DataReport, image_dir: str | None = None, min_confidence: float = 0.0,
-                     **options) -> MultimodalDataset:
+def read_crowdflower(
+    path: str, report: DataReport, image_dir: str | None = None, min_confidence: float = 0.0, **options
+) -> MultimodalDataset:
     file = resolve_file(path)
     base = os.path.dirname(os.path.abspath(file))
-    image_dir = image_dir or next((os.path.join(base, d) for d in ("images", "image", "data")
-                                   if os.path.isdir(os.path.join(base, d))), base)
+    image_dir = image_dir or next(
+        (os.path.join(base, d) for d in ("images", "image", "data") if os.path.isdir(os.path.join(base, d))), base
+    )
     posts, seen = [], set()
     header = csv_header(file)
     judgement_col = next((h for h in header if h == JUDGEMENT_COLUMN or h in ("sentiment", "label")), None)
@@ -43,8 +45,9 @@ def read_crowdflower(path: str, report: DataReport, image_dir: str | None = None
     for lineno, row in csv_records(file, report):
         judgement = row[judgement_col].strip().lower()
         if judgement not in JUDGEMENTS:
-            report.add("unknown_label", file, f"judgement {row[judgement_col]!r} is not one of "
-                                              f"{sorted(JUDGEMENTS)}", lineno)
+            report.add(
+                "unknown_label", file, f"judgement {row[judgement_col]!r} is not one of {sorted(JUDGEMENTS)}", lineno
+            )
             continue
         confidence = float(row.get(conf_col) or 1.0)
         if confidence < min_confidence:
@@ -60,8 +63,19 @@ def read_crowdflower(path: str, report: DataReport, image_dir: str | None = None
         if not name or not os.path.exists(image):
             report.add("missing_image", image or file, f"not downloaded (listed at {file}:{lineno})")
             continue
-        posts.append(Post(id=pid, text=None, image_path=image, label=JUDGEMENTS[judgement],
-                          meta={"source": file, "line": lineno, "judgement": row[judgement_col].strip(),
-                                "confidence": confidence, "url": row["imageurl"].strip()}))
-    return MultimodalDataset(name="crowdflower_image_polarity", class_names=SENTIMENT_CLASSES,
-                             splits={"all": posts})
+        posts.append(
+            Post(
+                id=pid,
+                text=None,
+                image_path=image,
+                label=JUDGEMENTS[judgement],
+                meta={
+                    "source": file,
+                    "line": lineno,
+                    "judgement": row[judgement_col].strip(),
+                    "confidence": confidence,
+                    "url": row["imageurl"].strip(),
+                },
+            )
+        )
+    return MultimodalDataset(name="crowdflower_image_polarity", class_names=SENTIMENT_CLASSES, splits={"all": posts})

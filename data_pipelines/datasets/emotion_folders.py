@@ -23,10 +23,9 @@ import os
 
 from data_pipelines.datasets import register_reader
 from data_pipelines.images import read_regular_file
-from data_pipelines.text_io import MAX_CAPTION_BYTES
 from data_pipelines.post import MultimodalDataset, Post
 from data_pipelines.report import DataReport
-from data_pipelines.text_io import read_caption
+from data_pipelines.text_io import MAX_CAPTION_BYTES, read_caption
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".gif", ".bmp"}
 
@@ -35,18 +34,21 @@ def popularity_split(posts, num_classes):
     """Per class: top 10% by upvotes/agreement → test, next 10% → validation."""
     out = {"train": [], "validation": [], "test": []}
     for label in range(num_classes):
-        group = sorted((p for p in posts if p.label == label),
-                       key=lambda p: (-(p.meta.get("upvotes") or p.meta.get("agreement") or 0), p.id))
+        group = sorted(
+            (p for p in posts if p.label == label),
+            key=lambda p: (-(p.meta.get("upvotes") or p.meta.get("agreement") or 0), p.id),
+        )
         tenth = max(1, round(len(group) * 0.1)) if len(group) >= 3 else 0
         out["test"] += group[:tenth]
-        out["validation"] += group[tenth:2 * tenth]
-        out["train"] += group[2 * tenth:]
+        out["validation"] += group[tenth : 2 * tenth]
+        out["train"] += group[2 * tenth :]
     return out
 
 
 @register_reader("emotion_folders")
-def read_emotion_folders(path: str, report: DataReport, class_names=None, split: str = "file", **options
-                         ) -> MultimodalDataset:
+def read_emotion_folders(
+    path: str, report: DataReport, class_names=None, split: str = "file", **options
+) -> MultimodalDataset:
     if not os.path.isdir(path):
         raise FileNotFoundError(f"{path}: no such folder")
     folders = sorted(d for d in os.listdir(path) if os.path.isdir(os.path.join(path, d)))
@@ -61,8 +63,11 @@ def read_emotion_folders(path: str, report: DataReport, class_names=None, split:
         files = sorted(os.listdir(folder))
         stems = {os.path.splitext(f)[0] for f in files}
         for stem in sorted(stems):
-            images = [f for f in files if os.path.splitext(f)[0] == stem
-                      and os.path.splitext(f)[1].lower() in IMAGE_EXTENSIONS]
+            images = [
+                f
+                for f in files
+                if os.path.splitext(f)[0] == stem and os.path.splitext(f)[1].lower() in IMAGE_EXTENSIONS
+            ]
             meta: dict = {"source": folder}
             text = None
             meta_path = os.path.join(folder, stem + ".json")
@@ -84,12 +89,18 @@ def read_emotion_folders(path: str, report: DataReport, class_names=None, split:
                 text = read_caption(os.path.join(folder, stem + ".txt"), report)
             if not images:
                 report.add("missing_image", os.path.join(folder, stem + ".jpg"), "text or metadata without an image")
-            posts.append(Post(id=f"{name}/{stem}", text=text, image_path=os.path.join(folder, images[0])
-                              if images else None, label=label, meta=meta))
+            posts.append(
+                Post(
+                    id=f"{name}/{stem}",
+                    text=text,
+                    image_path=os.path.join(folder, images[0]) if images else None,
+                    label=label,
+                    meta=meta,
+                )
+            )
     splits = {"all": posts}
     if split == "popularity":
         splits = popularity_split(posts, len(class_names))
     elif split != "file":
         raise ValueError(f"split must be 'file' or 'popularity', got {split!r}")
-    return MultimodalDataset(name=os.path.basename(os.path.normpath(path)), class_names=class_names,
-                             splits=splits)
+    return MultimodalDataset(name=os.path.basename(os.path.normpath(path)), class_names=class_names, splits=splits)

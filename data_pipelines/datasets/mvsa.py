@@ -68,8 +68,7 @@ def _read_lines(path: str) -> list[str]:
     return raw.decode("utf-8-sig", errors="replace").splitlines()
 
 
-def read_label_file(path: str, class_names: tuple[str, ...], report: DataReport
-                    ) -> list[tuple[str, int | None, int]]:
+def read_label_file(path: str, class_names: tuple[str, ...], report: DataReport) -> list[tuple[str, int | None, int]]:
     """Parse a `guid,tag` file. Returns `(guid, label or None, line)` rows.
 
     Rows with a wrong number of fields, an unknown label or a repeated guid are
@@ -189,7 +188,8 @@ def detect_layout(path: str) -> str:
         return "json"
     raise FileNotFoundError(
         f"{path}: not an MVSA folder: expected {ORIGINAL_FILE}, train.txt / test_without_label.txt, "
-        "or split *.json files")
+        "or split *.json files"
+    )
 
 
 def _image_dir(path: str) -> str:
@@ -208,8 +208,15 @@ def _post(pid, label, data_dir, report, source, lineno, text=None, text_label=No
     image = find_image(data_dir, pid)
     if image is None:
         report.add("missing_image", os.path.join(data_dir, pid + ".jpg"), f"listed at {source}:{lineno}")
-    return Post(id=pid, text=text, image_path=image, label=label, text_label=text_label,
-                image_label=image_label, meta={"source": source, "line": lineno})
+    return Post(
+        id=pid,
+        text=text,
+        image_path=image,
+        label=label,
+        text_label=text_label,
+        image_label=image_label,
+        meta={"source": source, "line": lineno},
+    )
 
 
 def _kept(posts):
@@ -228,8 +235,15 @@ def _read_json_layout(path, data_dir, report):
         if not isinstance(records, list):
             continue
         stem = os.path.basename(file).lower()
-        split = ("train" if "train" in stem else "validation" if ("dev" in stem or "val" in stem)
-                 else "test" if "test" in stem else "all")
+        split = (
+            "train"
+            if "train" in stem
+            else "validation"
+            if ("dev" in stem or "val" in stem)
+            else "test"
+            if "test" in stem
+            else "all"
+        )
         seen = {p.id for posts in splits.values() for p in posts}
         for n, rec in enumerate(records, start=1):
             if not isinstance(rec, dict) or "id" not in rec:
@@ -260,8 +274,9 @@ def _read_json_layout(path, data_dir, report):
     return splits
 
 
-def paper002_split(posts: list[Post], seed: int = 0, train: int = 3200, validation: int = 800,
-                   own_test: list[Post] | None = None) -> tuple[dict[str, list[Post]], list[str]]:
+def paper002_split(
+    posts: list[Post], seed: int = 0, train: int = 3200, validation: int = 800, own_test: list[Post] | None = None
+) -> tuple[dict[str, list[Post]], list[str]]:
     """Paper 002's split: 3,200 train / 800 validation / the rest (512 in the paper) test, drawn with
     `seed` from the labelled posts. Returns `(splits, notes)`.
 
@@ -277,30 +292,45 @@ def paper002_split(posts: list[Post], seed: int = 0, train: int = 3200, validati
         pick = [labelled[i] for i in order]
         if len(pick) >= train + validation:
             cut, end = train, train + validation
-            note = (f"paper002 split: the dataset's own test split ({len(own_test)} posts) kept; 3,200 train / "
-                    f"800 validation drawn (seed {seed}) from its other {len(pick)} labelled posts")
+            note = (
+                f"paper002 split: the dataset's own test split ({len(own_test)} posts) kept; 3,200 train / "
+                f"800 validation drawn (seed {seed}) from its other {len(pick)} labelled posts"
+            )
         else:
             cut = round(len(pick) * 0.8)
             end = len(pick)
-            note = (f"paper002 split: the dataset's own test split ({len(own_test)} posts) kept; its other "
-                    f"{len(pick)} labelled posts are fewer than 3,200 + 800, so they were split 4:1 "
-                    f"(seed {seed}) into {cut} train / {end - cut} validation")
+            note = (
+                f"paper002 split: the dataset's own test split ({len(own_test)} posts) kept; its other "
+                f"{len(pick)} labelled posts are fewer than 3,200 + 800, so they were split 4:1 "
+                f"(seed {seed}) into {cut} train / {end - cut} validation"
+            )
         return {"train": pick[:cut], "validation": pick[cut:end], "test": list(own_test)}, [note]
     if len(labelled) <= train + validation:
         splits = stratified_split(labelled, seed=seed)
-        return splits, [f"paper002 split: {len(labelled)} labelled posts cannot hold 3,200 + 800 + a test set; "
-                        f"a seeded stratified 8:1:1 split (seed {seed}) was drawn instead: "
-                        f"{len(splits['train'])} / {len(splits['validation'])} / {len(splits['test'])}"]
+        return splits, [
+            f"paper002 split: {len(labelled)} labelled posts cannot hold 3,200 + 800 + a test set; "
+            f"a seeded stratified 8:1:1 split (seed {seed}) was drawn instead: "
+            f"{len(splits['train'])} / {len(splits['validation'])} / {len(splits['test'])}"
+        ]
     order = rng.permutation(len(labelled))
     pick = [labelled[i] for i in order]
-    splits = {"train": pick[:train], "validation": pick[train:train + validation], "test": pick[train + validation:]}
-    return splits, [f"paper002 split: 3,200 train / 800 validation / {len(splits['test'])} test drawn "
-                    f"(seed {seed}) from {len(labelled)} labelled posts"]
+    splits = {"train": pick[:train], "validation": pick[train : train + validation], "test": pick[train + validation :]}
+    return splits, [
+        f"paper002 split: 3,200 train / 800 validation / {len(splits['test'])} test drawn "
+        f"(seed {seed}) from {len(labelled)} labelled posts"
+    ]
 
 
 @register_reader("mvsa")
-def read_mvsa(path: str, report: DataReport, protocol: str = "A", split: str = "file", seed: int = 0,
-              layout: str | None = None, **options) -> MultimodalDataset:
+def read_mvsa(
+    path: str,
+    report: DataReport,
+    protocol: str = "A",
+    split: str = "file",
+    seed: int = 0,
+    layout: str | None = None,
+    **options,
+) -> MultimodalDataset:
     """Read an MVSA-Single/Multiple folder in any of the three layouts."""
     if not os.path.isdir(path):
         raise FileNotFoundError(f"{path}: no such folder")
@@ -309,16 +339,20 @@ def read_mvsa(path: str, report: DataReport, protocol: str = "A", split: str = "
     splits: dict[str, list[Post]] = {}
     if layout == "original":
         source = os.path.join(path, ORIGINAL_FILE)
-        splits["all"] = _kept(_post(pid, label, data_dir, report, source, lineno, text_label=t, image_label=i)
-                              for pid, label, t, i, lineno in read_original_labels(source, protocol, report))
+        splits["all"] = _kept(
+            _post(pid, label, data_dir, report, source, lineno, text_label=t, image_label=i)
+            for pid, label, t, i, lineno in read_original_labels(source, protocol, report)
+        )
     elif layout == "guid":
         if not os.path.isdir(data_dir) or data_dir == path and not glob.glob(os.path.join(path, "*.txt")):
             raise FileNotFoundError(f"{path}: no data/ folder with ID.jpg and ID.txt files")
         for name, split_name in GUID_FILES.items():
             source = os.path.join(path, name)
             if os.path.exists(source):
-                splits[split_name] = _kept(_post(g, label, data_dir, report, source, lineno)
-                                           for g, label, lineno in read_label_file(source, SENTIMENT_CLASSES, report))
+                splits[split_name] = _kept(
+                    _post(g, label, data_dir, report, source, lineno)
+                    for g, label, lineno in read_label_file(source, SENTIMENT_CLASSES, report)
+                )
     elif layout == "json":
         splits = _read_json_layout(path, data_dir, report)
     else:

@@ -45,29 +45,85 @@ KIND_WEIGHTS = {"straight": 0.55, "neutral_text": 0.15, "ironic": 0.12, "no_imag
 HARD_IMAGE_RATE = 0.12
 
 WORDS = {
-    "positive": ["love", "happy", "amazing", "great", "awesome", "beautiful", "wonderful",
-                 "best", "fantastic", "excited", "lovely", "perfect", "proud", "fun"],
-    "negative": ["hate", "sad", "terrible", "awful", "worst", "angry", "horrible",
-                 "disappointed", "ugly", "broken", "miserable", "annoyed", "tired", "boring"],
+    "positive": [
+        "love",
+        "happy",
+        "amazing",
+        "great",
+        "awesome",
+        "beautiful",
+        "wonderful",
+        "best",
+        "fantastic",
+        "excited",
+        "lovely",
+        "perfect",
+        "proud",
+        "fun",
+    ],
+    "negative": [
+        "hate",
+        "sad",
+        "terrible",
+        "awful",
+        "worst",
+        "angry",
+        "horrible",
+        "disappointed",
+        "ugly",
+        "broken",
+        "miserable",
+        "annoyed",
+        "tired",
+        "boring",
+    ],
 }
 NEUTRAL_PHRASES = [
-    "just posted a photo", "on my way to work", "at the station", "new post", "photo of the day",
-    "meeting at 5pm", "heading home now", "this is the view from the office", "today in the city",
-    "read the report", "back at my desk", "the bus is here", "lunch break", "weekly update",
+    "just posted a photo",
+    "on my way to work",
+    "at the station",
+    "new post",
+    "photo of the day",
+    "meeting at 5pm",
+    "heading home now",
+    "this is the view from the office",
+    "today in the city",
+    "read the report",
+    "back at my desk",
+    "the bus is here",
+    "lunch break",
+    "weekly update",
 ]
-SUBJECTS = ["today", "this weekend", "the game", "the concert", "my new phone", "the weather",
-            "this coffee", "the movie", "our trip", "the team", "this place", "the food"]
+SUBJECTS = [
+    "today",
+    "this weekend",
+    "the game",
+    "the concert",
+    "my new phone",
+    "the weather",
+    "this coffee",
+    "the movie",
+    "our trip",
+    "the team",
+    "this place",
+    "the food",
+]
 TEMPLATES = [
-    "{subj} was {w}", "{w} {subj}", "feeling {w} about {subj}", "so {w}", "{subj} is {w}",
-    "{w} day with friends", "what a {w} evening", "honestly {subj} is {w}",
+    "{subj} was {w}",
+    "{w} {subj}",
+    "feeling {w} about {subj}",
+    "so {w}",
+    "{subj} is {w}",
+    "{w} day with friends",
+    "what a {w} evening",
+    "honestly {subj} is {w}",
 ]
 HASHTAGS = {
     "positive": ["#blessed", "#goodvibes", "#happy", "#love"],
     "negative": ["#fail", "#mondays", "#ugh", "#sad"],
     "neutral": ["#news", "#photo", "#city", "#update"],
 }
-EMOJI = {"positive": ["😊", "❤️", "😍", "🎉"], "negative": ["😡", "😢", "💔", "😞"],
-         "neutral": ["📷", "🚌", "🏢", ""]}
+EMOJI = {"positive": ["😊", "❤️", "😍", "🎉"], "negative": ["😡", "😢", "💔", "😞"], "neutral": ["📷", "🚌", "🏢", ""]}
 IRONY_MARKERS = ["yeah right", "🙃", "#not", "just what i needed", "...", "sure"]
 
 # hue (0..1), saturation, value ranges per class for the image background

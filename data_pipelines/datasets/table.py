@@ -8,10 +8,12 @@ CSV fields may span lines (up to 16 MB a field); errors name the line.
 Classes: the `class_names` option (`--class-names a,b,c`) fixes them and their
 order; a label is then a name or an index into them. Without it, names that
 include two of the sentiment words give the paper's (negative, neutral,
-positive), any other word then being an unknown label; other names are sorted; integer labels keep their own ids, so 0–4 are five classes
-"0".."4" and a 0/1 file has two (integers mixed with sentiment names are ids
-into negative, neutral, positive; any other mix needs --class-names). A row whose label is empty, null, or not one of
-the classes is reported with its line and skipped; it never becomes a class.
+positive), any other word then being an unknown label; other names are
+sorted; integer labels keep their own ids, so 0–4 are five classes "0".."4"
+and a 0/1 file has two (integers mixed with sentiment names are ids into
+negative, neutral, positive; any other mix needs --class-names). A row whose
+label is empty, null, or not one of the classes is reported with its line and
+skipped; it never becomes a class.
 
 Paths: an `image_path` that leaves the file's folder (`../x`) or is absolute
 is refused and counted, unless `allow_outside_paths=True`
@@ -68,8 +70,10 @@ def _class_names(raw_labels: list[str], given) -> tuple[str, ...]:
     if words and numbers and set(words) <= set(SENTIMENT_CLASSES) and 0 <= numbers[0] and numbers[-1] < 3:
         return SENTIMENT_CLASSES  # sentiment names, and integers that are ids into them
     if words and numbers:
-        raise ValueError(f"labels mix class names ({', '.join(words[:3])}) and integers "
-                         f"({', '.join(map(str, numbers[:3]))}): give --class-names to map the integers")
+        raise ValueError(
+            f"labels mix class names ({', '.join(words[:3])}) and integers "
+            f"({', '.join(map(str, numbers[:3]))}): give --class-names to map the integers"
+        )
     if words:
         # two or more sentiment words: the classes are the sentiment classes, any other word is an unknown label
         if len(set(words) & set(SENTIMENT_CLASSES)) >= 2 or set(words) <= set(SENTIMENT_CLASSES):
@@ -77,15 +81,18 @@ def _class_names(raw_labels: list[str], given) -> tuple[str, ...]:
         return tuple(words)
     if numbers:
         if numbers[0] < 0:
-            raise ValueError(f"integer labels must be class ids 0..C-1, found {numbers[0]}: "
-                             "give --class-names (e.g. negative,neutral,positive for -1/0/1 after remapping)")
+            raise ValueError(
+                f"integer labels must be class ids 0..C-1, found {numbers[0]}: "
+                "give --class-names (e.g. negative,neutral,positive for -1/0/1 after remapping)"
+            )
         return tuple(str(i) for i in range(numbers[-1] + 1))
     return ()
 
 
 @register_reader("table")
-def read_table(path: str, report: DataReport, class_names=None, allow_outside_paths: bool = False,
-               **options) -> MultimodalDataset:
+def read_table(
+    path: str, report: DataReport, class_names=None, allow_outside_paths: bool = False, **options
+) -> MultimodalDataset:
     """Read a CSV/JSONL table of posts. `class_names` fixes the classes and their order."""
     file = resolve_file(path, ("*.csv", "*.jsonl"))
     base = os.path.dirname(os.path.abspath(file))
@@ -96,8 +103,11 @@ def read_table(path: str, report: DataReport, class_names=None, allow_outside_pa
             report.add("bad_row", file, f"missing column(s) {missing}", lineno)
             continue
         records.append((lineno, row))
-    raw_labels = [str(r["label"]).strip() for _, r in records
-                  if r.get("label") is not None and str(r["label"]).strip().lower() not in NULLS]
+    raw_labels = [
+        str(r["label"]).strip()
+        for _, r in records
+        if r.get("label") is not None and str(r["label"]).strip().lower() not in NULLS
+    ]
     try:
         class_names = _class_names(raw_labels, class_names)
     except ValueError as e:
@@ -133,8 +143,12 @@ def read_table(path: str, report: DataReport, class_names=None, allow_outside_pa
         if image:
             resolved = resolve_inside(base, image, allow_outside=allow_outside_paths)
             if resolved is None:
-                report.add("outside_path", file, f"image_path {image!r} leaves {base} "
-                           "(--allow-outside-paths accepts it)", lineno)
+                report.add(
+                    "outside_path",
+                    file,
+                    f"image_path {image!r} leaves {base} (--allow-outside-paths accepts it)",
+                    lineno,
+                )
                 image = ""
             elif not os.path.exists(resolved):
                 report.add("missing_image", resolved, f"listed at {file}:{lineno}")
@@ -143,8 +157,9 @@ def read_table(path: str, report: DataReport, class_names=None, allow_outside_pa
                 image = resolved
         split = str(row.get("split") or "all").strip() or "all"
         splits.setdefault(split, []).append(
-            Post(id=pid, text=text or None, image_path=image or None, label=label,
-                 meta={"source": file, "line": lineno})
+            Post(
+                id=pid, text=text or None, image_path=image or None, label=label, meta={"source": file, "line": lineno}
+            )
         )
     name = os.path.splitext(os.path.basename(file))[0]
     return MultimodalDataset(name=name, class_names=class_names, splits=splits)

@@ -32,6 +32,13 @@ def read_twitter_csv(path: str, report: DataReport, **options) -> MultimodalData
         if category not in CATEGORY:
             report.add("unknown_label", file, f"category {category!r} is not -1, 0 or 1", lineno)
             continue
-        posts.append(Post(id=str(lineno), text=text, image_path=None, label=CATEGORY[category],
-                          meta={"source": file, "line": lineno}))
+        posts.append(
+            Post(
+                id=str(lineno),
+                text=text,
+                image_path=None,
+                label=CATEGORY[category],
+                meta={"source": file, "line": lineno},
+            )
+        )
     return MultimodalDataset(name="twitter_sentiment", class_names=SENTIMENT_CLASSES, splits={"all": posts})

@@ -39,8 +39,7 @@ def anp_label(score: float, num_classes: int = 3) -> int | None:
 
 
 @register_reader("vso")
-def read_vso(path: str, report: DataReport, num_classes: int = 3, min_words: int = 10, **options
-             ) -> MultimodalDataset:
+def read_vso(path: str, report: DataReport, num_classes: int = 3, min_words: int = 10, **options) -> MultimodalDataset:
     if num_classes not in (2, 3):
         raise ValueError("num_classes must be 2 or 3")
     scores_file = os.path.join(path, "anp_sentiment.csv")
@@ -76,11 +75,25 @@ def read_vso(path: str, report: DataReport, num_classes: int = 3, min_words: int
         matches = glob.glob(os.path.join(path, "images", anp, pid + ".*"))
         image = matches[0] if matches else None
         if image is None:
-            report.add("missing_image", os.path.join(path, "images", anp, pid + ".jpg"),
-                       f"listed at {meta_file}:{lineno}")
-        posts.append(Post(id=pid, text=text or None, image_path=image, label=label,
-                          meta={"anp": anp, "anp_score": scores[anp], "tags": row.get("tags", ""),
-                                "source": meta_file, "line": lineno}))
+            report.add(
+                "missing_image", os.path.join(path, "images", anp, pid + ".jpg"), f"listed at {meta_file}:{lineno}"
+            )
+        posts.append(
+            Post(
+                id=pid,
+                text=text or None,
+                image_path=image,
+                label=label,
+                meta={
+                    "anp": anp,
+                    "anp_score": scores[anp],
+                    "tags": row.get("tags", ""),
+                    "source": meta_file,
+                    "line": lineno,
+                },
+            )
+        )
     classes = SENTIMENT_CLASSES if num_classes == 3 else SENTIMENT_CLASSES_2
-    return MultimodalDataset(name=os.path.basename(os.path.normpath(path)) or "vso", class_names=classes,
-                             splits={"all": posts})
+    return MultimodalDataset(
+        name=os.path.basename(os.path.normpath(path)) or "vso", class_names=classes, splits={"all": posts}
+    )

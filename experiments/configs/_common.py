@@ -8,8 +8,14 @@ import copy
 SYNTHETIC = {"posts": 600, "image_size": 64, "seed": 0}
 #: tiny sizes for the smoke variant (tests)
 SMOKE_SYNTHETIC = {"posts": 60, "image_size": 16, "seed": 0}
-SMOKE_TRAINING = {"epochs": 1, "batch_size": 16, "image_size": 16, "sequence_length": 8, "patience": 1,
-                  "run_eagerly": True}
+SMOKE_TRAINING = {
+    "epochs": 1,
+    "batch_size": 16,
+    "image_size": 16,
+    "sequence_length": 8,
+    "patience": 1,
+    "run_eagerly": True,
+}
 #: tiny encoder sizes for the smoke variant, by encoder name
 SMOKE_ENCODER_CONFIGS = {
     "small_transformer": {"hidden_dim": 8, "intermediate_dim": 8, "num_heads": 1},
@@ -18,8 +24,14 @@ SMOKE_ENCODER_CONFIGS = {
     "small_cnn": {"filters": [4, 8], "output_dim": 8},
     "mvso_pixel_cnn": {},
 }
-EMBEDDED_TRAINING = {"epochs": 12, "batch_size": 32, "learning_rate": 1e-3, "patience": 3, "image_size": 64,
-                     "sequence_length": 32}
+EMBEDDED_TRAINING = {
+    "epochs": 12,
+    "batch_size": 32,
+    "learning_rate": 1e-3,
+    "patience": 3,
+    "image_size": 64,
+    "sequence_length": 32,
+}
 
 
 def finish(config: dict, smoke: bool) -> dict:

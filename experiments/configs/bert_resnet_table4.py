@@ -24,21 +24,27 @@ ROWS = [
 
 
 def get_config(smoke: bool = False) -> dict:
-    smoke_heads = {"num_heads": 1, "image_channels": 4, "intermediate_dim": 8, "hidden_dim": 8,
-                   "head_hidden_dim": 8}
+    smoke_heads = {"num_heads": 1, "image_channels": 4, "intermediate_dim": 8, "hidden_dim": 8, "head_hidden_dim": 8}
     rows = []
     for name, model, paper in ROWS:
-        smoke_overrides = {k: v for k, v in smoke_heads.items()
-                           if k in ("hidden_dim", "head_hidden_dim")
-                           or (model in ("cmac", "hstec") and k in ("num_heads", "image_channels"))
-                           or (model in ("hstec", "ote") and k in ("num_heads", "intermediate_dim"))}
-        rows.append({"name": name, "model": model, "paper": dict(zip(METRICS, paper)),
-                     "smoke_overrides": smoke_overrides})
+        smoke_overrides = {
+            k: v
+            for k, v in smoke_heads.items()
+            if k in ("hidden_dim", "head_hidden_dim")
+            or (model in ("cmac", "hstec") and k in ("num_heads", "image_channels"))
+            or (model in ("hstec", "ote") and k in ("num_heads", "intermediate_dim"))
+        }
+        rows.append(
+            {"name": name, "model": model, "paper": dict(zip(METRICS, paper)), "smoke_overrides": smoke_overrides}
+        )
     config = {
         "title": "Multimodal sentiment analysis based on BERT and ResNet (paper 002), Table 4",
         "paper": "002",
-        "dataset": {"name": "MVSA-Single (protocol A, 3,200/800/512)", "format": "mvsa",
-                    "options": {"protocol": "A", "split": "paper002"}},
+        "dataset": {
+            "name": "MVSA-Single (protocol A, 3,200/800/512)",
+            "format": "mvsa",
+            "options": {"protocol": "A", "split": "paper002"},
+        },
         "split": "test",
         "unit": "percent",
         "metrics": METRICS,
@@ -46,12 +52,21 @@ def get_config(smoke: bool = False) -> dict:
         "paper_encoders": "BERT-base (fine-tuned) and ResNet-50 (ImageNet)",
         "encoders": {"text": "bert_base_en_uncased", "image": "resnet50", "image_weights": "imagenet"},
         "embedded_encoders": {"text": "small_transformer", "image": "small_cnn"},
-        "training": {"epochs": 20, "batch_size": 16, "learning_rate": 1e-3, "patience": 5,
-                     "sequence_length": 128, "image_size": 224, "augment": False},
+        "training": {
+            "epochs": 20,
+            "batch_size": 16,
+            "learning_rate": 1e-3,
+            "patience": 5,
+            "sequence_length": 128,
+            "image_size": 224,
+            "augment": False,
+        },
         "finetune": {"unfreeze": "all", "learning_rate": 3e-5, "optimizer": "adamw", "weight_decay": 0.0},
         "rows": rows,
-        "notes": ("Precision, recall and F1 are weighted over the three classes. The paper's MVSA-Single "
-                  "split is 3,200/800/512; with the reader's `--split-by paper002` the rest after 4,000 "
-                  "labelled posts is the test set (511 posts under protocol A)."),
+        "notes": (
+            "Precision, recall and F1 are weighted over the three classes. The paper's MVSA-Single "
+            "split is 3,200/800/512; with the reader's `--split-by paper002` the rest after 4,000 "
+            "labelled posts is the test set (511 posts under protocol A)."
+        ),
     }
     return finish(config, smoke)

@@ -11,8 +11,18 @@ without captions) the row that needs them is reported as not run.
 
 from experiments.configs._common import finish
 
-METRICS = ["accuracy", "f1_negative", "f1_neutral", "f1_positive", "precision_negative", "recall_negative",
-           "precision_neutral", "recall_neutral", "precision_positive", "recall_positive"]
+METRICS = [
+    "accuracy",
+    "f1_negative",
+    "f1_neutral",
+    "f1_positive",
+    "precision_negative",
+    "recall_negative",
+    "precision_neutral",
+    "recall_neutral",
+    "precision_positive",
+    "recall_positive",
+]
 
 
 def get_config(smoke: bool = False) -> dict:
@@ -20,8 +30,11 @@ def get_config(smoke: bool = False) -> dict:
     config = {
         "title": "Interpreting user sentiment in Instagram posts (paper 000): classical baselines",
         "paper": "000",
-        "dataset": {"name": "CrowdFlower image polarity (RF) and the Twitter sentiment CSV (SVM)",
-                    "format": "twitter_csv", "options": {}},
+        "dataset": {
+            "name": "CrowdFlower image polarity (RF) and the Twitter sentiment CSV (SVM)",
+            "format": "twitter_csv",
+            "options": {},
+        },
         "split": "test",
         "unit": "percent",
         "metrics": METRICS,
@@ -31,14 +44,27 @@ def get_config(smoke: bool = False) -> dict:
         "embedded_encoders": {"text": None, "image": None},
         "training": {},
         "rows": [
-            {"name": "Random Forest (pixels)", "kind": "random_forest",
-             "paper": {"accuracy": 43.33, "f1_negative": 40.0, "f1_neutral": 44.0, "f1_positive": 46.0},
-             "params": {"image_size": 32}, "smoke_params": small_grid},
-            {"name": "TF-IDF + SVM", "kind": "tfidf_svm",
-             "paper": {"accuracy": 77.34, "precision_negative": 79.0, "recall_negative": 76.0,
-                       "precision_neutral": 74.0, "recall_neutral": 87.0, "precision_positive": 81.0,
-                       "recall_positive": 69.0},
-             "smoke_params": {"cv": 2}},
+            {
+                "name": "Random Forest (pixels)",
+                "kind": "random_forest",
+                "paper": {"accuracy": 43.33, "f1_negative": 40.0, "f1_neutral": 44.0, "f1_positive": 46.0},
+                "params": {"image_size": 32},
+                "smoke_params": small_grid,
+            },
+            {
+                "name": "TF-IDF + SVM",
+                "kind": "tfidf_svm",
+                "paper": {
+                    "accuracy": 77.34,
+                    "precision_negative": 79.0,
+                    "recall_negative": 76.0,
+                    "precision_neutral": 74.0,
+                    "recall_neutral": 87.0,
+                    "precision_positive": 81.0,
+                    "recall_positive": 69.0,
+                },
+                "smoke_params": {"cv": 2},
+            },
         ],
         "notes": "The Random Forest's and the SVM's chosen hyper-parameters are in metrics.json of each row.",
     }

@@ -15,6 +15,7 @@ PAPER_TABLE = """Paper's Table 4 (CNN pred., RNN pred.: WANN classified as 0 / 1
 
 def get_config(smoke: bool = False) -> dict:
     rows_ = rows() + [{"name": "pairs", "kind": "wann_pairs", "rows": ["CNN", "RNN", "WANN"]}]
-    config = base("Interpreting user sentiment in Instagram posts (paper 000), Table 4", rows_, ["accuracy"],
-                  smoke, PAPER_TABLE)
+    config = base(
+        "Interpreting user sentiment in Instagram posts (paper 000), Table 4", rows_, ["accuracy"], smoke, PAPER_TABLE
+    )
     return finish(config, smoke)

@@ -6,21 +6,33 @@ after 150 epochs (CrowdFlower, balanced to 1,400 images per class by
 augmentation).
 """
 
-from experiments.configs._common import finish
 from experiments.configs.instagram_wann_table3 import CNN_TRAINING, TEXT_TRAINING, base
 
 
 def get_config(smoke: bool = False) -> dict:
     rows_ = [
-        {"name": "RoBERTa (caption model)", "model": "instagram_text_classifier", "paper": {"accuracy": 88.03},
-         "training": TEXT_TRAINING},
-        {"name": "ResNet-50 (image model)", "model": "instagram_image_cnn", "paper": {"accuracy": 78.69},
-         "training": {**CNN_TRAINING, "balance_to": 1400}, "smoke_overrides": {"hidden_dim": 8}},
+        {
+            "name": "RoBERTa (caption model)",
+            "model": "instagram_text_classifier",
+            "paper": {"accuracy": 88.03},
+            "training": TEXT_TRAINING,
+        },
+        {
+            "name": "ResNet-50 (image model)",
+            "model": "instagram_image_cnn",
+            "paper": {"accuracy": 78.69},
+            "training": {**CNN_TRAINING, "balance_to": 1400},
+            "smoke_overrides": {"hidden_dim": 8},
+        },
     ]
-    config = base("Interpreting user sentiment in Instagram posts (paper 000): unimodal models", rows_,
-                  ["accuracy", "f1"], smoke,
-                  "Validation accuracy, as the paper reports it. The image model balances the training "
-                  "classes to 1,400 posts each by augmentation (`balance_to`).")
+    config = base(
+        "Interpreting user sentiment in Instagram posts (paper 000): unimodal models",
+        rows_,
+        ["accuracy", "f1"],
+        smoke,
+        "Validation accuracy, as the paper reports it. The image model balances the training "
+        "classes to 1,400 posts each by augmentation (`balance_to`).",
+    )
     config["split"] = "validation"
     if smoke:
         for row in config["rows"]:

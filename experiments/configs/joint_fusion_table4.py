@@ -20,9 +20,14 @@ PAPER = {
     "Joint fusion": ((86.29, 0.84, 0.86), (93.01, 0.90, 0.93)),
     "Common space fusion": ((86.92, 0.85, 0.87), (93.44, 0.91, 0.934)),
 }
-MODELS = {"Image": "joint_fusion_image_only", "Text": "joint_fusion_text_only", "Late fusion": "late_fusion",
-          "Early fusion": "early_fusion", "Joint fusion": "joint_fusion",
-          "Common space fusion": "common_space_fusion"}
+MODELS = {
+    "Image": "joint_fusion_image_only",
+    "Text": "joint_fusion_text_only",
+    "Late fusion": "late_fusion",
+    "Early fusion": "early_fusion",
+    "Joint fusion": "joint_fusion",
+    "Common space fusion": "common_space_fusion",
+}
 
 
 def paper(name):
@@ -34,8 +39,12 @@ def base(title, rows, smoke, notes=""):
     config = {
         "title": title,
         "paper": "004",
-        "dataset": {"name": "the Reddit / Flickr emotion sets", "format": "emotion_folders",
-                    "options": {"split": "popularity"}, "default_variant": "reddit"},
+        "dataset": {
+            "name": "the Reddit / Flickr emotion sets",
+            "format": "emotion_folders",
+            "options": {"split": "popularity"},
+            "default_variant": "reddit",
+        },
         "split": "test",
         "unit": UNITS,
         "metrics": METRICS,
@@ -43,8 +52,16 @@ def base(title, rows, smoke, notes=""):
         "paper_encoders": "InceptionV3 (ImageNet, frozen) and GloVe-initialised 200-d word embeddings",
         "encoders": {"text": "bag_of_embeddings", "image": "inception_v3", "image_weights": "imagenet"},
         "embedded_encoders": {"text": "bag_of_embeddings", "image": "small_cnn"},
-        "training": {"optimizer": "sgd", "learning_rate": 0.01, "momentum": 0.0, "epochs": 50, "batch_size": 32,
-                     "patience": 5, "augment": False, "sequence_length": 64},
+        "training": {
+            "optimizer": "sgd",
+            "learning_rate": 0.01,
+            "momentum": 0.0,
+            "epochs": 50,
+            "batch_size": 32,
+            "patience": 5,
+            "augment": False,
+            "sequence_length": 64,
+        },
         "rows": rows,
         "notes": notes,
     }
@@ -60,6 +77,10 @@ def get_config(smoke: bool = False) -> dict:
         if model == "joint_fusion_image_only":
             row["overrides"] = {"hidden_dim": None}
         rows.append(row)
-    return base("Multimodal classification for analysing social media (paper 004), Table 4", rows, smoke,
-                "F-Macro and F-Micro are fractions as in the paper. For Flickr the paper uses g = 4 "
-                "negatives (`--variant flickr` does not change g; pass it with a config copy if needed).")
+    return base(
+        "Multimodal classification for analysing social media (paper 004), Table 4",
+        rows,
+        smoke,
+        "F-Macro and F-Micro are fractions as in the paper. For Flickr the paper uses g = 4 "
+        "negatives (`--variant flickr` does not change g; pass it with a config copy if needed).",
+    )

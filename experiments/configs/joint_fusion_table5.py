@@ -20,24 +20,56 @@ def acc(reddit, flickr):
 
 def get_config(smoke: bool = False) -> dict:
     rows = [
-        {"name": "Image classifier", "model": "joint_fusion_image_only", "overrides": {"hidden_dim": None},
-         "paper": acc(P["single"][0], P["single"][2])},
+        {
+            "name": "Image classifier",
+            "model": "joint_fusion_image_only",
+            "overrides": {"hidden_dim": None},
+            "paper": acc(P["single"][0], P["single"][2]),
+        },
         {"name": "Text classifier", "model": "joint_fusion_text_only", "paper": acc(P["single"][1], P["single"][3])},
         {"name": "Joint fusion (both)", "model": "joint_fusion", "paper": {}},
-        {"name": "Joint fusion, image only", "kind": "without", "from_row": "Joint fusion (both)", "drop": "text",
-         "paper": acc(P["joint"][0], P["joint"][2])},
-        {"name": "Joint fusion, text only", "kind": "without", "from_row": "Joint fusion (both)", "drop": "image",
-         "paper": acc(P["joint"][1], P["joint"][3])},
-        {"name": "Common space fusion (both)", "model": "common_space_fusion",
-         "overrides": {"num_negatives": 3, "classification_weight": 3.0}, "paper": {}},
-        {"name": "Common space, image only", "kind": "without", "from_row": "Common space fusion (both)",
-         "drop": "text", "paper": acc(P["common"][0], P["common"][2])},
-        {"name": "Common space, text only", "kind": "without", "from_row": "Common space fusion (both)",
-         "drop": "image", "paper": acc(P["common"][1], P["common"][3])},
+        {
+            "name": "Joint fusion, image only",
+            "kind": "without",
+            "from_row": "Joint fusion (both)",
+            "drop": "text",
+            "paper": acc(P["joint"][0], P["joint"][2]),
+        },
+        {
+            "name": "Joint fusion, text only",
+            "kind": "without",
+            "from_row": "Joint fusion (both)",
+            "drop": "image",
+            "paper": acc(P["joint"][1], P["joint"][3]),
+        },
+        {
+            "name": "Common space fusion (both)",
+            "model": "common_space_fusion",
+            "overrides": {"num_negatives": 3, "classification_weight": 3.0},
+            "paper": {},
+        },
+        {
+            "name": "Common space, image only",
+            "kind": "without",
+            "from_row": "Common space fusion (both)",
+            "drop": "text",
+            "paper": acc(P["common"][0], P["common"][2]),
+        },
+        {
+            "name": "Common space, text only",
+            "kind": "without",
+            "from_row": "Common space fusion (both)",
+            "drop": "image",
+            "paper": acc(P["common"][1], P["common"][3]),
+        },
     ]
-    config = base("Multimodal classification for analysing social media (paper 004), Table 5", rows, smoke,
-                  "Rows 'image only' / 'text only' evaluate the trained fusion model with the other modality "
-                  "removed from every test post (presence flag 0).")
+    config = base(
+        "Multimodal classification for analysing social media (paper 004), Table 5",
+        rows,
+        smoke,
+        "Rows 'image only' / 'text only' evaluate the trained fusion model with the other modality "
+        "removed from every test post (presence flag 0).",
+    )
     config["metrics"] = ["accuracy"]
     config["unit"] = "percent"
     return config

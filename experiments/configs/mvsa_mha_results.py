@@ -15,8 +15,11 @@ def get_config(smoke: bool = False) -> dict:
     config = {
         "title": "Multimodal sentiment analysis on MVSA (paper 001): results",
         "paper": "001",
-        "dataset": {"name": "MVSA (enriched MVSA Twitter set)", "format": "mvsa",
-                    "options": {"protocol": "A", "split": "random"}},
+        "dataset": {
+            "name": "MVSA (enriched MVSA Twitter set)",
+            "format": "mvsa",
+            "options": {"protocol": "A", "split": "random"},
+        },
         "split": "test",
         "unit": "percent",
         "metrics": METRICS,
@@ -24,18 +27,28 @@ def get_config(smoke: bool = False) -> dict:
         "paper_encoders": "a Hugging Face transformer (mean of last hidden states, 128 tokens) and MobileNetV2",
         "encoders": {"text": "minilm_l6", "image": "mobilenet_v2", "image_weights": "imagenet"},
         "embedded_encoders": {"text": "small_transformer", "image": "small_cnn"},
-        "training": {"epochs": 10, "batch_size": 16, "learning_rate": 1e-3, "patience": 3,
-                     "sequence_length": 128, "image_size": 224, "augment": False},
+        "training": {
+            "epochs": 10,
+            "batch_size": 16,
+            "learning_rate": 1e-3,
+            "patience": 3,
+            "sequence_length": 128,
+            "image_size": 224,
+            "augment": False,
+        },
         "finetune": {"unfreeze": "all", "learning_rate": 2e-5, "optimizer": "adamw", "weight_decay": 0.01},
         "rows": [
             {"name": "Text model", "model": "mvsa_mha_text", "paper": {}},
             {"name": "Image model", "model": "mvsa_mha_image", "paper": {}},
-            {"name": "MHA fusion", "model": "mvsa_mha_fusion",
-             "uses": {"text_model": "Text model", "image_model": "Image model"},
-             "paper": {"accuracy": 72.0, "f1_positive": 81.0, "f1_neutral": 68.0, "f1_negative": 67.0},
-             "smoke_overrides": small},
+            {
+                "name": "MHA fusion",
+                "model": "mvsa_mha_fusion",
+                "uses": {"text_model": "Text model", "image_model": "Image model"},
+                "paper": {"accuracy": 72.0, "f1_positive": 81.0, "f1_neutral": 68.0, "f1_negative": 67.0},
+                "smoke_overrides": small,
+            },
         ],
         "notes": "The paper reports only the fusion model's accuracy and per-class F1; weighted F1 is its "
-                 "selection metric. The unimodal rows are the two stages the fusion model reuses.",
+        "selection metric. The unimodal rows are the two stages the fusion model reuses.",
     }
     return finish(config, smoke)

@@ -13,6 +13,8 @@ STACK = ([2048, 1024, 512], [0.7, 0.7, 0.5])
 
 
 def get_config(smoke: bool = False) -> dict:
-    rows = [image_row("Model 1 (30 epochs)", *STACK, 0.616, epochs=30),
-            image_row("Model 2 (60 epochs)", *STACK, 0.633, epochs=60)]
+    rows = [
+        image_row("Model 1 (30 epochs)", *STACK, 0.616, epochs=30),
+        image_row("Model 2 (60 epochs)", *STACK, 0.633, epochs=60),
+    ]
     return config("Table 2", rows, 2, {}, smoke, __doc__.split("\n\n", 1)[1].strip())

@@ -15,5 +15,6 @@ def get_config(smoke: bool = False) -> dict:
         image_row("512 (D 0.2) → 50 linear, run 2", [512], [0.2], 0.430, embedding=True),
         image_row("1024 (D 0.5) → 512 (D 0.5) → 50 linear", [1024, 512], [0.5, 0.5], 0.424, embedding=True),
     ]
-    return config("Table 3", rows, 3, {"optimizer": "adam"}, smoke,
-                  __doc__.split("\n\n", 1)[1].strip() + " " + RMSPROP_NOTE)
+    return config(
+        "Table 3", rows, 3, {"optimizer": "adam"}, smoke, __doc__.split("\n\n", 1)[1].strip() + " " + RMSPROP_NOTE
+    )

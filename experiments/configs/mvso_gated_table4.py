@@ -10,7 +10,10 @@ STACK = ([2048, 1024, 512], [0.7, 0.7, 0.5])
 
 
 def get_config(smoke: bool = False) -> dict:
-    rows = [image_row("2048/1024/512 → 50 (30 epochs)", *STACK, 0.617, embedding=True, epochs=30),
-            image_row("2048/1024/512 → 50 (60 epochs)", *STACK, 0.613, embedding=True, epochs=60)]
-    return config("Table 4", rows, 2, {"optimizer": "adam"}, smoke,
-                  __doc__.split("\n\n", 1)[1].strip() + " " + RMSPROP_NOTE)
+    rows = [
+        image_row("2048/1024/512 → 50 (30 epochs)", *STACK, 0.617, embedding=True, epochs=30),
+        image_row("2048/1024/512 → 50 (60 epochs)", *STACK, 0.613, embedding=True, epochs=60),
+    ]
+    return config(
+        "Table 4", rows, 2, {"optimizer": "adam"}, smoke, __doc__.split("\n\n", 1)[1].strip() + " " + RMSPROP_NOTE
+    )

@@ -10,7 +10,9 @@ HIDDEN = [2048, 1024, 512, 24]
 
 
 def get_config(smoke: bool = False) -> dict:
-    rows = [image_row("2048/1024/512/24, no dropout", HIDDEN, [], 0.420, relu=False),
-            image_row("2048/1024/512/24, dropout 0.5", HIDDEN, [0.5] * 4, 0.402, relu=False),
-            image_row("2048/1024/512 dropout 0.2, 24", HIDDEN, [0.2, 0.2, 0.2, 0.0], 0.426, relu=False)]
+    rows = [
+        image_row("2048/1024/512/24, no dropout", HIDDEN, [], 0.420, relu=False),
+        image_row("2048/1024/512/24, dropout 0.5", HIDDEN, [0.5] * 4, 0.402, relu=False),
+        image_row("2048/1024/512 dropout 0.2, 24", HIDDEN, [0.2, 0.2, 0.2, 0.0], 0.426, relu=False),
+    ]
     return config("Table 5", rows, 3, {"epochs": 40}, smoke, __doc__.split("\n\n", 1)[1].strip())

@@ -11,8 +11,7 @@ from experiments.configs._mvso import config, image_row
 def get_config(smoke: bool = False) -> dict:
     rows = [
         image_row("pixels, CNN → 1024/512/24", [1024, 512, 24], [], 0.545, relu=False, pixels=True),
-        image_row("pixels, CNN → 1024/512/24, dropout 0.5", [1024, 512, 24], [0.5] * 3, 0.506, relu=False,
-                  pixels=True),
+        image_row("pixels, CNN → 1024/512/24, dropout 0.5", [1024, 512, 24], [0.5] * 3, 0.506, relu=False, pixels=True),
         image_row("4096 → 2048/1024/512/24", [2048, 1024, 512, 24], [], 0.595, relu=False),
         image_row("4096 → 2048/1024/512/24, dropout 0.5", [2048, 1024, 512, 24], [0.5] * 4, 0.598, relu=False),
     ]

@@ -11,9 +11,17 @@ SHORT = ([2096, 1048, 24], [0.5, 0.5, 0.2])
 
 
 def get_config(smoke: bool = False) -> dict:
-    rows = [image_row("2096/1048/512/24 → 50, cosine", *LONG, 0.618, embedding=True, loss="cosine"),
-            image_row("2096/1048/512/24 → 50, MSE", *LONG, 0.490, embedding=True, loss="mse"),
-            image_row("2096/1048/24 → 50, cosine", *SHORT, 0.612, embedding=True, loss="cosine"),
-            image_row("2096/1048/24 → 50, MSE", *SHORT, 0.490, embedding=True, loss="mse")]
-    return config("Table 7", rows, 2, {"optimizer": "adam", "epochs": 10}, smoke,
-                  __doc__.split("\n\n", 1)[1].strip() + " " + RMSPROP_NOTE)
+    rows = [
+        image_row("2096/1048/512/24 → 50, cosine", *LONG, 0.618, embedding=True, loss="cosine"),
+        image_row("2096/1048/512/24 → 50, MSE", *LONG, 0.490, embedding=True, loss="mse"),
+        image_row("2096/1048/24 → 50, cosine", *SHORT, 0.612, embedding=True, loss="cosine"),
+        image_row("2096/1048/24 → 50, MSE", *SHORT, 0.490, embedding=True, loss="mse"),
+    ]
+    return config(
+        "Table 7",
+        rows,
+        2,
+        {"optimizer": "adam", "epochs": 10},
+        smoke,
+        __doc__.split("\n\n", 1)[1].strip() + " " + RMSPROP_NOTE,
+    )

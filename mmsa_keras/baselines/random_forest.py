@@ -44,8 +44,9 @@ class PixelRandomForest:
 
         labels = np.array([p.label for p in posts])
         folds = min(self.cv, int(np.bincount(labels).min())) if len(set(labels)) > 1 else 2
-        self.search = GridSearchCV(RandomForestClassifier(random_state=self.seed, n_jobs=-1), self.param_grid,
-                                   cv=max(2, folds), n_jobs=1)
+        self.search = GridSearchCV(
+            RandomForestClassifier(random_state=self.seed, n_jobs=-1), self.param_grid, cv=max(2, folds), n_jobs=1
+        )
         self.search.fit(self.features(posts), labels)
         return self
 

@@ -13,8 +13,12 @@ import os
 
 from mmsa_keras.errors import DataError
 
-KINDS = {"tfidf-svm": "tfidf_svm", "tfidf_svm": "tfidf_svm", "random-forest": "random_forest",
-         "random_forest": "random_forest"}
+KINDS = {
+    "tfidf-svm": "tfidf_svm",
+    "tfidf_svm": "tfidf_svm",
+    "random-forest": "random_forest",
+    "random_forest": "random_forest",
+}
 
 
 def make_baseline(kind: str, seed: int, params: dict | None = None):
@@ -27,8 +31,15 @@ def make_baseline(kind: str, seed: int, params: dict | None = None):
     return TfidfSVM(seed=seed, **params)
 
 
-def fit_and_evaluate(kind: str, dataset, split: str, seed: int, params: dict | None = None,
-                     out_dir: str | None = None, verbose: bool = False) -> dict | None:
+def fit_and_evaluate(
+    kind: str,
+    dataset,
+    split: str,
+    seed: int,
+    params: dict | None = None,
+    out_dir: str | None = None,
+    verbose: bool = False,
+) -> dict | None:
     """Metrics of the baseline on `split`, or None when no post has the modality it reads."""
     from mmsa_keras.evaluation import compute_metrics, format_metrics, plot_confusion_matrix
     from mmsa_keras.runs import write_json
@@ -43,23 +54,36 @@ def fit_and_evaluate(kind: str, dataset, split: str, seed: int, params: dict | N
     model.fit(train_posts)
     probs = model.predict_proba(eval_posts, dataset.num_classes)
     metrics = compute_metrics([p.label for p in eval_posts], probs, dataset.class_names)
-    metrics["best_params"] = {k: (v if isinstance(v, (int, float, str)) or v is None else str(v))
-                              for k, v in model.best_params.items()}
+    metrics["best_params"] = {
+        k: (v if isinstance(v, (int, float, str)) or v is None else str(v)) for k, v in model.best_params.items()
+    }
     metrics["posts_without_the_modality_left_out"] = len(dataset.labelled(split)) - len(eval_posts)
     metrics["split"] = split
     if out_dir:
         os.makedirs(out_dir, exist_ok=True)
-        plot_confusion_matrix(metrics["confusion_matrix"], dataset.class_names,
-                              os.path.join(out_dir, f"confusion_matrix_{split}.png"),
-                              f"{kind} on {dataset.name}: {split} (acc {metrics['accuracy']:.3f})")
+        plot_confusion_matrix(
+            metrics["confusion_matrix"],
+            dataset.class_names,
+            os.path.join(out_dir, f"confusion_matrix_{split}.png"),
+            f"{kind} on {dataset.name}: {split} (acc {metrics['accuracy']:.3f})",
+        )
         write_json(os.path.join(out_dir, "metrics.json"), {split: metrics})
     if verbose:
         print(f"[{split}] " + format_metrics(metrics))
     return metrics
 
 
-def run_baseline_cli(kind: str, data_dir: str, fmt: str, format_options: dict, seed: int = 0, split: str = "test",
-                     out: str | None = None, verbose: bool = True, params: dict | None = None) -> dict:
+def run_baseline_cli(
+    kind: str,
+    data_dir: str,
+    fmt: str,
+    format_options: dict,
+    seed: int = 0,
+    split: str = "test",
+    out: str | None = None,
+    verbose: bool = True,
+    params: dict | None = None,
+) -> dict:
     from mmsa_keras.runs import load_split_data
 
     dataset = load_split_data(data_dir, fmt, seed, format_options=format_options, verbose=verbose)

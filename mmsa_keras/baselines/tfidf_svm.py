@@ -43,8 +43,12 @@ class TfidfSVM:
 
         texts = [p.text for p in posts]
         labels = np.array([p.label for p in posts])
-        pipe = Pipeline([("tfidf", TfidfVectorizer(tokenizer=lemmatise, lowercase=False, token_pattern=None)),
-                         ("svm", LinearSVC(random_state=self.seed))])
+        pipe = Pipeline(
+            [
+                ("tfidf", TfidfVectorizer(tokenizer=lemmatise, lowercase=False, token_pattern=None)),
+                ("svm", LinearSVC(random_state=self.seed)),
+            ]
+        )
         folds = min(self.cv, int(np.bincount(labels).min())) if len(set(labels)) > 1 else 2
         self.search = GridSearchCV(pipe, self.param_grid, cv=max(2, folds))
         self.search.fit(texts, labels)

@@ -12,12 +12,26 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from mmsa_keras.encoders.image_encoders import (alexnet, inception_v3, keras_application, mobilenet_v2,
-                                                mvso_pixel_cnn, resnet50, small_cnn)
-from mmsa_keras.encoders.text_encoders import (bag_of_embeddings, bilstm, hub_backbone, minilm_l6,
-                                               minilm_l6_directory, small_transformer)
+from mmsa_keras.encoders.image_encoders import (
+    alexnet,
+    inception_v3,
+    keras_application,
+    mobilenet_v2,
+    mvso_pixel_cnn,
+    resnet50,
+    small_cnn,
+)
+from mmsa_keras.encoders.text_encoders import (
+    bag_of_embeddings,
+    bilstm,
+    hub_backbone,
+    minilm_l6,
+    minilm_l6_directory,
+    small_transformer,
+)
 
 
 @dataclasses.dataclass
@@ -63,8 +77,9 @@ def image_encoder_spec(name: str) -> EncoderSpec:
 
 def is_text_encoder_name(name: str) -> bool:
     """A registered text encoder, a local directory or something shaped like a keras-hub preset name."""
-    return name in TEXT_ENCODERS or os.path.isdir(name) or ("_" in name and "/" not in name and
-                                                             not name.startswith("."))
+    return (
+        name in TEXT_ENCODERS or os.path.isdir(name) or ("_" in name and "/" not in name and not name.startswith("."))
+    )
 
 
 def build_image_encoder(name: str, **kwargs):
@@ -77,8 +92,10 @@ def build_text_encoder(name: str, **kwargs):
     if not is_text_encoder_name(name):
         from mmsa_keras.errors import UsageError
 
-        raise UsageError(f"unknown text encoder {name!r}; known: {', '.join(sorted(TEXT_ENCODERS))}, "
-                         "a keras-hub preset name or a local directory")
+        raise UsageError(
+            f"unknown text encoder {name!r}; known: {', '.join(sorted(TEXT_ENCODERS))}, "
+            "a keras-hub preset name or a local directory"
+        )
     return text_encoder_spec(name).builder(**kwargs)
 
 
@@ -92,7 +109,26 @@ def tokenizer_for(name: str, sequence_length: int):
     return HubTokenizer(spec.preset(), sequence_length=sequence_length)
 
 
-__all__ = ["EncoderSpec", "IMAGE_ENCODERS", "TEXT_ENCODERS", "is_text_encoder_name", "alexnet", "bag_of_embeddings", "bilstm",
-           "build_image_encoder", "build_text_encoder", "hub_backbone", "image_encoder_spec", "inception_v3",
-           "keras_application", "minilm_l6", "mobilenet_v2", "mvso_pixel_cnn", "resnet50", "small_cnn",
-           "small_transformer", "text_encoder_spec", "tokenizer_for"]
+__all__ = [
+    "EncoderSpec",
+    "IMAGE_ENCODERS",
+    "TEXT_ENCODERS",
+    "is_text_encoder_name",
+    "alexnet",
+    "bag_of_embeddings",
+    "bilstm",
+    "build_image_encoder",
+    "build_text_encoder",
+    "hub_backbone",
+    "image_encoder_spec",
+    "inception_v3",
+    "keras_application",
+    "minilm_l6",
+    "mobilenet_v2",
+    "mvso_pixel_cnn",
+    "resnet50",
+    "small_cnn",
+    "small_transformer",
+    "text_encoder_spec",
+    "tokenizer_for",
+]

@@ -11,8 +11,7 @@ from __future__ import annotations
 import keras
 
 
-def small_cnn(image_size: int = 64, filters=(16, 32, 64), output_dim: int = 64,
-              name: str = "small_cnn") -> keras.Model:
+def small_cnn(image_size: int = 64, filters=(16, 32, 64), output_dim: int = 64, name: str = "small_cnn") -> keras.Model:
     """A small Conv-BN-ReLU-MaxPool CNN for the embedded default.
 
     Args:
@@ -106,7 +105,7 @@ def set_trainable_top_blocks(backbone: keras.Model, unfreeze, pattern: str) -> l
     backbone.trainable = True
     if unfreeze > len(blocks):
         raise ValueError(f"{backbone.name} has {len(blocks)} blocks; cannot unfreeze the top {unfreeze}")
-    keep = blocks[len(blocks) - unfreeze:] if unfreeze > 0 else []
+    keep = blocks[len(blocks) - unfreeze :] if unfreeze > 0 else []
     for layer in backbone.layers:
         layer.trainable = _block_of(layer.name, pattern) in set(keep)
     if not keep:
@@ -114,8 +113,9 @@ def set_trainable_top_blocks(backbone: keras.Model, unfreeze, pattern: str) -> l
     return keep
 
 
-def keras_application(name: str, weights=None, image_size: int | None = None, unfreeze=0,
-                      encoder_name: str | None = None) -> keras.Model:
+def keras_application(
+    name: str, weights=None, image_size: int | None = None, unfreeze=0, encoder_name: str | None = None
+) -> keras.Model:
     """A keras.applications backbone under the image-encoder contract.
 
     Args:
@@ -140,7 +140,8 @@ def keras_application(name: str, weights=None, image_size: int | None = None, un
     size = image_size or default_size
     local_file = weights not in (None, "imagenet")
     backbone = getattr(keras.applications, cls_name)(
-        include_top=False, weights=None if local_file else weights, input_shape=(size, size, 3))
+        include_top=False, weights=None if local_file else weights, input_shape=(size, size, 3)
+    )
     if local_file:
         import os
 
@@ -186,12 +187,16 @@ def alexnet(weights=None, image_size: int = 227, unfreeze=0, name: str = "alexne
 
     images = keras.Input((image_size, image_size, 3), name="images")
     x = ApplicationPreprocessing("caffe", name="preprocess_input")(images)
-    specs = [("conv1", 96, 11, 4, True), ("conv2", 256, 5, 1, True), ("conv3", 384, 3, 1, False),
-             ("conv4", 384, 3, 1, False), ("conv5", 256, 3, 1, True)]
+    specs = [
+        ("conv1", 96, 11, 4, True),
+        ("conv2", 256, 5, 1, True),
+        ("conv3", 384, 3, 1, False),
+        ("conv4", 384, 3, 1, False),
+        ("conv5", 256, 3, 1, True),
+    ]
     for layer_name, filters, kernel, stride, pool in specs:
         padding = "valid" if layer_name == "conv1" else "same"
-        x = keras.layers.Conv2D(filters, kernel, strides=stride, padding=padding, activation="relu",
-                                name=layer_name)(x)
+        x = keras.layers.Conv2D(filters, kernel, strides=stride, padding=padding, activation="relu", name=layer_name)(x)
         if layer_name in ("conv1", "conv2"):
             x = keras.layers.BatchNormalization(name=f"{layer_name}_norm")(x)
         if pool:
@@ -203,8 +208,10 @@ def alexnet(weights=None, image_size: int = 227, unfreeze=0, name: str = "alexne
     fc7 = keras.layers.Dense(4096, activation="relu", name="fc7")(x)
     model = keras.Model(images, {"pooled_output": fc7, "feature_map": feature_map}, name=name)
     if weights == "imagenet":
-        raise ValueError("alexnet has no ImageNet weights in keras.applications: give a weights file of this "
-                         "model (`mmsa convert-alexnet` converts PyTorch/Caffe AlexNet weights) or none")
+        raise ValueError(
+            "alexnet has no ImageNet weights in keras.applications: give a weights file of this "
+            "model (`mmsa convert-alexnet` converts PyTorch/Caffe AlexNet weights) or none"
+        )
     if weights is not None:
         if str(weights).endswith(".keras"):
             model.set_weights(keras.saving.load_model(weights, compile=False).get_weights())

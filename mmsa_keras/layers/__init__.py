@@ -10,5 +10,16 @@ from mmsa_keras.layers.nearest_label import NearestLabel
 from mmsa_keras.layers.presence_mask import PresenceMask
 from mmsa_keras.layers.probability_fusion import ProbabilityFusion
 
-__all__ = ["GL1", "GL2", "ApplicationPreprocessing", "ClassifierHead", "CrossModalAttention", "MaskedPooling", "ModalityPooling",
-           "NearestLabel", "PresenceMask", "ProbabilityFusion", "UnitInterval"]
+__all__ = [
+    "GL1",
+    "GL2",
+    "ApplicationPreprocessing",
+    "ClassifierHead",
+    "CrossModalAttention",
+    "MaskedPooling",
+    "ModalityPooling",
+    "NearestLabel",
+    "PresenceMask",
+    "ProbabilityFusion",
+    "UnitInterval",
+]

@@ -32,8 +32,7 @@ class ClassifierHead(keras.layers.Layer):
         self.dropout_1 = keras.layers.Dropout(self.dropout, name="dropout_1", dtype=self.dtype_policy)
         width = input_shape[-1]
         if self.hidden_dim:
-            self.hidden = keras.layers.Dense(self.hidden_dim, activation="relu", name="hidden",
-                                             dtype=self.dtype_policy)
+            self.hidden = keras.layers.Dense(self.hidden_dim, activation="relu", name="hidden", dtype=self.dtype_policy)
             self.hidden.build(input_shape)
             self.dropout_2 = keras.layers.Dropout(self.dropout, name="dropout_2", dtype=self.dtype_policy)
             width = self.hidden_dim
@@ -57,5 +56,10 @@ class ClassifierHead(keras.layers.Layer):
         return keras.KerasTensor((*inputs.shape[:-1], self.num_classes), dtype="float32")
 
     def get_config(self):
-        return {**super().get_config(), "num_classes": self.num_classes, "hidden_dim": self.hidden_dim,
-                "dropout": self.dropout, "activation": self.activation}
+        return {
+            **super().get_config(),
+            "num_classes": self.num_classes,
+            "hidden_dim": self.hidden_dim,
+            "dropout": self.dropout,
+            "activation": self.activation,
+        }

@@ -39,8 +39,13 @@ class CrossModalAttention(keras.layers.Layer):
     def build(self, query_shape, key_shape=None, key_mask_shape=None, key_present_shape=None):
         key_shape = key_shape or query_shape
         self.attention = keras.layers.MultiHeadAttention(
-            self.num_heads, self.key_dim, dropout=self.dropout, output_shape=self.output_dim,
-            name="attention", dtype=self.dtype_policy)
+            self.num_heads,
+            self.key_dim,
+            dropout=self.dropout,
+            output_shape=self.output_dim,
+            name="attention",
+            dtype=self.dtype_policy,
+        )
         self.attention.build(query_shape, key_shape)
         self.built = True
 
@@ -58,5 +63,10 @@ class CrossModalAttention(keras.layers.Layer):
         return (*query_shape[:-1], self.output_dim or query_shape[-1])
 
     def get_config(self):
-        return {**super().get_config(), "num_heads": self.num_heads, "key_dim": self.key_dim,
-                "dropout": self.dropout, "output_dim": self.output_dim}
+        return {
+            **super().get_config(),
+            "num_heads": self.num_heads,
+            "key_dim": self.key_dim,
+            "dropout": self.dropout,
+            "output_dim": self.output_dim,
+        }

@@ -48,8 +48,11 @@ class GL1(keras.layers.Layer):
 
     def build(self, input_shape):
         self.gate = self.add_weight(
-            name="gate", shape=(input_shape[-1],), initializer=self.gate_initializer,
-            constraint=self.gate_constraint, trainable=True,
+            name="gate",
+            shape=(input_shape[-1],),
+            initializer=self.gate_initializer,
+            constraint=self.gate_constraint,
+            trainable=True,
         )
         self.built = True
 
@@ -80,5 +83,6 @@ class GL2(GL1):
     """
 
     def __init__(self, gate_initializer="ones", gate_constraint=None, **kwargs):
-        super().__init__(gate_initializer=gate_initializer,
-                         gate_constraint=gate_constraint or UnitInterval(0.0, 1.0), **kwargs)
+        super().__init__(
+            gate_initializer=gate_initializer, gate_constraint=gate_constraint or UnitInterval(0.0, 1.0), **kwargs
+        )

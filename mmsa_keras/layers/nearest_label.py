@@ -32,8 +32,9 @@ class NearestLabel(keras.layers.Layer):
         values = np.asarray(self.label_vectors, "float32")
         if values.shape[1] != input_shape[-1]:
             raise ValueError(f"label vectors have {values.shape[1]} dims, the input has {input_shape[-1]}")
-        self.labels = self.add_weight(name="label_vectors", shape=values.shape,
-                                      initializer=keras.initializers.Constant(values), trainable=False)
+        self.labels = self.add_weight(
+            name="label_vectors", shape=values.shape, initializer=keras.initializers.Constant(values), trainable=False
+        )
         self.built = True
 
     def call(self, inputs):

@@ -5,7 +5,7 @@ from keras import ops
 
 from mmsa_keras.api_export import mmsa_export
 
-MODES = ("renormalised_sum", "softmax_sum", "product")
+MODES = ("renormalised_sum", "softmax_sum", "product", "logit_sum")
 
 
 @mmsa_export("mmsa_keras.layers.ProbabilityFusion")
@@ -19,6 +19,12 @@ class ProbabilityFusion(keras.layers.Layer):
           ("the two probability vectors are summed and soft-maxed").
         * "product": Π_k p_k^{w_k}, re-normalised; its argmax is paper 004's
           late fusion ("the predicted class is the highest product").
+        * "logit_sum": softmax(Σ_k w_k logit_k), the heads' logits added before
+          one softmax (log-probabilities, the same up to a constant per head);
+          our reading of paper 002's CMAC and HSTEC "summed and soft-maxed"
+          (a softmax over summed probabilities, "softmax_sum", caps the output
+          at e²/(e² + C - 1), 0.787 for 3 classes, and starves the heads of
+          gradient).
 
     w_k is the presence flag of modality k. A post with no modality present
     gets the plain (unweighted) fusion of all heads, so the output stays a
@@ -51,6 +57,7 @@ class ProbabilityFusion(keras.layers.Layer):
             return total / ops.sum(total, axis=-1, keepdims=True)
         if self.mode == "softmax_sum":
             return ops.softmax(ops.sum(w * p, axis=1), axis=-1)
+        # "product" and "logit_sum": log p_k = logit_k − logsumexp(logit_k), the constant cancels
         log_product = ops.sum(w * ops.log(ops.maximum(p, 1e-12)), axis=1)
         return ops.softmax(log_product, axis=-1)
 

@@ -138,8 +138,10 @@ class MultimodalModel(keras.Model):
     def training_objective(self) -> dict:
         """`compile` arguments: loss (per output), loss weights and metrics."""
         if isinstance(self.output, dict):
-            return {"loss": {PROBABILITIES: "sparse_categorical_crossentropy"},
-                    "metrics": {PROBABILITIES: ["accuracy"]}}
+            return {
+                "loss": {PROBABILITIES: "sparse_categorical_crossentropy"},
+                "metrics": {PROBABILITIES: ["accuracy"]},
+            }
         return {"loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]}
 
     def get_config(self):

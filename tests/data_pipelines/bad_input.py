@@ -63,12 +63,31 @@ def make_bad_mvsa(root: str) -> dict[str, str]:
     write("9.txt", b"unknown label row")
     write("10.jpg", good)
     write("10.txt", b"wrong number of fields")
-    rows = ["guid,tag", "1,positive", "2,negative", "3,neutral", "4,positive", "5,negative",
-            "6,neutral", "7,positive", "8,negative", "9,ecstatic", "10,positive,extra"]
+    rows = [
+        "guid,tag",
+        "1,positive",
+        "2,negative",
+        "3,neutral",
+        "4,positive",
+        "5,negative",
+        "6,neutral",
+        "7,positive",
+        "8,negative",
+        "9,ecstatic",
+        "10,positive,extra",
+    ]
     with open(os.path.join(root, "train.txt"), "w", encoding="utf-8") as f:
         f.write("\n".join(rows) + "\n")
-    return {"truncated": "3", "zero_byte": "4", "text_as_jpg": "5", "missing_image": "6",
-            "cp1252": "7", "empty_caption": "8", "unknown_label_line": "10", "bad_row_line": "11"}
+    return {
+        "truncated": "3",
+        "zero_byte": "4",
+        "text_as_jpg": "5",
+        "missing_image": "6",
+        "cp1252": "7",
+        "empty_caption": "8",
+        "unknown_label_line": "10",
+        "bad_row_line": "11",
+    }
 
 
 def write_image_defects(folder: str, stems: dict[str, str]) -> None:
@@ -78,9 +97,14 @@ def write_image_defects(folder: str, stems: dict[str, str]) -> None:
     """
     os.makedirs(folder, exist_ok=True)
     good = jpeg_bytes()
-    content = {"good": good, "truncated": good[: len(good) // 2], "zero_byte": b"",
-               "png_as_jpg": image_bytes("PNG"), "cmyk": jpeg_bytes(mode="CMYK"),
-               "text_as_jpg": b"not an image\n"}
+    content = {
+        "good": good,
+        "truncated": good[: len(good) // 2],
+        "zero_byte": b"",
+        "png_as_jpg": image_bytes("PNG"),
+        "cmyk": jpeg_bytes(mode="CMYK"),
+        "text_as_jpg": b"not an image\n",
+    }
     for kind, stem in stems.items():
         if kind == "gif":
             with open(os.path.join(folder, stem + ".gif"), "wb") as f:

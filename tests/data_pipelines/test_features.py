@@ -18,8 +18,9 @@ def setup(synthetic_dir):
     pre = Preprocessor(image_size=16, sequence_length=8).fit(posts, verbose=False)
     keras.utils.set_random_seed(0)
     image = build_image_encoder("small_cnn", image_size=16, filters=(4,), output_dim=6)
-    text = build_text_encoder("bag_of_embeddings", vocabulary_size=pre.tokenizer.vocabulary_size,
-                              sequence_length=8, hidden_dim=5)
+    text = build_text_encoder(
+        "bag_of_embeddings", vocabulary_size=pre.tokenizer.vocabulary_size, sequence_length=8, hidden_dim=5
+    )
     return posts, pre, image, text
 
 
@@ -71,8 +72,10 @@ def test_any_change_invalidates_the_cache(setup, tmp_path):
 
 def test_an_interrupted_extraction_resumes(setup, tmp_path):
     posts, pre, _, text = setup
-    assert extract_features(text, "text", posts, pre, str(tmp_path), shard_size=8, verbose=False,
-                            stop_after_shards=2) is None
+    assert (
+        extract_features(text, "text", posts, pre, str(tmp_path), shard_size=8, verbose=False, stop_after_shards=2)
+        is None
+    )
     directory = next(p for p in (tmp_path).iterdir() if p.is_dir())
     manifest = json.loads((directory / "manifest.json").read_text())
     assert not manifest["complete"]
@@ -87,8 +90,7 @@ def test_an_interrupted_extraction_resumes(setup, tmp_path):
     ids = sorted(p.id for p in posts)
     assert np.all(fs.arrays(ids[:8])["pooled_output"] == 7.0)  # shard 0 was not computed again
     fresh = extract_features(text, "text", posts, pre, str(tmp_path / "fresh"), shard_size=8, verbose=False)
-    np.testing.assert_allclose(fs.arrays(ids[8:])["pooled_output"], fresh.arrays(ids[8:])["pooled_output"],
-                               atol=1e-6)
+    np.testing.assert_allclose(fs.arrays(ids[8:])["pooled_output"], fresh.arrays(ids[8:])["pooled_output"], atol=1e-6)
 
 
 def test_feature_dataset_feeds_a_feature_mode_model(setup, tmp_path):
@@ -97,8 +99,13 @@ def test_feature_dataset_feeds_a_feature_mode_model(setup, tmp_path):
     posts, pre, image, text = setup
     t = extract_features(text, "text", posts, pre, str(tmp_path), verbose=False)
     i = extract_features(image, "image", posts, pre, str(tmp_path), verbose=False)
-    model = create_model("native_cat", text_feature_shape=t.shape("pooled_output"),
-                         image_feature_shape=i.shape("pooled_output"), hidden_dim=4, head_hidden_dim=4)
+    model = create_model(
+        "native_cat",
+        text_feature_shape=t.shape("pooled_output"),
+        image_feature_shape=i.shape("pooled_output"),
+        hidden_dim=4,
+        head_hidden_dim=4,
+    )
     ds = feature_dataset(posts, t, i, batch_size=10, input_names=list(model.input))
     x, y = next(iter(ds))
     assert set(x) == set(model.input) and x["text_features"].shape == (10, 5)

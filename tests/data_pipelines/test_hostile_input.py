@@ -121,8 +121,9 @@ def test_table_image_paths_outside_the_folder_need_allow_outside_paths(tmp_path)
     folder.mkdir()
     (folder / "in.jpg").write_bytes(jpeg_bytes())
     (tmp_path / "out.jpg").write_bytes(jpeg_bytes())
-    (folder / "posts.csv").write_text(f"id,text,image_path,label\na,x,in.jpg,positive\nb,y,../out.jpg,negative\n"
-                                      f"c,z,{tmp_path / 'out.jpg'},neutral\n")
+    (folder / "posts.csv").write_text(
+        f"id,text,image_path,label\na,x,in.jpg,positive\nb,y,../out.jpg,negative\nc,z,{tmp_path / 'out.jpg'},neutral\n"
+    )
     report = DataReport(max_messages=0)
     ds = load_dataset(str(folder), "table", report=report)
     posts = {p.id: p for p in ds.all_posts()}
@@ -139,36 +140,54 @@ def _table(tmp_path, text, name="posts.csv"):
 
 
 def test_table_integer_labels_keep_their_own_classes(tmp_path):
-    five = load_dataset(_table(tmp_path, "id,text,label\n" + "".join(f"{i},t{i},{i % 5}\n" for i in range(10))),
-                        "table", report=DataReport(max_messages=0))
+    five = load_dataset(
+        _table(tmp_path, "id,text,label\n" + "".join(f"{i},t{i},{i % 5}\n" for i in range(10))),
+        "table",
+        report=DataReport(max_messages=0),
+    )
     assert five.class_names == ("0", "1", "2", "3", "4")
-    two = load_dataset(_table(tmp_path, "id,text,label\na,x,0\nb,y,1\n", "two.csv"), "table",
-                       report=DataReport(max_messages=0))
+    two = load_dataset(
+        _table(tmp_path, "id,text,label\na,x,0\nb,y,1\n", "two.csv"), "table", report=DataReport(max_messages=0)
+    )
     assert two.class_names == ("0", "1")
-    named = load_dataset(_table(tmp_path, "id,text,label\na,x,0\nb,y,4\n", "named.csv"), "table",
-                         report=DataReport(max_messages=0), class_names="awful,bad,meh,good,great")
+    named = load_dataset(
+        _table(tmp_path, "id,text,label\na,x,0\nb,y,4\n", "named.csv"),
+        "table",
+        report=DataReport(max_messages=0),
+        class_names="awful,bad,meh,good,great",
+    )
     assert named.class_names == ("awful", "bad", "meh", "good", "great")
     assert [p.label for p in named.all_posts()] == [0, 4]
 
 
 def test_table_unknown_or_null_labels_are_reported_and_skipped_never_a_class(tmp_path):
     report = DataReport(max_messages=0)
-    ds = load_dataset(_table(tmp_path, "id,text,label\na,x,positive\nb,y,\nc,z,null\nd,w,ecstatic\ne,v,negative\n"),
-                      "table", report=report)
+    ds = load_dataset(
+        _table(tmp_path, "id,text,label\na,x,positive\nb,y,\nc,z,null\nd,w,ecstatic\ne,v,negative\n"),
+        "table",
+        report=report,
+    )
     assert ds.class_names == ("negative", "neutral", "positive")  # 'ecstatic' did not become a class
     assert [p.id for p in ds.all_posts()] == ["a", "e"]
     assert report.count("no_label") == 2 and report.events["unknown_label"][0]["line"] == 5
     # with the classes given, an unknown name is an unknown label (line named), not a new class
     report = DataReport(max_messages=0)
-    ds = load_dataset(_table(tmp_path, "id,text,label\na,x,positive\nd,w,ecstatic\n", "b.csv"), "table",
-                      report=report, class_names="negative,neutral,positive")
+    ds = load_dataset(
+        _table(tmp_path, "id,text,label\na,x,positive\nd,w,ecstatic\n", "b.csv"),
+        "table",
+        report=report,
+        class_names="negative,neutral,positive",
+    )
     assert [p.id for p in ds.all_posts()] == ["a"] and report.events["unknown_label"][0]["line"] == 3
 
 
 def test_table_fields_up_to_sixteen_megabytes_parse(tmp_path):
     caption = "word " * 400_000  # 2 MB, well over the csv module's 131,072 default
-    ds = load_dataset(_table(tmp_path, f'id,text,label\na,"{caption}",positive\nb,short,negative\n'), "table",
-                      report=DataReport(max_messages=0))
+    ds = load_dataset(
+        _table(tmp_path, f'id,text,label\na,"{caption}",positive\nb,short,negative\n'),
+        "table",
+        report=DataReport(max_messages=0),
+    )
     assert len(ds.all_posts()) == 2 and len(ds.all_posts()[0].text) > 1_000_000
 
 
@@ -189,8 +208,7 @@ def test_serving_decode_never_raises_on_any_bytes():
     rng = np.random.default_rng(0)
     junk = [bytes(rng.integers(0, 256, n, dtype=np.uint8)) for n in (1, 10, 1000)]
     good = jpeg_bytes(16)
-    batch = [good[: len(good) // 3], b"\x89PNG\r\n\x1a\n" + b"\0" * 30, b"GIF89a", b"BM" + b"\xff" * 30,
-             *junk, good]
+    batch = [good[: len(good) // 3], b"\x89PNG\r\n\x1a\n" + b"\0" * 30, b"GIF89a", b"BM" + b"\xff" * 30, *junk, good]
     images, present = tf.function(lambda b: safe_decode_batch(b, 8))(tf.constant(batch))
     assert images.shape == (len(batch), 8, 8, 3) and present.numpy()[-1] == 1.0
     assert json.dumps(present.numpy().tolist())

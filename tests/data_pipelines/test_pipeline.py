@@ -12,8 +12,9 @@ from data_pipelines.tokenization import VocabularyTokenizer
 from tests.data_pipelines.bad_input import image_bytes, jpeg_bytes
 
 
-@pytest.mark.parametrize("fmt,mode", [("PNG", "RGBA"), ("PNG", "L"), ("GIF", "RGB"), ("BMP", "RGB"),
-                                      ("JPEG", "L"), ("JPEG", "CMYK")])
+@pytest.mark.parametrize(
+    "fmt,mode", [("PNG", "RGBA"), ("PNG", "L"), ("GIF", "RGB"), ("BMP", "RGB"), ("JPEG", "L"), ("JPEG", "CMYK")]
+)
 def test_decode_any_format_to_rgb(fmt, mode):
     raw = image_bytes(fmt, size=20, mode=mode) if fmt != "JPEG" else jpeg_bytes(20, mode=mode)
     image, present = decode_image_bytes(tf.constant(raw), 12)
@@ -70,8 +71,9 @@ def test_pipeline_outputs_the_data_contract(synthetic_dir):
     assert set(x) == {"images", "image_present", "token_ids", "padding_mask", "text_present"}
     assert x["images"].shape == (64, 32, 32, 3) and x["images"].dtype == tf.float32
     assert x["token_ids"].dtype == tf.int32 and x["padding_mask"].shape == (64, 12)
-    for post, img_p, txt_p, mask, img in zip(posts, x["image_present"].numpy(), x["text_present"].numpy(),
-                                             x["padding_mask"].numpy(), x["images"].numpy()):
+    for post, img_p, txt_p, mask, img in zip(
+        posts, x["image_present"].numpy(), x["text_present"].numpy(), x["padding_mask"].numpy(), x["images"].numpy()
+    ):
         assert img_p == float(post.has_image) and txt_p == float(post.has_text)
         if not post.has_text:
             assert mask.sum() == 0
@@ -129,7 +131,7 @@ def test_stream_epochs_do_not_depend_on_where_the_stream_started(synthetic_dir):
     resumed, _ = pre.stream(posts, 16, seed=3, epochs=3, initial_epoch=2, augment=True)
     full_batches = list(full)
     assert len(full_batches) == 3 * steps
-    for (xa, ya), (xb, yb) in zip(full_batches[2 * steps:], resumed):
+    for (xa, ya), (xb, yb) in zip(full_batches[2 * steps :], resumed):
         np.testing.assert_array_equal(xa["images"].numpy(), xb["images"].numpy())
         np.testing.assert_array_equal(ya.numpy(), yb.numpy())
     first, second = full_batches[0][1].numpy(), full_batches[steps][1].numpy()

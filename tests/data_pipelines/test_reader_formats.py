@@ -3,8 +3,6 @@
 import json
 import os
 
-import pytest
-
 from data_pipelines.datasets import load_dataset
 from data_pipelines.datasets.mvsa import combine, majority, paper002_split
 from data_pipelines.datasets.vso import anp_label
@@ -47,9 +45,19 @@ def _write_original(root, rows, crlf=False, bom=False):
 
 
 def test_mvsa_original_single_protocols_a_and_b(tmp_path):
-    rows = ["ID\ttext,image", "1\tpositive,positive", "2\tneutral,negative", "3\tpositive,negative",
-            "4\tneutral,neutral", "5\tnegative,positive", "6\tpositive,neutral", "7\tpositive", "8\tgreat,positive",
-            "1\tnegative,negative", "9\tnegative,negative"]
+    rows = [
+        "ID\ttext,image",
+        "1\tpositive,positive",
+        "2\tneutral,negative",
+        "3\tpositive,negative",
+        "4\tneutral,neutral",
+        "5\tnegative,positive",
+        "6\tpositive,neutral",
+        "7\tpositive",
+        "8\tgreat,positive",
+        "1\tnegative,negative",
+        "9\tnegative,negative",
+    ]
     _write_original(str(tmp_path), rows, crlf=True, bom=True)
     write_image_defects(str(tmp_path / "data"), IMAGE_DEFECTS)
     for i in range(1, 10):
@@ -67,17 +75,25 @@ def test_mvsa_original_single_protocols_a_and_b(tmp_path):
     assert report.count("missing_image") == 1  # id 9 has no image
     b = load_dataset(str(tmp_path), "mvsa", report=DataReport(max_messages=0), protocol="B")
     assert {p.id: p.label for p in b["all"]} == {"1": 2, "4": 1, "9": 0}
-    kept = _scan_outcome(a["all"] + [Post("3", "x", str(tmp_path / "data" / "3.jpg"), 0),
-                                     Post("5", "x", str(tmp_path / "data" / "5.jpg"), 0),
-                                     Post("4b", "x", str(tmp_path / "data" / "4.jpg"), 0)], report)
+    kept = _scan_outcome(
+        a["all"]
+        + [
+            Post("3", "x", str(tmp_path / "data" / "3.jpg"), 0),
+            Post("5", "x", str(tmp_path / "data" / "5.jpg"), 0),
+            Post("4b", "x", str(tmp_path / "data" / "4.jpg"), 0),
+        ],
+        report,
+    )
     assert kept["1"] and not kept["2"] and not kept["3"] and kept["5"]
 
 
 def test_mvsa_original_multiple_majority_vote(tmp_path):
-    rows = ["ID\ttext,image\ttext,image\ttext,image",
-            "1\tpositive,positive\tpositive,neutral\tneutral,positive",   # text pos (2/3), image pos → pos
-            "2\tpositive,negative\tnegative,neutral\tneutral,positive",   # text: no majority → invalid
-            "3\tneutral,negative\tneutral,negative\tpositive,neutral"]    # neutral + negative → negative
+    rows = [
+        "ID\ttext,image\ttext,image\ttext,image",
+        "1\tpositive,positive\tpositive,neutral\tneutral,positive",  # text pos (2/3), image pos → pos
+        "2\tpositive,negative\tnegative,neutral\tneutral,positive",  # text: no majority → invalid
+        "3\tneutral,negative\tneutral,negative\tpositive,neutral",
+    ]  # neutral + negative → negative
     _write_original(str(tmp_path), rows)
     report = DataReport(max_messages=0)
     ds = load_dataset(str(tmp_path), "mvsa", report=report)
@@ -127,8 +143,14 @@ def test_paper002_split_keeps_the_clmlf_test_file(tmp_path):
 
 # ---------------------------------------------------------------- Twitter CSV
 def test_twitter_csv_on_the_shared_sample():
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "..",
-                        "shared", "data", "twitter_sentiment_sample", "Twitter_Data_sample.csv")
+    path = os.path.join(
+        os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+        "..",
+        "shared",
+        "data",
+        "twitter_sentiment_sample",
+        "Twitter_Data_sample.csv",
+    )
     report = DataReport(max_messages=0)
     ds = load_dataset(path, "twitter_csv", report=report)
     assert ds.class_counts() == {"negative": 914, "neutral": 1524, "positive": 1829}
@@ -138,8 +160,10 @@ def test_twitter_csv_on_the_shared_sample():
 
 
 def test_twitter_csv_defects(tmp_path):
-    content = ('\ufeffclean_text,category\r\n"line one\r\nline two",1\r\n,0\r\nno label,\r\nodd,2\r\n'
-               'too,many,fields\r\nplain,-1\r\n')
+    content = (
+        '\ufeffclean_text,category\r\n"line one\r\nline two",1\r\n,0\r\nno label,\r\nodd,2\r\n'
+        "too,many,fields\r\nplain,-1\r\n"
+    )
     path = tmp_path / "t.csv"
     path.write_bytes(content.encode("utf-8"))
     report = DataReport(max_messages=0)
@@ -153,12 +177,19 @@ def test_twitter_csv_defects(tmp_path):
 def test_crowdflower_reader(tmp_path):
     col = "which_of_these_sentiment_scores_does_the_above_image_fit_into_best"
     write_image_defects(str(tmp_path / "images"), IMAGE_DEFECTS)
-    rows = [f"_unit_id,{col},{col}:confidence,imageurl",
-            "1,Highly positive,0.9,http://x.org/a/1.jpg", "2,Positive,1,http://x.org/a/2.jpg",
-            "3,Neutral,0.8,http://x.org/a/3.jpg", "4,Negative,1,http://x.org/a/4.jpg",
-            "5,Highly negative,0.7,http://x.org/a/5.jpg", "6,Positive,0.4,http://x.org/a/6.gif",
-            "7,Ecstatic,1,http://x.org/a/7.jpg", "8,Neutral", "1,Neutral,1,http://x.org/a/1.jpg",
-            "9,Positive,1,http://x.org/a/9.jpg"]
+    rows = [
+        f"_unit_id,{col},{col}:confidence,imageurl",
+        "1,Highly positive,0.9,http://x.org/a/1.jpg",
+        "2,Positive,1,http://x.org/a/2.jpg",
+        "3,Neutral,0.8,http://x.org/a/3.jpg",
+        "4,Negative,1,http://x.org/a/4.jpg",
+        "5,Highly negative,0.7,http://x.org/a/5.jpg",
+        "6,Positive,0.4,http://x.org/a/6.gif",
+        "7,Ecstatic,1,http://x.org/a/7.jpg",
+        "8,Neutral",
+        "1,Neutral,1,http://x.org/a/1.jpg",
+        "9,Positive,1,http://x.org/a/9.jpg",
+    ]
     (tmp_path / "polarity.csv").write_bytes(("\ufeff" + "\r\n".join(rows) + "\r\n").encode("utf-8"))
     report = DataReport(max_messages=0)
     ds = load_dataset(str(tmp_path / "polarity.csv"), "crowdflower", report=report, min_confidence=0.5)
@@ -174,15 +205,27 @@ def test_crowdflower_reader(tmp_path):
 def test_vso_reader_thresholds_text_filter_and_two_classes(tmp_path):
     assert anp_label(0.035) == 2 and anp_label(0.034) == 1 and anp_label(-0.035) == 0
     assert anp_label(0.0, num_classes=2) is None and anp_label(0.5, num_classes=2) == 1
-    (tmp_path / "anp_sentiment.csv").write_text("anp,sentiment\nbeautiful_sky,1.5\nnormal_day,0.01\n"
-                                                "dark_night,-0.8\n", encoding="utf-8")
+    (tmp_path / "anp_sentiment.csv").write_text(
+        "anp,sentiment\nbeautiful_sky,1.5\nnormal_day,0.01\ndark_night,-0.8\n", encoding="utf-8"
+    )
     long = "one two three four five six seven eight nine ten"
-    meta = ["id,anp,title,description,tags", f"1,beautiful_sky,Sky,{long},sky", f"2,normal_day,Day,{long},",
-            f"3,dark_night,Night,{long},", "4,dark_night,short,text,", f"5,unknown_anp,x,{long},",
-            f"1,beautiful_sky,dup,{long},", f"6,beautiful_sky,Sky,{long},", "7,beautiful_sky"]
+    meta = [
+        "id,anp,title,description,tags",
+        f"1,beautiful_sky,Sky,{long},sky",
+        f"2,normal_day,Day,{long},",
+        f"3,dark_night,Night,{long},",
+        "4,dark_night,short,text,",
+        f"5,unknown_anp,x,{long},",
+        f"1,beautiful_sky,dup,{long},",
+        f"6,beautiful_sky,Sky,{long},",
+        "7,beautiful_sky",
+    ]
     (tmp_path / "metadata.csv").write_text("\n".join(meta) + "\n", encoding="utf-8")
-    for anp, stem, kind in (("beautiful_sky", "1", "good"), ("normal_day", "2", "cmyk"),
-                            ("dark_night", "3", "truncated")):
+    for anp, stem, kind in (
+        ("beautiful_sky", "1", "good"),
+        ("normal_day", "2", "cmyk"),
+        ("dark_night", "3", "truncated"),
+    ):
         write_image_defects(str(tmp_path / "images" / anp), {kind: stem})
     report = DataReport(max_messages=0)
     ds = load_dataset(str(tmp_path), "vso", report=report)
@@ -209,7 +252,8 @@ def test_emotion_folders_with_metadata_and_popularity_split(tmp_path):
             if not (tmp_path / cls / f"{stem}.jpg").exists() and not (tmp_path / cls / f"{stem}.gif").exists():
                 write_image_defects(str(tmp_path / cls), {"good": stem})
             (tmp_path / cls / f"{stem}.json").write_text(
-                json.dumps({"title": f"t{i}", "description": "d", "upvotes": i * 10}), encoding="utf-8")
+                json.dumps({"title": f"t{i}", "description": "d", "upvotes": i * 10}), encoding="utf-8"
+            )
     (tmp_path / "fear" / "11.txt").write_bytes("caf\xe9".encode("latin-1"))  # text with no image
     report = DataReport(max_messages=0)
     ds = load_dataset(str(tmp_path), "emotion_folders", report=report, split="popularity")
@@ -239,8 +283,10 @@ def test_validate_reports_fatal_problems(tmp_path, synthetic_dir, capsys):
     from mmsa_keras.cli import main
 
     assert main(["datasets", "validate", synthetic_dir, "--format", "mvsa"]) == 0
-    (tmp_path / "posts.csv").write_text("id,text,image_path,label,split\n1,a,,positive,train\n"
-                                        "2,b,,negative,validation\n3,c,,negative,test\n", encoding="utf-8")
+    (tmp_path / "posts.csv").write_text(
+        "id,text,image_path,label,split\n1,a,,positive,train\n2,b,,negative,validation\n3,c,,negative,test\n",
+        encoding="utf-8",
+    )
     assert main(["datasets", "validate", str(tmp_path / "posts.csv"), "--format", "table"]) == 1
     assert "class 'negative' has labelled posts but none in the train split" in capsys.readouterr().out
     empty = describe(str(tmp_path / "posts.csv"), "table", check_images=False, verbose=False)

@@ -12,7 +12,7 @@ from tests.data_pipelines.bad_input import make_bad_mvsa
 
 def test_decode_caption_falls_back_and_counts():
     report = DataReport()
-    assert decode_caption("héllo".encode("utf-8"), "a.txt", report) == "héllo"
+    assert decode_caption("héllo".encode(), "a.txt", report) == "héllo"
     assert decode_caption(b"\xef\xbb\xbfbom", "b.txt", report) == "bom"
     assert report.count("encoding_fallback") == 0
     assert decode_caption("caf\u00e9 \u2013".encode("cp1252"), "c.txt", report) == "caf\u00e9 \u2013"
@@ -22,7 +22,12 @@ def test_decode_caption_falls_back_and_counts():
     assert decode_caption("hi ’".encode("utf-16"), "g.txt", report) == "hi ’"
     assert report.count("encoding_fallback") == 5
     assert [e["message"] for e in report.events["encoding_fallback"]] == [
-        "decoded as cp1252", "decoded as latin-1", "decoded as gb18030", "decoded as gb18030", "decoded as utf-16"]
+        "decoded as cp1252",
+        "decoded as latin-1",
+        "decoded as gb18030",
+        "decoded as gb18030",
+        "decoded as utf-16",
+    ]
 
 
 def test_mvsa_reader_on_the_shared_sample(mvsa_sample_dir):
@@ -95,8 +100,9 @@ def test_table_reader_csv_with_multiline_fields_and_bad_rows(tmp_path):
     )
     (tmp_path / "posts.csv").write_text(content, encoding="utf-8")
     report = DataReport(max_messages=0)
-    ds = load_dataset(str(tmp_path / "posts.csv"), "table", report=report,
-                      class_names=("negative", "neutral", "positive"))
+    ds = load_dataset(
+        str(tmp_path / "posts.csv"), "table", report=report, class_names=("negative", "neutral", "positive")
+    )
     posts = {p.id: p for p in ds["all"]}
     assert set(posts) == {"a", "b", "e"}
     assert posts["a"].text == "first line second line" and posts["a"].label == 2
@@ -107,9 +113,11 @@ def test_table_reader_csv_with_multiline_fields_and_bad_rows(tmp_path):
 
 
 def test_table_reader_jsonl_with_split_column(tmp_path):
-    rows = [{"id": 1, "text": "good", "label": "positive", "split": "train"},
-            {"id": 2, "text": "bad", "label": "negative", "split": "test"},
-            {"id": 3, "text": "meh", "label": 1, "split": "train"}]
+    rows = [
+        {"id": 1, "text": "good", "label": "positive", "split": "train"},
+        {"id": 2, "text": "bad", "label": "negative", "split": "test"},
+        {"id": 3, "text": "meh", "label": 1, "split": "train"},
+    ]
     path = tmp_path / "posts.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n{not json\n", encoding="utf-8")
     report = DataReport(max_messages=0)

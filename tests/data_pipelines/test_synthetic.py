@@ -19,7 +19,7 @@ def _digest(root):
 def test_same_seed_gives_identical_files(tmp_path):
     a = make_synthetic(str(tmp_path / "a"), posts=40, image_size=16, seed=5)
     b = make_synthetic(str(tmp_path / "b"), posts=40, image_size=16, seed=5)
-    c = make_synthetic(str(tmp_path / "c"), posts=40, image_size=16, seed=6)
+    make_synthetic(str(tmp_path / "c"), posts=40, image_size=16, seed=6)
     assert a["classes"] == b["classes"]
     assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
     assert _digest(tmp_path / "a") != _digest(tmp_path / "c")
@@ -46,7 +46,9 @@ def test_synthetic_set_is_read_by_the_mvsa_reader_with_missing_modalities(synthe
 def test_cli_make_synthetic(tmp_path, capsys):
     from mmsa_keras.cli import main
 
-    assert main(["datasets", "make-synthetic", str(tmp_path / "s"), "--posts", "20",
-                 "--image-size", "16", "--seed", "1"]) == 0
+    assert (
+        main(["datasets", "make-synthetic", str(tmp_path / "s"), "--posts", "20", "--image-size", "16", "--seed", "1"])
+        == 0
+    )
     assert "wrote 20 posts" in capsys.readouterr().out
     assert os.path.exists(tmp_path / "s" / "train.txt")

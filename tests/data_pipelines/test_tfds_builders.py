@@ -12,8 +12,10 @@ from tests.conftest import SHARED_DATA
 def _prepare(name, manual_dir, data_dir):
     builder = tfds.builder(name, data_dir=str(data_dir))
     builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(manual_dir)))
-    return [{k: (v.decode() if isinstance(v, bytes) and k != "image" else v) for k, v in ex.items()}
-            for ex in tfds.as_numpy(tfds.load(name, data_dir=str(data_dir), split="train"))]
+    return [
+        {k: (v.decode() if isinstance(v, bytes) and k != "image" else v) for k, v in ex.items()}
+        for ex in tfds.as_numpy(tfds.load(name, data_dir=str(data_dir), split="train"))
+    ]
 
 
 def test_mvsa_single_tfds_matches_the_reader(mvsa_sample_dir, tmp_path):
@@ -31,9 +33,12 @@ def test_mvsa_single_tfds_matches_the_reader(mvsa_sample_dir, tmp_path):
 def test_mvsa_multiple_protocol_b_config(tmp_path):
     root = tmp_path / "mvsa_multiple"
     os.makedirs(root / "data")
-    rows = ["ID\ttext,image\ttext,image\ttext,image", "1\tpositive,positive\tpositive,positive\tneutral,positive",
-            "2\tneutral,negative\tneutral,negative\tneutral,negative", "3\tnegative,negative\tnegative,negative\t"
-            "negative,negative"]
+    rows = [
+        "ID\ttext,image\ttext,image\ttext,image",
+        "1\tpositive,positive\tpositive,positive\tneutral,positive",
+        "2\tneutral,negative\tneutral,negative\tneutral,negative",
+        "3\tnegative,negative\tnegative,negative\tnegative,negative",
+    ]
     (root / "labelResultAll.txt").write_text("\n".join(rows) + "\n", encoding="utf-8")
     shutil.copy(os.path.join(SHARED_DATA, "mvsa_single_sample", "data", "3.jpg"), root / "data" / "1.jpg")
     for i in (1, 2, 3):
@@ -49,5 +54,4 @@ def test_twitter_tfds_matches_the_reader(tmp_path):
     manual = os.path.join(SHARED_DATA, "twitter_sentiment_sample")
     examples = _prepare("twitter_sentiment", manual, tmp_path)
     posts = load_dataset(manual, "twitter_csv", report=DataReport(max_messages=0))["all"]
-    assert sorted((e["id"], e["text"], e["label"]) for e in examples) == sorted(
-        (p.id, p.text, p.label) for p in posts)
+    assert sorted((e["id"], e["text"], e["label"]) for e in examples) == sorted((p.id, p.text, p.label) for p in posts)

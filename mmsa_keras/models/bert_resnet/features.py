@@ -15,9 +15,17 @@ import keras
 from mmsa_keras.models.base import image_branch, masked_by_presence, projection, text_branch
 
 
-def bert_resnet_features(inputs: dict, text_encoder=None, image_encoder=None, text_feature_shape=None,
-                         image_feature_shape=None, hidden_dim=64, dropout=0.1, image_channels=64,
-                         sequences=False) -> dict:
+def bert_resnet_features(
+    inputs: dict,
+    text_encoder=None,
+    image_encoder=None,
+    text_feature_shape=None,
+    image_feature_shape=None,
+    hidden_dim=64,
+    dropout=0.1,
+    image_channels=64,
+    sequences=False,
+) -> dict:
     """Build paper 002's projected features; add the model inputs to `inputs`.
 
     Returns `text_pooled`, `image_pooled` `[B, h]`, `text_present`,
@@ -36,8 +44,10 @@ def bert_resnet_features(inputs: dict, text_encoder=None, image_encoder=None, te
     if "sequence" not in text:
         raise ValueError("this model needs text token states: a text encoder, or text_feature_shape=(L, D)")
     if "sequence" not in image:
-        raise ValueError("this model needs the image's spatial map: an image encoder returning "
-                         "feature_map, or image_feature_shape=(positions, channels)")
+        raise ValueError(
+            "this model needs the image's spatial map: an image encoder returning "
+            "feature_map, or image_feature_shape=(positions, channels)"
+        )
     ts = projection(text["sequence"], hidden_dim, dropout, "text_states_projection")
     out["text_sequence"] = masked_by_presence(ts, text["present"], "text_states_presence")
     out["text_mask"] = text["mask"]
@@ -62,5 +72,6 @@ def two_head_fusion(text_in, image_in, features: dict, num_classes, head_hidden_
     p_text = ClassifierHead(num_classes, head_hidden_dim, head_dropout, name="text_head")(text_in)
     p_image = ClassifierHead(num_classes, head_hidden_dim, head_dropout, name="image_head")(image_in)
     fused = ProbabilityFusion(mode, name="fusion")(
-        [p_text, p_image], presence=[features["text_present"], features["image_present"]])
+        [p_text, p_image], presence=[features["text_present"], features["image_present"]]
+    )
     return {PROBABILITIES: fused, "text_probabilities": p_text, "image_probabilities": p_image}

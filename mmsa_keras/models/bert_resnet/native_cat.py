@@ -3,10 +3,10 @@
 import keras
 
 from mmsa_keras.api_export import mmsa_export
-from mmsa_keras.registry import register_model
 from mmsa_keras.layers.classifier_head import ClassifierHead
 from mmsa_keras.models.base import MultimodalModel
 from mmsa_keras.models.bert_resnet.features import bert_resnet_features
+from mmsa_keras.registry import register_model
 
 
 @register_model("native_cat", "NativeCat: concatenated pooled text and image vectors → head")
@@ -44,19 +44,36 @@ class NativeCat(MultimodalModel):
     paper = "002"
     table = "Table 4 (NativeCatModel)"
 
-    def __init__(self, text_encoder=None, image_encoder=None, text_feature_shape=None,
-                 image_feature_shape=None, num_classes=3, hidden_dim=64, projection_dropout=0.1,
-                 head_hidden_dim=128, head_dropout=0.5, **kwargs):
+    def __init__(
+        self,
+        text_encoder=None,
+        image_encoder=None,
+        text_feature_shape=None,
+        image_feature_shape=None,
+        num_classes=3,
+        hidden_dim=64,
+        projection_dropout=0.1,
+        head_hidden_dim=128,
+        head_dropout=0.5,
+        **kwargs,
+    ):
         # === Functional model ===
         inputs = {}
-        f = bert_resnet_features(inputs, text_encoder, image_encoder, text_feature_shape,
-                                 image_feature_shape, hidden_dim, projection_dropout)
+        f = bert_resnet_features(
+            inputs, text_encoder, image_encoder, text_feature_shape, image_feature_shape, hidden_dim, projection_dropout
+        )
         fused = keras.layers.Concatenate(name="concat")([f["text_pooled"], f["image_pooled"]])
         probs = ClassifierHead(num_classes, head_hidden_dim, head_dropout, name="head")(fused)
         super().__init__(inputs=inputs, outputs=probs, **kwargs)
         # === Config ===
-        self._store_config(text_encoder=text_encoder, image_encoder=image_encoder,
-                           text_feature_shape=text_feature_shape, image_feature_shape=image_feature_shape,
-                           num_classes=num_classes, hidden_dim=hidden_dim,
-                           projection_dropout=projection_dropout, head_hidden_dim=head_hidden_dim,
-                           head_dropout=head_dropout)
+        self._store_config(
+            text_encoder=text_encoder,
+            image_encoder=image_encoder,
+            text_feature_shape=text_feature_shape,
+            image_feature_shape=image_feature_shape,
+            num_classes=num_classes,
+            hidden_dim=hidden_dim,
+            projection_dropout=projection_dropout,
+            head_hidden_dim=head_hidden_dim,
+            head_dropout=head_dropout,
+        )

@@ -1,9 +1,9 @@
 """NativeCombineModel of paper 002 (Table 4, row "NativeCombineModel")."""
 
 from mmsa_keras.api_export import mmsa_export
-from mmsa_keras.registry import register_model
 from mmsa_keras.models.base import MultimodalModel
 from mmsa_keras.models.bert_resnet.features import bert_resnet_features, two_head_fusion
+from mmsa_keras.registry import register_model
 
 
 @register_model("native_combine", "NativeCombine: one head per modality, probabilities added and renormalised")
@@ -30,16 +30,35 @@ class NativeCombine(MultimodalModel):
     paper = "002"
     table = "Table 4 (NativeCombineModel)"
 
-    def __init__(self, text_encoder=None, image_encoder=None, text_feature_shape=None,
-                 image_feature_shape=None, num_classes=3, hidden_dim=64, projection_dropout=0.1,
-                 head_hidden_dim=128, head_dropout=0.5, **kwargs):
+    def __init__(
+        self,
+        text_encoder=None,
+        image_encoder=None,
+        text_feature_shape=None,
+        image_feature_shape=None,
+        num_classes=3,
+        hidden_dim=64,
+        projection_dropout=0.1,
+        head_hidden_dim=128,
+        head_dropout=0.5,
+        **kwargs,
+    ):
         inputs = {}
-        f = bert_resnet_features(inputs, text_encoder, image_encoder, text_feature_shape,
-                                 image_feature_shape, hidden_dim, projection_dropout)
-        outputs = two_head_fusion(f["text_pooled"], f["image_pooled"], f, num_classes, head_hidden_dim, head_dropout, "renormalised_sum")
+        f = bert_resnet_features(
+            inputs, text_encoder, image_encoder, text_feature_shape, image_feature_shape, hidden_dim, projection_dropout
+        )
+        outputs = two_head_fusion(
+            f["text_pooled"], f["image_pooled"], f, num_classes, head_hidden_dim, head_dropout, "renormalised_sum"
+        )
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
-        self._store_config(text_encoder=text_encoder, image_encoder=image_encoder,
-                           text_feature_shape=text_feature_shape, image_feature_shape=image_feature_shape,
-                           num_classes=num_classes, hidden_dim=hidden_dim,
-                           projection_dropout=projection_dropout, head_hidden_dim=head_hidden_dim,
-                           head_dropout=head_dropout)
+        self._store_config(
+            text_encoder=text_encoder,
+            image_encoder=image_encoder,
+            text_feature_shape=text_feature_shape,
+            image_feature_shape=image_feature_shape,
+            num_classes=num_classes,
+            hidden_dim=hidden_dim,
+            projection_dropout=projection_dropout,
+            head_hidden_dim=head_hidden_dim,
+            head_dropout=head_dropout,
+        )

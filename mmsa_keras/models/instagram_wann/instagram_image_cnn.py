@@ -3,11 +3,13 @@
 import keras
 
 from mmsa_keras.api_export import mmsa_export
-from mmsa_keras.registry import register_model
 from mmsa_keras.models.base import MultimodalModel, image_branch, masked_by_presence
+from mmsa_keras.registry import register_model
 
 
-@register_model("instagram_image_cnn", "ResNet-50 (frozen) + Dense(256) + Dropout(0.5) + softmax", modalities=("image",))
+@register_model(
+    "instagram_image_cnn", "ResNet-50 (frozen) + Dense(256) + Dropout(0.5) + softmax", modalities=("image",)
+)
 @mmsa_export("mmsa_keras.models.InstagramImageCNN")
 class InstagramImageCNN(MultimodalModel):
     """ResNet-50 backbone, frozen at first, + Dense(256, relu) + Dropout(0.5) + Dense(3) softmax.
@@ -29,8 +31,16 @@ class InstagramImageCNN(MultimodalModel):
     paper = "000"
     table = "Table 3 (CNN)"
 
-    def __init__(self, image_encoder=None, image_feature_shape=None, freeze_encoder=True, num_classes=3,
-                 hidden_dim=256, dropout=0.5, **kwargs):
+    def __init__(
+        self,
+        image_encoder=None,
+        image_feature_shape=None,
+        freeze_encoder=True,
+        num_classes=3,
+        hidden_dim=256,
+        dropout=0.5,
+        **kwargs,
+    ):
         if image_encoder is not None and freeze_encoder:
             image_encoder.trainable = False
         inputs = {}
@@ -41,6 +51,11 @@ class InstagramImageCNN(MultimodalModel):
         logits = keras.layers.Dense(num_classes, name="logits")(x)
         probs = keras.layers.Activation("softmax", dtype="float32", name="softmax")(logits)
         super().__init__(inputs=inputs, outputs=probs, **kwargs)
-        self._store_config(image_encoder=image_encoder, image_feature_shape=image_feature_shape,
-                           freeze_encoder=freeze_encoder, num_classes=num_classes, hidden_dim=hidden_dim,
-                           dropout=dropout)
+        self._store_config(
+            image_encoder=image_encoder,
+            image_feature_shape=image_feature_shape,
+            freeze_encoder=freeze_encoder,
+            num_classes=num_classes,
+            hidden_dim=hidden_dim,
+            dropout=dropout,
+        )

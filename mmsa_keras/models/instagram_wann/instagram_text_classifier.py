@@ -3,8 +3,8 @@
 import keras
 
 from mmsa_keras.api_export import mmsa_export
-from mmsa_keras.registry import register_model
 from mmsa_keras.models.base import MultimodalModel, masked_by_presence, text_branch
+from mmsa_keras.registry import register_model
 
 
 @register_model("instagram_text_classifier", "RoBERTa backbone + new 3-way head", modalities=("text",))
@@ -34,5 +34,6 @@ class InstagramTextClassifier(MultimodalModel):
         logits = keras.layers.Dense(num_classes, name="logits")(x)
         probs = keras.layers.Activation("softmax", dtype="float32", name="softmax")(logits)
         super().__init__(inputs=inputs, outputs=probs, **kwargs)
-        self._store_config(text_encoder=text_encoder, text_feature_shape=text_feature_shape,
-                           num_classes=num_classes, dropout=dropout)
+        self._store_config(
+            text_encoder=text_encoder, text_feature_shape=text_feature_shape, num_classes=num_classes, dropout=dropout
+        )

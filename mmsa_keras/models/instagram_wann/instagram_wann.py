@@ -4,11 +4,11 @@ import keras
 from keras import ops
 
 from mmsa_keras.api_export import mmsa_export
-from mmsa_keras.registry import register_model
 from mmsa_keras.models.base import MultimodalModel
 from mmsa_keras.models.instagram_wann.instagram_image_cnn import InstagramImageCNN
 from mmsa_keras.models.instagram_wann.instagram_text_classifier import InstagramTextClassifier
 from mmsa_keras.models.instagram_wann.wann import wann as build_wann
+from mmsa_keras.registry import register_model
 
 SUBMODELS = ("image_model", "text_model", "wann")
 
@@ -45,16 +45,27 @@ class InstagramWANN(MultimodalModel):
     table = "Tables 3, 4 (WANN)"
     supports_feature_mode = False
 
-    def __init__(self, image_model=None, text_model=None, wann=None, image_encoder=None, text_encoder=None,
-                 freeze_unimodal=None, num_classes=3, **kwargs):
+    def __init__(
+        self,
+        image_model=None,
+        text_model=None,
+        wann=None,
+        image_encoder=None,
+        text_encoder=None,
+        freeze_unimodal=None,
+        num_classes=3,
+        **kwargs,
+    ):
         if freeze_unimodal is None:
             freeze_unimodal = image_model is not None and text_model is not None
         if image_model is None:
-            image_model = InstagramImageCNN(image_encoder=image_encoder, freeze_encoder=False,
-                                            num_classes=num_classes, name="instagram_image_cnn")
+            image_model = InstagramImageCNN(
+                image_encoder=image_encoder, freeze_encoder=False, num_classes=num_classes, name="instagram_image_cnn"
+            )
         if text_model is None:
-            text_model = InstagramTextClassifier(text_encoder=text_encoder, num_classes=num_classes,
-                                                 name="instagram_text_classifier")
+            text_model = InstagramTextClassifier(
+                text_encoder=text_encoder, num_classes=num_classes, name="instagram_text_classifier"
+            )
         wann = wann or build_wann(num_classes)
         if freeze_unimodal:
             image_model.trainable = False

@@ -5,10 +5,16 @@ import keras
 from mmsa_keras.registry import register_model
 
 
-@register_model("wann", "keras.Sequential head over the two models' concatenated probabilities", modalities=(),
-                paper="000", table="Tables 3, 4 (WANN)")
-def wann(num_classes: int = 3, num_models: int = 2, dropout: float = 0.3, l2: float = 1e-3,
-         name: str = "wann") -> keras.Sequential:
+@register_model(
+    "wann",
+    "keras.Sequential head over the two models' concatenated probabilities",
+    modalities=(),
+    paper="000",
+    table="Tables 3, 4 (WANN)",
+)
+def wann(
+    num_classes: int = 3, num_models: int = 2, dropout: float = 0.3, l2: float = 1e-3, name: str = "wann"
+) -> keras.Sequential:
     """Dense(64, relu, L2) → BatchNorm → Dropout → Dense(32, relu) → BatchNorm →
     Dropout → Dense(C) softmax over the concatenated class probabilities.
 

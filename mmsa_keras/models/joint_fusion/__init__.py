@@ -7,5 +7,11 @@ from mmsa_keras.models.joint_fusion.joint_fusion_image_only import JointFusionIm
 from mmsa_keras.models.joint_fusion.joint_fusion_text_only import JointFusionTextOnly
 from mmsa_keras.models.joint_fusion.late_fusion import LateFusion
 
-__all__ = ["CommonSpaceFusion", "EarlyFusion", "JointFusion", "JointFusionImageOnly", "JointFusionTextOnly",
-           "LateFusion"]
+__all__ = [
+    "CommonSpaceFusion",
+    "EarlyFusion",
+    "JointFusion",
+    "JointFusionImageOnly",
+    "JointFusionTextOnly",
+    "LateFusion",
+]

@@ -1,12 +1,11 @@
 """Paper 004's common space fusion (Tables 4 and 5, row "Common space fusion")."""
 
 from mmsa_keras.api_export import mmsa_export
-from mmsa_keras.models.joint_fusion.features import PSI
-from mmsa_keras.registry import register_model
 from mmsa_keras.layers.modality_pooling import ModalityPooling
 from mmsa_keras.losses import CommonSpaceLoss, pack_common_space
 from mmsa_keras.models.base import PROBABILITIES, MultimodalModel
-from mmsa_keras.models.joint_fusion.features import joint_fusion_features, low_rank_classifier
+from mmsa_keras.models.joint_fusion.features import PSI, joint_fusion_features, low_rank_classifier
+from mmsa_keras.registry import register_model
 
 
 @register_model("common_space_fusion", "joint fusion + auxiliary common-space ranking loss (eq. 14)", **PSI)
@@ -34,25 +33,48 @@ class CommonSpaceFusion(MultimodalModel):
     paper = "004"
     table = "Tables 4, 5 (Common space fusion)"
 
-    def __init__(self, text_encoder=None, image_encoder=None, text_feature_shape=None,
-                 image_feature_shape=None, num_classes=8, hidden_dim=100, pooling="max", num_negatives=3,
-                 classification_weight=3.0, **kwargs):
+    def __init__(
+        self,
+        text_encoder=None,
+        image_encoder=None,
+        text_feature_shape=None,
+        image_feature_shape=None,
+        num_classes=8,
+        hidden_dim=100,
+        pooling="max",
+        num_negatives=3,
+        classification_weight=3.0,
+        **kwargs,
+    ):
         inputs = {}
-        f = joint_fusion_features(inputs, text_encoder, image_encoder, text_feature_shape, image_feature_shape,
-                                  project_image=True)
+        f = joint_fusion_features(
+            inputs, text_encoder, image_encoder, text_feature_shape, image_feature_shape, project_image=True
+        )
         post = ModalityPooling(pooling, name="fusion_pooling")(
-            [f["image"], f["text"]], presence=[f["image_present"], f["text_present"]])
+            [f["image"], f["text"]], presence=[f["image_present"], f["text_present"]]
+        )
         probs = low_rank_classifier(post, num_classes, hidden_dim)
         packed = pack_common_space(f["image"], f["text"], f["image_present"], f["text_present"])
         super().__init__(inputs=inputs, outputs={PROBABILITIES: probs, "common_space": packed}, **kwargs)
-        self._store_config(text_encoder=text_encoder, image_encoder=image_encoder,
-                           text_feature_shape=text_feature_shape, image_feature_shape=image_feature_shape,
-                           num_classes=num_classes, hidden_dim=hidden_dim, pooling=pooling,
-                           num_negatives=num_negatives, classification_weight=classification_weight)
+        self._store_config(
+            text_encoder=text_encoder,
+            image_encoder=image_encoder,
+            text_feature_shape=text_feature_shape,
+            image_feature_shape=image_feature_shape,
+            num_classes=num_classes,
+            hidden_dim=hidden_dim,
+            pooling=pooling,
+            num_negatives=num_negatives,
+            classification_weight=classification_weight,
+        )
 
     def training_objective(self):
         cfg = self._mmsa_config
-        return {"loss": {PROBABILITIES: "sparse_categorical_crossentropy",
-                         "common_space": CommonSpaceLoss(cfg["num_negatives"])},
-                "loss_weights": {PROBABILITIES: cfg["classification_weight"], "common_space": 1.0},
-                "metrics": {PROBABILITIES: ["accuracy"]}}
+        return {
+            "loss": {
+                PROBABILITIES: "sparse_categorical_crossentropy",
+                "common_space": CommonSpaceLoss(cfg["num_negatives"]),
+            },
+            "loss_weights": {PROBABILITIES: cfg["classification_weight"], "common_space": 1.0},
+            "metrics": {PROBABILITIES: ["accuracy"]},
+        }

@@ -3,10 +3,9 @@
 import keras
 
 from mmsa_keras.api_export import mmsa_export
-from mmsa_keras.models.joint_fusion.features import PSI
-from mmsa_keras.registry import register_model
 from mmsa_keras.models.base import MultimodalModel
-from mmsa_keras.models.joint_fusion.features import joint_fusion_features, low_rank_classifier
+from mmsa_keras.models.joint_fusion.features import PSI, joint_fusion_features, low_rank_classifier
+from mmsa_keras.registry import register_model
 
 
 @register_model("early_fusion", "[γ; ψ] → Linear(h) → softmax", **PSI)
@@ -27,13 +26,26 @@ class EarlyFusion(MultimodalModel):
     paper = "004"
     table = "Table 4 (Early fusion)"
 
-    def __init__(self, text_encoder=None, image_encoder=None, text_feature_shape=None,
-                 image_feature_shape=None, num_classes=8, hidden_dim=100, **kwargs):
+    def __init__(
+        self,
+        text_encoder=None,
+        image_encoder=None,
+        text_feature_shape=None,
+        image_feature_shape=None,
+        num_classes=8,
+        hidden_dim=100,
+        **kwargs,
+    ):
         inputs = {}
         f = joint_fusion_features(inputs, text_encoder, image_encoder, text_feature_shape, image_feature_shape)
         x = keras.layers.Concatenate(name="concat")([f["image"], f["text"]])
         probs = low_rank_classifier(x, num_classes, hidden_dim)
         super().__init__(inputs=inputs, outputs=probs, **kwargs)
-        self._store_config(text_encoder=text_encoder, image_encoder=image_encoder,
-                           text_feature_shape=text_feature_shape, image_feature_shape=image_feature_shape,
-                           num_classes=num_classes, hidden_dim=hidden_dim)
+        self._store_config(
+            text_encoder=text_encoder,
+            image_encoder=image_encoder,
+            text_feature_shape=text_feature_shape,
+            image_feature_shape=image_feature_shape,
+            num_classes=num_classes,
+            hidden_dim=hidden_dim,
+        )

@@ -13,13 +13,22 @@ import keras
 from mmsa_keras.models.base import image_branch, masked_by_presence, text_branch
 
 #: paper 004's default text encoder ψ: 200-d word embeddings, dropout 0.25 after the lookup, max over tokens
-PSI = {"text_encoder": "bag_of_embeddings",
-       "text_encoder_config": {"hidden_dim": 200, "pooling": "max", "dropout": 0.25}}
+PSI = {
+    "text_encoder": "bag_of_embeddings",
+    "text_encoder_config": {"hidden_dim": 200, "pooling": "max", "dropout": 0.25},
+}
 
 
-def joint_fusion_features(inputs: dict, text_encoder=None, image_encoder=None, text_feature_shape=None,
-                          image_feature_shape=None, use_text=True, use_image=True,
-                          project_image=False) -> dict:
+def joint_fusion_features(
+    inputs: dict,
+    text_encoder=None,
+    image_encoder=None,
+    text_feature_shape=None,
+    image_feature_shape=None,
+    use_text=True,
+    use_image=True,
+    project_image=False,
+) -> dict:
     """Return `text` ψ(s), `image` γ(i) (projected to ψ's width when
     `project_image`), and the presence flags, each vector zeroed when absent."""
     out = {}

@@ -1,11 +1,10 @@
 """Paper 004's joint fusion (Tables 4 and 5, row "Joint fusion")."""
 
 from mmsa_keras.api_export import mmsa_export
-from mmsa_keras.models.joint_fusion.features import PSI
-from mmsa_keras.registry import register_model
 from mmsa_keras.layers.modality_pooling import ModalityPooling
 from mmsa_keras.models.base import MultimodalModel
-from mmsa_keras.models.joint_fusion.features import joint_fusion_features, low_rank_classifier
+from mmsa_keras.models.joint_fusion.features import PSI, joint_fusion_features, low_rank_classifier
+from mmsa_keras.registry import register_model
 
 
 @register_model("joint_fusion", "max/average pooling of projected γ and ψ → Linear(h) → softmax", **PSI)
@@ -28,15 +27,32 @@ class JointFusion(MultimodalModel):
     paper = "004"
     table = "Tables 4, 5 (Joint fusion)"
 
-    def __init__(self, text_encoder=None, image_encoder=None, text_feature_shape=None,
-                 image_feature_shape=None, num_classes=8, hidden_dim=100, pooling="max", **kwargs):
+    def __init__(
+        self,
+        text_encoder=None,
+        image_encoder=None,
+        text_feature_shape=None,
+        image_feature_shape=None,
+        num_classes=8,
+        hidden_dim=100,
+        pooling="max",
+        **kwargs,
+    ):
         inputs = {}
-        f = joint_fusion_features(inputs, text_encoder, image_encoder, text_feature_shape, image_feature_shape,
-                                  project_image=True)
+        f = joint_fusion_features(
+            inputs, text_encoder, image_encoder, text_feature_shape, image_feature_shape, project_image=True
+        )
         post = ModalityPooling(pooling, name="fusion_pooling")(
-            [f["image"], f["text"]], presence=[f["image_present"], f["text_present"]])
+            [f["image"], f["text"]], presence=[f["image_present"], f["text_present"]]
+        )
         probs = low_rank_classifier(post, num_classes, hidden_dim)
         super().__init__(inputs=inputs, outputs=probs, **kwargs)
-        self._store_config(text_encoder=text_encoder, image_encoder=image_encoder,
-                           text_feature_shape=text_feature_shape, image_feature_shape=image_feature_shape,
-                           num_classes=num_classes, hidden_dim=hidden_dim, pooling=pooling)
+        self._store_config(
+            text_encoder=text_encoder,
+            image_encoder=image_encoder,
+            text_feature_shape=text_feature_shape,
+            image_feature_shape=image_feature_shape,
+            num_classes=num_classes,
+            hidden_dim=hidden_dim,
+            pooling=pooling,
+        )

@@ -1,9 +1,9 @@
 """Paper 004's image-only classifier (Tables 4 and 5, row "Image")."""
 
 from mmsa_keras.api_export import mmsa_export
-from mmsa_keras.registry import register_model
 from mmsa_keras.models.base import MultimodalModel
 from mmsa_keras.models.joint_fusion.features import joint_fusion_features, low_rank_classifier
+from mmsa_keras.registry import register_model
 
 
 @register_model("joint_fusion_image_only", "image γ(i) → linear softmax layer", modalities=("image",))
@@ -29,5 +29,9 @@ class JointFusionImageOnly(MultimodalModel):
         f = joint_fusion_features(inputs, None, image_encoder, None, image_feature_shape, use_text=False)
         probs = low_rank_classifier(f["image"], num_classes, hidden_dim)
         super().__init__(inputs=inputs, outputs=probs, **kwargs)
-        self._store_config(image_encoder=image_encoder, image_feature_shape=image_feature_shape,
-                           num_classes=num_classes, hidden_dim=hidden_dim)
+        self._store_config(
+            image_encoder=image_encoder,
+            image_feature_shape=image_feature_shape,
+            num_classes=num_classes,
+            hidden_dim=hidden_dim,
+        )

@@ -1,13 +1,17 @@
 """Paper 004's text-only classifier (Tables 4 and 5, row "Text")."""
 
 from mmsa_keras.api_export import mmsa_export
-from mmsa_keras.models.joint_fusion.features import PSI
-from mmsa_keras.registry import register_model
 from mmsa_keras.models.base import MultimodalModel
-from mmsa_keras.models.joint_fusion.features import joint_fusion_features, low_rank_classifier
+from mmsa_keras.models.joint_fusion.features import PSI, joint_fusion_features, low_rank_classifier
+from mmsa_keras.registry import register_model
 
 
-@register_model("joint_fusion_text_only", "text ψ(s) (embeddings, max over tokens) → Linear(h) → softmax", modalities=("text",), **PSI)
+@register_model(
+    "joint_fusion_text_only",
+    "text ψ(s) (embeddings, max over tokens) → Linear(h) → softmax",
+    modalities=("text",),
+    **PSI,
+)
 @mmsa_export("mmsa_keras.models.JointFusionTextOnly")
 class JointFusionTextOnly(MultimodalModel):
     """ψ(s) → Linear(h) → Linear(C) → softmax.
@@ -30,5 +34,9 @@ class JointFusionTextOnly(MultimodalModel):
         f = joint_fusion_features(inputs, text_encoder, None, text_feature_shape, None, use_image=False)
         probs = low_rank_classifier(f["text"], num_classes, hidden_dim)
         super().__init__(inputs=inputs, outputs=probs, **kwargs)
-        self._store_config(text_encoder=text_encoder, text_feature_shape=text_feature_shape,
-                           num_classes=num_classes, hidden_dim=hidden_dim)
+        self._store_config(
+            text_encoder=text_encoder,
+            text_feature_shape=text_feature_shape,
+            num_classes=num_classes,
+            hidden_dim=hidden_dim,
+        )

@@ -3,10 +3,10 @@
 import keras
 
 from mmsa_keras.api_export import mmsa_export
-from mmsa_keras.registry import register_model
 from mmsa_keras.layers.cross_modal_attention import CrossModalAttention
 from mmsa_keras.layers.masked_pooling import MaskedPooling
 from mmsa_keras.models.base import MultimodalModel, image_branch, masked_by_presence, text_branch
+from mmsa_keras.registry import register_model
 
 
 @register_model("mvsa_mha_fusion", "frozen encoders, projections 128/1280, multi-head attention, FF classifier")
@@ -44,10 +44,23 @@ class MVSAMHAFusion(MultimodalModel):
     table = "Results (fusion)"
     text_feature = "mean_output"
 
-    def __init__(self, text_encoder=None, image_encoder=None, text_feature_shape=None,
-                 image_feature_shape=None, freeze_encoders=True, num_classes=3, text_projection_dim=128,
-                 image_projection_dim=1280, num_heads=8, hidden_dim=128, dropout=0.3, text_model=None,
-                 image_model=None, **kwargs):
+    def __init__(
+        self,
+        text_encoder=None,
+        image_encoder=None,
+        text_feature_shape=None,
+        image_feature_shape=None,
+        freeze_encoders=True,
+        num_classes=3,
+        text_projection_dim=128,
+        image_projection_dim=1280,
+        num_heads=8,
+        hidden_dim=128,
+        dropout=0.3,
+        text_model=None,
+        image_model=None,
+        **kwargs,
+    ):
         # the paper's two stages: encoders fine-tuned inside the unimodal models, then reused here
         # (in feature mode the stored features already come from those frozen encoders)
         if text_model is not None and text_feature_shape is None:
@@ -70,9 +83,13 @@ class MVSAMHAFusion(MultimodalModel):
         i = masked_by_presence(i, image["present"], "image_presence")
         t_token = keras.layers.Reshape((1, text_projection_dim), name="text_token")(t)
         i_token = keras.layers.Reshape((1, image_projection_dim), name="image_token")(i)
-        attended = CrossModalAttention(num_heads, max(1, text_projection_dim // num_heads), dropout=0.0,
-                                       output_dim=text_projection_dim, name="attention")(
-            t_token, i_token, key_present=image["present"])
+        attended = CrossModalAttention(
+            num_heads,
+            max(1, text_projection_dim // num_heads),
+            dropout=0.0,
+            output_dim=text_projection_dim,
+            name="attention",
+        )(t_token, i_token, key_present=image["present"])
         fused = keras.layers.Add(name="residual")([t_token, attended])
         x = keras.layers.Flatten(name="fused")(fused)
         x = keras.layers.Dense(hidden_dim, activation="relu", name="classifier_hidden")(x)
@@ -80,8 +97,16 @@ class MVSAMHAFusion(MultimodalModel):
         logits = keras.layers.Dense(num_classes, name="classifier_logits")(x)
         probs = keras.layers.Activation("softmax", dtype="float32", name="softmax")(logits)
         super().__init__(inputs=inputs, outputs=probs, **kwargs)
-        self._store_config(text_encoder=text_encoder, image_encoder=image_encoder,
-                           text_feature_shape=text_feature_shape, image_feature_shape=image_feature_shape,
-                           freeze_encoders=freeze_encoders, num_classes=num_classes,
-                           text_projection_dim=text_projection_dim, image_projection_dim=image_projection_dim,
-                           num_heads=num_heads, hidden_dim=hidden_dim, dropout=dropout)
+        self._store_config(
+            text_encoder=text_encoder,
+            image_encoder=image_encoder,
+            text_feature_shape=text_feature_shape,
+            image_feature_shape=image_feature_shape,
+            freeze_encoders=freeze_encoders,
+            num_classes=num_classes,
+            text_projection_dim=text_projection_dim,
+            image_projection_dim=image_projection_dim,
+            num_heads=num_heads,
+            hidden_dim=hidden_dim,
+            dropout=dropout,
+        )

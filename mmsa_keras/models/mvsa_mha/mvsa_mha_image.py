@@ -3,8 +3,8 @@
 import keras
 
 from mmsa_keras.api_export import mmsa_export
-from mmsa_keras.registry import register_model
 from mmsa_keras.models.base import MultimodalModel, image_branch, masked_by_presence
+from mmsa_keras.registry import register_model
 
 
 @register_model("mvsa_mha_image", "MobileNetV2 average-pooled 1280-d → softmax", modalities=("image",))
@@ -32,5 +32,9 @@ class MVSAMHAImage(MultimodalModel):
         logits = keras.layers.Dense(num_classes, name="logits")(x)
         probs = keras.layers.Activation("softmax", dtype="float32", name="softmax")(logits)
         super().__init__(inputs=inputs, outputs=probs, **kwargs)
-        self._store_config(image_encoder=image_encoder, image_feature_shape=image_feature_shape,
-                           num_classes=num_classes, dropout=dropout)
+        self._store_config(
+            image_encoder=image_encoder,
+            image_feature_shape=image_feature_shape,
+            num_classes=num_classes,
+            dropout=dropout,
+        )

@@ -3,9 +3,9 @@
 import keras
 
 from mmsa_keras.api_export import mmsa_export
-from mmsa_keras.registry import register_model
 from mmsa_keras.layers.masked_pooling import MaskedPooling
 from mmsa_keras.models.base import MultimodalModel, masked_by_presence, text_branch
+from mmsa_keras.registry import register_model
 
 
 @register_model("mvsa_mha_text", "mean of transformer states over the mask → softmax", modalities=("text",))
@@ -40,5 +40,6 @@ class MVSAMHAText(MultimodalModel):
         logits = keras.layers.Dense(num_classes, name="logits")(x)
         probs = keras.layers.Activation("softmax", dtype="float32", name="softmax")(logits)
         super().__init__(inputs=inputs, outputs=probs, **kwargs)
-        self._store_config(text_encoder=text_encoder, text_feature_shape=text_feature_shape,
-                           num_classes=num_classes, dropout=dropout)
+        self._store_config(
+            text_encoder=text_encoder, text_feature_shape=text_feature_shape, num_classes=num_classes, dropout=dropout
+        )

@@ -7,5 +7,11 @@ from mmsa_keras.models.mvso_gated.mvso_gated_embedding import MVSOGatedEmbedding
 from mmsa_keras.models.mvso_gated.mvso_image_classifier import MVSOImageClassifier
 from mmsa_keras.models.mvso_gated.mvso_text_bilstm import MVSOTextBiLSTM
 
-__all__ = ["MVSOConcatLinear", "MVSOEmbeddingClassifier", "MVSOGated", "MVSOGatedEmbedding",
-           "MVSOImageClassifier", "MVSOTextBiLSTM"]
+__all__ = [
+    "MVSOConcatLinear",
+    "MVSOEmbeddingClassifier",
+    "MVSOGated",
+    "MVSOGatedEmbedding",
+    "MVSOImageClassifier",
+    "MVSOTextBiLSTM",
+]

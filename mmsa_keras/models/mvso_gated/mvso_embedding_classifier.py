@@ -1,14 +1,18 @@
 """Paper 003's image-only "embedding" classifiers (Tables 3, 4, 7)."""
 
 from mmsa_keras.api_export import mmsa_export
-from mmsa_keras.registry import register_model
 from mmsa_keras.label_vectors import default_label_vectors
 from mmsa_keras.losses import LabelEmbeddingLoss
 from mmsa_keras.models.base import PROBABILITIES, MultimodalModel, image_branch, masked_by_presence
 from mmsa_keras.models.mvso_gated.stacks import dense_stack, embedding_head
+from mmsa_keras.registry import register_model
 
 
-@register_model("mvso_embedding_classifier", "image features → dense stack → 50-d label embedding, nearest label by cosine", modalities=("image",))
+@register_model(
+    "mvso_embedding_classifier",
+    "image features → dense stack → 50-d label embedding, nearest label by cosine",
+    modalities=("image",),
+)
 @mmsa_export("mmsa_keras.models.MVSOEmbeddingClassifier")
 class MVSOEmbeddingClassifier(MultimodalModel):
     """Image features → dense stack → linear 50-d projection; nearest label vector wins.
@@ -35,8 +39,18 @@ class MVSOEmbeddingClassifier(MultimodalModel):
     paper = "003"
     table = "Tables 3, 4, 7"
 
-    def __init__(self, image_encoder=None, image_feature_shape=None, num_classes=3, hidden_units=(512,),
-                 dropouts=(), input_activation="relu", label_vectors=None, loss="cosine", **kwargs):
+    def __init__(
+        self,
+        image_encoder=None,
+        image_feature_shape=None,
+        num_classes=3,
+        hidden_units=(512,),
+        dropouts=(),
+        input_activation="relu",
+        label_vectors=None,
+        loss="cosine",
+        **kwargs,
+    ):
         if label_vectors is None:
             label_vectors = default_label_vectors(num_classes).tolist()
         inputs = {}
@@ -45,12 +59,20 @@ class MVSOEmbeddingClassifier(MultimodalModel):
         x = dense_stack(x, hidden_units, dropouts, input_activation)
         embedding, scores = embedding_head(x, label_vectors)
         super().__init__(inputs=inputs, outputs={PROBABILITIES: scores, "embedding": embedding}, **kwargs)
-        self._store_config(image_encoder=image_encoder, image_feature_shape=image_feature_shape,
-                           num_classes=num_classes, hidden_units=tuple(hidden_units), dropouts=tuple(dropouts),
-                           input_activation=input_activation, label_vectors=[list(map(float, v)) for v in label_vectors],
-                           loss=loss)
+        self._store_config(
+            image_encoder=image_encoder,
+            image_feature_shape=image_feature_shape,
+            num_classes=num_classes,
+            hidden_units=tuple(hidden_units),
+            dropouts=tuple(dropouts),
+            input_activation=input_activation,
+            label_vectors=[list(map(float, v)) for v in label_vectors],
+            loss=loss,
+        )
 
     def training_objective(self):
         cfg = self._mmsa_config
-        return {"loss": {"embedding": LabelEmbeddingLoss(cfg["label_vectors"], cfg["loss"])},
-                "metrics": {PROBABILITIES: ["accuracy"]}}
+        return {
+            "loss": {"embedding": LabelEmbeddingLoss(cfg["label_vectors"], cfg["loss"])},
+            "metrics": {PROBABILITIES: ["accuracy"]},
+        }

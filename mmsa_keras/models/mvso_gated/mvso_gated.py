@@ -3,17 +3,27 @@
 import keras
 
 from mmsa_keras.api_export import mmsa_export
-from mmsa_keras.registry import register_model
 from mmsa_keras.layers.gating import GL1, GL2
 from mmsa_keras.models.base import MultimodalModel, image_branch, masked_by_presence, text_branch
 from mmsa_keras.models.mvso_gated.stacks import softmax_head
+from mmsa_keras.registry import register_model
 
 GATES = {"GL1": GL1, "GL2": GL2}
 IMAGE_SHAPES = ("retained", "compressed")
 
 
-def gated_body(inputs, text_encoder, image_encoder, text_feature_shape, image_feature_shape, text_gate,
-               image_gate, image_shape, compressed_dim, dropout):
+def gated_body(
+    inputs,
+    text_encoder,
+    image_encoder,
+    text_feature_shape,
+    image_feature_shape,
+    text_gate,
+    image_gate,
+    image_shape,
+    compressed_dim,
+    dropout,
+):
     """Gate each modality, concatenate, optional dropout: the body of Table 8's rows."""
     if text_gate not in GATES or image_gate not in GATES:
         raise ValueError(f"gates must be one of {sorted(GATES)}, got {text_gate!r}, {image_gate!r}")
@@ -33,7 +43,9 @@ def gated_body(inputs, text_encoder, image_encoder, text_feature_shape, image_fe
     return x
 
 
-@register_model("mvso_gated", "GL1/GL2 gates per modality, image retained or compressed, dropout → softmax", text_encoder="bilstm")
+@register_model(
+    "mvso_gated", "GL1/GL2 gates per modality, image retained or compressed, dropout → softmax", text_encoder="bilstm"
+)
 @mmsa_export("mmsa_keras.models.MVSOGated")
 class MVSOGated(MultimodalModel):
     """Per-modality gating layers (GL1/GL2), concatenation, optional dropout, softmax.
@@ -58,15 +70,44 @@ class MVSOGated(MultimodalModel):
     paper = "003"
     table = "Table 8 (gated rows)"
 
-    def __init__(self, text_encoder=None, image_encoder=None, text_feature_shape=None,
-                 image_feature_shape=None, num_classes=2, text_gate="GL1", image_gate="GL2",
-                 image_shape="compressed", compressed_dim=600, dropout=0.3, **kwargs):
+    def __init__(
+        self,
+        text_encoder=None,
+        image_encoder=None,
+        text_feature_shape=None,
+        image_feature_shape=None,
+        num_classes=2,
+        text_gate="GL1",
+        image_gate="GL2",
+        image_shape="compressed",
+        compressed_dim=600,
+        dropout=0.3,
+        **kwargs,
+    ):
         inputs = {}
-        x = gated_body(inputs, text_encoder, image_encoder, text_feature_shape, image_feature_shape, text_gate,
-                       image_gate, image_shape, compressed_dim, dropout)
+        x = gated_body(
+            inputs,
+            text_encoder,
+            image_encoder,
+            text_feature_shape,
+            image_feature_shape,
+            text_gate,
+            image_gate,
+            image_shape,
+            compressed_dim,
+            dropout,
+        )
         probs = softmax_head(x, num_classes)
         super().__init__(inputs=inputs, outputs=probs, **kwargs)
-        self._store_config(text_encoder=text_encoder, image_encoder=image_encoder,
-                           text_feature_shape=text_feature_shape, image_feature_shape=image_feature_shape,
-                           num_classes=num_classes, text_gate=text_gate, image_gate=image_gate,
-                           image_shape=image_shape, compressed_dim=compressed_dim, dropout=dropout)
+        self._store_config(
+            text_encoder=text_encoder,
+            image_encoder=image_encoder,
+            text_feature_shape=text_feature_shape,
+            image_feature_shape=image_feature_shape,
+            num_classes=num_classes,
+            text_gate=text_gate,
+            image_gate=image_gate,
+            image_shape=image_shape,
+            compressed_dim=compressed_dim,
+            dropout=dropout,
+        )

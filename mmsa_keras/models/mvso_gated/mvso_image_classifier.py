@@ -1,13 +1,24 @@
 """Paper 003's image-only "classical" classifiers (Tables 1, 2, 5, 6)."""
 
 from mmsa_keras.api_export import mmsa_export
-from mmsa_keras.registry import register_model
 from mmsa_keras.models.base import MultimodalModel, image_branch, masked_by_presence
 from mmsa_keras.models.mvso_gated.stacks import dense_stack, softmax_head
+from mmsa_keras.registry import register_model
 
 
-@register_model("mvso_image_classifier", "image features → dense stack → softmax (one row per config)", modalities=("image",))
-@register_model("mvso_pixel_cnn_classifier", "raw 32x32 pixels → Conv96/Conv256 CNN → dense stack → softmax", modalities=("image",), table="Table 6 (pixel rows)", image_encoder="mvso_pixel_cnn", hidden_units=(1024, 512, 24), input_activation=None, num_classes=2)
+@register_model(
+    "mvso_image_classifier", "image features → dense stack → softmax (one row per config)", modalities=("image",)
+)
+@register_model(
+    "mvso_pixel_cnn_classifier",
+    "raw 32x32 pixels → Conv96/Conv256 CNN → dense stack → softmax",
+    modalities=("image",),
+    table="Table 6 (pixel rows)",
+    image_encoder="mvso_pixel_cnn",
+    hidden_units=(1024, 512, 24),
+    input_activation=None,
+    num_classes=2,
+)
 @mmsa_export("mmsa_keras.models.MVSOImageClassifier")
 class MVSOImageClassifier(MultimodalModel):
     """Image features → the row's dense stack → Dense(C) softmax.
@@ -31,14 +42,27 @@ class MVSOImageClassifier(MultimodalModel):
     paper = "003"
     table = "Tables 1, 2, 5, 6"
 
-    def __init__(self, image_encoder=None, image_feature_shape=None, num_classes=3, hidden_units=(512,),
-                 dropouts=(), input_activation="relu", **kwargs):
+    def __init__(
+        self,
+        image_encoder=None,
+        image_feature_shape=None,
+        num_classes=3,
+        hidden_units=(512,),
+        dropouts=(),
+        input_activation="relu",
+        **kwargs,
+    ):
         inputs = {}
         image = image_branch(inputs, image_encoder, image_feature_shape)
         x = masked_by_presence(image["pooled"], image["present"], "image_presence")
         x = dense_stack(x, hidden_units, dropouts, input_activation)
         probs = softmax_head(x, num_classes)
         super().__init__(inputs=inputs, outputs=probs, **kwargs)
-        self._store_config(image_encoder=image_encoder, image_feature_shape=image_feature_shape,
-                           num_classes=num_classes, hidden_units=tuple(hidden_units), dropouts=tuple(dropouts),
-                           input_activation=input_activation)
+        self._store_config(
+            image_encoder=image_encoder,
+            image_feature_shape=image_feature_shape,
+            num_classes=num_classes,
+            hidden_units=tuple(hidden_units),
+            dropouts=tuple(dropouts),
+            input_activation=input_activation,
+        )

@@ -1,12 +1,14 @@
 """Paper 003's best text-only classifier (Table 8, "Best text-only classifier")."""
 
 from mmsa_keras.api_export import mmsa_export
-from mmsa_keras.registry import register_model
 from mmsa_keras.models.base import MultimodalModel, masked_by_presence, text_branch
 from mmsa_keras.models.mvso_gated.stacks import softmax_head
+from mmsa_keras.registry import register_model
 
 
-@register_model("mvso_text_bilstm", "Embedding(200) → BiLSTM(300) → softmax", modalities=("text",), text_encoder="bilstm")
+@register_model(
+    "mvso_text_bilstm", "Embedding(200) → BiLSTM(300) → softmax", modalities=("text",), text_encoder="bilstm"
+)
 @mmsa_export("mmsa_keras.models.MVSOTextBiLSTM")
 class MVSOTextBiLSTM(MultimodalModel):
     """Embedding(200) → Bidirectional LSTM(300) → Dense(C) softmax.
@@ -32,5 +34,4 @@ class MVSOTextBiLSTM(MultimodalModel):
         x = masked_by_presence(text["pooled"], text["present"], "text_presence")
         probs = softmax_head(x, num_classes)
         super().__init__(inputs=inputs, outputs=probs, **kwargs)
-        self._store_config(text_encoder=text_encoder, text_feature_shape=text_feature_shape,
-                           num_classes=num_classes)
+        self._store_config(text_encoder=text_encoder, text_feature_shape=text_feature_shape, num_classes=num_classes)
