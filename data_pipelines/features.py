@@ -96,7 +96,10 @@ def posts_fingerprint(posts: list[Post], modality: str) -> str:
 def preprocessing_fingerprint(preprocessor, modality: str) -> str:
     if modality == "image":
         cfg = preprocessor.get_config()
-        return _sha({k: cfg[k] for k in ("image_size", "normalisation", "mean", "std")})
+        parts = {k: cfg[k] for k in ("image_size", "normalisation", "mean", "std")}
+        if cfg.get("source_size"):
+            parts["source_size"] = cfg["source_size"]
+        return _sha(parts)
     tok = preprocessor.tokenizer
     vocab = tok.vocabulary() if hasattr(tok, "vocabulary") else None
     config = {k: v for k, v in tok.get_config().items() if k not in ("preset", "source_preset")}

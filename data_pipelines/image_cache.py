@@ -62,12 +62,20 @@ class ImageCache:
 
     @classmethod
     def build(
-        cls, posts: list[Post], image_size: int, directory: str, verbose: bool = True, batch_size: int = 64
+        cls,
+        posts: list[Post],
+        image_size: int,
+        directory: str,
+        verbose: bool = True,
+        batch_size: int = 64,
+        source_size: int | None = None,
     ) -> ImageCache:
         from data_pipelines.progress import Progress
 
         with_image = sorted({p.id: p for p in posts if p.image_path}.values(), key=lambda p: p.id)
-        h = hashlib.sha256(json.dumps({"format": FORMAT_VERSION, "size": int(image_size)}).encode())
+        h = hashlib.sha256(
+            json.dumps({"format": FORMAT_VERSION, "size": int(image_size), "source": source_size}).encode()
+        )
         for p in with_image:
             h.update(p.id.encode() + b"\0" + _file_digest(p.image_path))
         key = h.hexdigest()[:16]
@@ -84,7 +92,9 @@ class ImageCache:
         ds = (
             tf.data.Dataset.from_tensor_slices(paths)
             .map(
-                lambda p: tf.cast(decode_image_bytes(tf.io.read_file(p), image_size)[0], tf.uint8),
+                lambda p: tf.cast(
+                    decode_image_bytes(tf.io.read_file(p), image_size, source_size=source_size)[0], tf.uint8
+                ),
                 num_parallel_calls=tf.data.AUTOTUNE,
                 deterministic=True,
             )

@@ -165,13 +165,16 @@ def header_pixels(image_bytes: tf.Tensor) -> tf.Tensor:
 
 
 def decode_image_bytes(
-    image_bytes: tf.Tensor, image_size: int, max_pixels: int | None = None
+    image_bytes: tf.Tensor, image_size: int, max_pixels: int | None = None, source_size: int | None = None
 ) -> tuple[tf.Tensor, tf.Tensor]:
     """Decode one encoded image (scalar string) to `[S, S, 3]` float32 in [0, 255].
 
     An empty string means "no image": the result is a zero image and a presence
     flag of 0. An image whose header announces more than `max_pixels` pixels
-    raises `InvalidArgumentError` before decoding. Returns `(image, present)`.
+    raises `InvalidArgumentError` before decoding. With `source_size`, the
+    image is first reduced to `source_size` pixels square (rounded), then
+    resized to `image_size` (paper 003 fed 32x32 images, upsampled to 224, to
+    ResNet-50). Returns `(image, present)`.
     """
     limit = MAX_PIXELS if max_pixels is None else max_pixels
     present = tf.strings.length(image_bytes) > 0
@@ -183,7 +186,10 @@ def decode_image_bytes(
         )
         with tf.control_dependencies([check]):
             image = tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
-        image = tf.image.resize(tf.cast(image, tf.float32), (image_size, image_size))
+        image = tf.cast(image, tf.float32)
+        if source_size:
+            image = tf.round(tf.clip_by_value(tf.image.resize(image, (source_size, source_size)), 0.0, 255.0))
+        image = tf.image.resize(image, (image_size, image_size))
         return tf.round(tf.clip_by_value(image, 0.0, 255.0))
 
     def _empty():
@@ -194,7 +200,9 @@ def decode_image_bytes(
     return image, tf.cast(present, tf.float32)
 
 
-def safe_decode_batch(image_bytes: tf.Tensor, image_size: int) -> tuple[tf.Tensor, tf.Tensor]:
+def safe_decode_batch(
+    image_bytes: tf.Tensor, image_size: int, source_size: int | None = None
+) -> tuple[tf.Tensor, tf.Tensor]:
     """Decode a `[B]` batch of encoded images without ever raising.
 
     Each element that is empty, undecodable or announces too many pixels gives a
@@ -207,7 +215,7 @@ def safe_decode_batch(image_bytes: tf.Tensor, image_size: int) -> tuple[tf.Tenso
     decoded = (
         tf.data.Dataset.from_tensor_slices((indices, image_bytes))
         .filter(lambda i, b: tf.strings.length(b) > 0)
-        .map(lambda i, b: (i, decode_image_bytes(b, image_size)[0]))
+        .map(lambda i, b: (i, decode_image_bytes(b, image_size, source_size=source_size)[0]))
         .ignore_errors()
     )
     # a sentinel keeps the batch non-empty when no image survives

@@ -57,6 +57,10 @@ class Preprocessor:
             split, paper 000), "unit" (x / 255) or "none" (0..255, for encoders
             that carry their own `preprocess_input`).
         mean, std: per-channel statistics (set by `fit` for "mean_std").
+        source_size: int or None. Reduce every image to this square size
+            before resizing to `image_size` (paper 003: 32x32 images upsampled to 224).
+        text_transform: None or "lemmatise" (`data_pipelines.lemmatise`),
+            applied to captions before tokenisation, in training and serving alike.
 
     Example:
     >>> pre = data_pipelines.pipeline.Preprocessor(image_size=32)
@@ -65,7 +69,15 @@ class Preprocessor:
     """
 
     def __init__(
-        self, image_size=64, tokenizer=None, sequence_length=32, normalisation="mean_std", mean=None, std=None
+        self,
+        image_size=64,
+        tokenizer=None,
+        sequence_length=32,
+        normalisation="mean_std",
+        mean=None,
+        std=None,
+        text_transform=None,
+        source_size=None,
     ):
         if normalisation not in NORMALISATIONS:
             raise ValueError(f"normalisation must be one of {NORMALISATIONS}, got {normalisation!r}")
@@ -74,11 +86,35 @@ class Preprocessor:
         self.normalisation = normalisation
         self.mean = None if mean is None else np.asarray(mean, np.float32)
         self.std = None if std is None else np.asarray(std, np.float32)
+        self.text_transform = text_transform
+        self.source_size = None if source_size is None else int(source_size)
+        self._transform = None
+
+    def transform_texts(self, texts):
+        """The caption transform (lemmatisation) as the graph applies it, before tokenisation."""
+        if self.text_transform is None:
+            return texts
+        if self._transform is None:
+            from data_pipelines.lemmatise import make_text_transform
+
+            self._transform = make_text_transform(self.text_transform)
+        return self._transform(texts)
+
+    def trackables(self) -> list:
+        """What an exported model must track besides the model: the tokenizer's and the transform's resources."""
+        out = list(self.tokenizer.trackables())
+        if self.text_transform is not None:
+            self.transform_texts(tf.constant([""]))
+            out.append(self._transform)
+        return out
 
     # ------------------------------------------------------------------ fit
     def fit(self, posts: list[Post], verbose: bool = True, batch_size: int = 64, image_cache=None) -> Preprocessor:
         """Learn the tokenizer vocabulary and per-channel mean/std from `posts`."""
-        self.tokenizer.adapt([p.text or "" for p in posts])
+        texts = [p.text or "" for p in posts]
+        if self.text_transform is not None:
+            texts = [t.decode("utf-8") for t in self.transform_texts(tf.constant(texts)).numpy()] if texts else []
+        self.tokenizer.adapt(texts)
         if self.normalisation == "mean_std":
             self.mean, self.std = self._channel_stats(posts, verbose, batch_size, image_cache)
         return self
@@ -96,7 +132,7 @@ class Preprocessor:
             ds = (
                 tf.data.Dataset.from_tensor_slices([p.image_path for p in with_images])
                 .map(
-                    lambda p: decode_image_bytes(tf.io.read_file(p), self.image_size)[0],
+                    lambda p: decode_image_bytes(tf.io.read_file(p), self.image_size, source_size=self.source_size)[0],
                     num_parallel_calls=AUTOTUNE,
                 )
                 .batch(batch_size)
@@ -142,7 +178,7 @@ class Preprocessor:
                 images = augment_batch(images, augment_seed)
             inputs["images"] = self.normalise(images) * image_present[:, None, None, None]
         if tokenize:
-            inputs.update(self.tokenizer(texts))
+            inputs.update(self.tokenizer(self.transform_texts(texts)))
         return inputs
 
     def serve(self, text: tf.Tensor, image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -151,7 +187,7 @@ class Preprocessor:
         Never raises for bad bytes: an undecodable, oversized or empty image is
         a missing image for that post alone.
         """
-        images, present = safe_decode_batch(image_bytes, self.image_size)
+        images, present = safe_decode_batch(image_bytes, self.image_size, self.source_size)
         return self.finish_batch(images, present, text)
 
     # --------------------------------------------------------------- datasets
@@ -228,7 +264,9 @@ class Preprocessor:
 
             def load_images(idx):
                 return tf.map_fn(
-                    lambda i: decode_image_bytes(read_image_file(tf.gather(paths, i)), size),
+                    lambda i: decode_image_bytes(
+                        read_image_file(tf.gather(paths, i)), size, source_size=self.source_size
+                    ),
                     idx,
                     fn_output_signature=(tf.TensorSpec((size, size, 3), tf.float32), tf.TensorSpec((), tf.float32)),
                 )
@@ -316,6 +354,8 @@ class Preprocessor:
             "mean": None if self.mean is None else [float(x) for x in self.mean],
             "std": None if self.std is None else [float(x) for x in self.std],
             "tokenizer": self.tokenizer.get_config(),
+            "text_transform": self.text_transform,
+            "source_size": self.source_size,
         }
 
     def save(self, directory: str) -> None:

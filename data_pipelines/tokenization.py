@@ -18,14 +18,41 @@ import os
 import keras
 import tensorflow as tf
 
+#: a link, as a URL or an HTML anchor (Flickr descriptions hold `<a href="..." rel="nofollow">`)
+LINK = r"<a\s[^>]*>|https?://\S+|www\.\S+"
+#: one punctuation character
+PUNCTUATION = r"([!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~])"
+
+
+def keep_punctuation(texts):
+    """Lower-case; every link becomes the tokens `href rel`; each punctuation character becomes a token of its own.
+
+    Paper 003 (section 4.2) tokenises "keeping punctuation" and with "href"
+    and "rel" tokens standing for the links of Flickr descriptions.
+    """
+    texts = tf.strings.lower(texts, encoding="utf-8")
+    texts = tf.strings.regex_replace(texts, LINK, " href rel ")
+    texts = tf.strings.regex_replace(texts, "</a>", " ")
+    return tf.strings.regex_replace(texts, PUNCTUATION, r" \1 ")
+
+
+STANDARDIZE = {
+    "lower_and_strip_punctuation": "lower_and_strip_punctuation",
+    "lower": "lower",
+    "keep_punctuation": keep_punctuation,
+}
+
 
 class VocabularyTokenizer:
     """Word-level tokenizer over a vocabulary learned from the training split.
 
     Args:
-        sequence_length: int. Tokens per post (padded/truncated). Default 32.
-        max_tokens: int. Vocabulary size cap including padding and OOV. Default 20000.
+        sequence_length: int. Tokens per post (padded/truncated at the end). Default 32.
+        max_tokens: int or None. Vocabulary size cap including padding and OOV
+            (None: every word of the training split). Default 20000.
         vocabulary: optional list of tokens (without the padding and OOV entries).
+        standardize: "lower_and_strip_punctuation" (default), "lower", or
+            "keep_punctuation" (paper 003: punctuation as tokens, links as `href rel`).
 
     Example:
     >>> tok = data_pipelines.tokenization.VocabularyTokenizer(sequence_length=8)
@@ -36,14 +63,23 @@ class VocabularyTokenizer:
 
     kind = "vocabulary"
 
-    def __init__(self, sequence_length: int = 32, max_tokens: int = 20000, vocabulary=None):
+    def __init__(
+        self,
+        sequence_length: int = 32,
+        max_tokens: int | None = 20000,
+        vocabulary=None,
+        standardize: str = "lower_and_strip_punctuation",
+    ):
+        if standardize not in STANDARDIZE:
+            raise ValueError(f"standardize must be one of {sorted(STANDARDIZE)}, got {standardize!r}")
         self.sequence_length = int(sequence_length)
-        self.max_tokens = int(max_tokens)
+        self.max_tokens = None if max_tokens is None else int(max_tokens)
+        self.standardize = standardize
         self.layer = keras.layers.TextVectorization(
             max_tokens=self.max_tokens,
             output_mode="int",
             output_sequence_length=self.sequence_length,
-            standardize="lower_and_strip_punctuation",
+            standardize=STANDARDIZE[standardize],
             split="whitespace",
             name="text_vectorization",
         )
@@ -72,7 +108,12 @@ class VocabularyTokenizer:
         return [self.layer]
 
     def get_config(self) -> dict:
-        return {"kind": self.kind, "sequence_length": self.sequence_length, "max_tokens": self.max_tokens}
+        return {
+            "kind": self.kind,
+            "sequence_length": self.sequence_length,
+            "max_tokens": self.max_tokens,
+            "standardize": self.standardize,
+        }
 
     def save(self, directory: str) -> None:
         with open(os.path.join(directory, "tokenizer.json"), "w", encoding="utf-8") as f:

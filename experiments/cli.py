@@ -48,11 +48,19 @@ def register(subparsers) -> None:
     p.add_argument("--epochs", type=int, default=None, help="override every row's epochs (said in the report)")
     p.add_argument("--finetune", action="store_true", help="fine-tune the encoders as the paper did")
     p.add_argument("--rows", default=None, help="only these rows (comma-separated names; rows they use run too)")
+    p.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="reader options over the table's own, e.g. --option label_file=labels.csv (JSON values)",
+    )
     p.set_defaults(func=cmd_reproduce)
 
 
 def cmd_reproduce(args) -> int:
     from mmsa_keras._quiet import filter_native_stderr, quiet_tensorflow
+    from mmsa_keras.config import parse_key_values
     from mmsa_keras.errors import UsageError
 
     if args.list or not args.table:
@@ -99,6 +107,7 @@ def cmd_reproduce(args) -> int:
         finetune=args.finetune,
         vary_split=args.vary_split,
         rows=args.rows.split(",") if args.rows else None,
+        options=parse_key_values(args.option, "--option"),
     )
     report = os.path.join(args.out, args.table, "report.md")
     print(f"\n{results['data']}")

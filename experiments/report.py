@@ -84,17 +84,27 @@ def write_report(out_dir: str, results: dict, table) -> str:
         + ", ".join(f"{n} {e['macro_f1_mean']:.3f}" for n, e in results["rows"].items() if e.get("mean")),
     ]
     if "wann_pairs" in results:
-        names = table.class_names
+        names = results.get("class_names") or table.class_names
+        paper_pairs = next((r.paper.get("pairs") for r in table.rows if r.kind == "wann_pairs"), None) or {}
         lines += [
             "",
             f"## WANN predictions per (CNN, RNN) prediction pair (seed {seeds[0]})",
             "",
-            "| CNN pred. | RNN pred. | WANN → " + " | ".join(names) + " | WANN acc. | posts |",
-            "| --- | --- | " + " | ".join("---" for _ in names) + " | --- | --- |",
+            "| CNN pred. | RNN pred. | WANN → "
+            + " | ".join(names)
+            + " | WANN acc. | posts | paper: WANN → "
+            + " / ".join(names)
+            + " | paper acc. |",
+            "| --- | --- | " + " | ".join("---" for _ in names) + " | --- | --- | --- | --- |",
         ]
         for pair, v in results["wann_pairs"][str(seeds[0])].items():
             acc = "—" if math.isnan(v["accuracy"]) else f"{100 * v['accuracy']:.0f}%"
-            lines.append(f"| {pair[0]} | {pair[1]} | {' | '.join(map(str, v['counts']))} | {acc} | {v['posts']} |")
+            p = paper_pairs.get(pair)
+            paper_cells = f"{' / '.join(map(str, p['counts']))} | {p['accuracy']}%" if p else "— | —"
+            lines.append(
+                f"| {pair[0]} | {pair[1]} | {' | '.join(map(str, v['counts']))} | {acc} | {v['posts']} "
+                f"| {paper_cells} |"
+            )
     lines += ["", "## Departures from the paper", ""]
     for row_name, entry in results["rows"].items():
         lines.append(f"### {row_name}")
@@ -118,7 +128,7 @@ def write_report(out_dir: str, results: dict, table) -> str:
         png = os.path.join(plots, f"confusion_{_slug(row_name)}.png")
         plot_confusion_matrix(
             seed0["confusion_matrix"],
-            table.class_names[: len(seed0["confusion_matrix"])],
+            results.get("class_names") or table.class_names[: len(seed0["confusion_matrix"])],
             png,
             f"{row_name} ({entry['model']}) on {data_name}, {info['split']} split, seed {seeds[0]}",
         )

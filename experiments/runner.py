@@ -124,7 +124,7 @@ class Context:
     format_options: dict
     encoders: dict
     training: dict
-    image_weights: str | None
+    image_weights: dict
     variant: str | None
     vary_split: bool
     verbose: int
@@ -134,6 +134,7 @@ class Context:
     run_dirs: dict = dataclasses.field(default_factory=dict)  # seed -> {row name -> run dir}
     split_notes: list[str] = dataclasses.field(default_factory=list)
     test_size: int | None = None
+    class_names: list[str] = dataclasses.field(default_factory=list)
 
     def row_dir(self, row: Row, seed: int) -> str:
         return os.path.join(self.out_dir, "models", _slug(row.name), f"seed{seed}")
@@ -145,33 +146,47 @@ class Context:
         image = row.image_encoder or (None if self.embedded else row.paper_image_encoder) or self.encoders.get("image")
         return text, image
 
+    def image_weights_for(self, image: str | None) -> str | None:
+        """The weights of an image encoder on the paper's data: given per encoder, or the table's."""
+        if not image or self.embedded:
+            return None
+        return self.image_weights.get(image)
+
     def train_config(self, row: Row, seed: int):
         from mmsa_keras.config import TrainConfig
+        from mmsa_keras.encoders import TEXT_ENCODERS
 
         text, image = self.encoder_names(row)
         settings = dict(self.training)
         if not self.embedded:
             settings.update(row.training)
+        settings.update(row.architecture)  # part of the row's architecture: on any data
         settings.setdefault("text_encoder_config", dict(self.table.encoder_configs.get(text, {})))
         settings.setdefault("image_encoder_config", dict(self.table.encoder_configs.get(image, {})))
         overrides = dict(row.overrides)
         if self.table.smoke:
             overrides.update(row.smoke_overrides)
+        overrides.update(row.variant_overrides.get(self.variant or "", {}))
         for key, source in row.uses.items():
             overrides[key] = os.path.join(self.run_dirs[seed][source], "model.keras")
         if self.glove and "label_vectors" in _accepted(row.model):
             from mmsa_keras.label_vectors import load_glove_label_vectors
 
-            overrides.setdefault("label_vectors", load_glove_label_vectors(self.glove, self.table.class_names))
-        image_weights = None
-        paper_image = self.table.encoders.get("image")
+            vectors = load_glove_label_vectors(self.glove, self.table.class_names)
+            overrides.setdefault("label_vectors", vectors.tolist())
         if (
-            image
-            and image == (row.paper_image_encoder or paper_image)
-            and not self.embedded
-            and image not in (row.image_encoder,)
+            self.glove
+            and "embeddings" in self.table.glove_uses
+            and text
+            and text in TEXT_ENCODERS
+            and not TEXT_ENCODERS[text].pretrained
         ):
-            image_weights = self.image_weights
+            settings["glove"] = self.glove
+        if row.init_from:
+            settings["init_from"] = os.path.join(self.run_dirs[seed][row.init_from], "model.keras")
+        if row.holdout:
+            settings["holdout_fraction"] = self.table.holdout_fraction
+            settings["train_on_holdout"] = row.holdout == "holdout"
         split_seed = seed if self.vary_split else 0
         return TrainConfig(
             model=row.model,
@@ -182,7 +197,7 @@ class Context:
             split_seed=split_seed,
             text_encoder=text,
             image_encoder=image,
-            image_weights=image_weights,
+            image_weights=self.image_weights_for(image),
             model_overrides=overrides,
             format_options=copy.deepcopy(self.format_options),
             force=True,
@@ -224,7 +239,22 @@ def _plan_departures(ctx: Context, row: Row, plan) -> list[str]:
     out = []
     for enc in plan.encoders.values():
         if enc.random_weights and not ctx.embedded:
-            out.append(f"{enc.name} randomly initialised (no pretrained weights were used)")
+            out.append(
+                f"{enc.name} randomly initialised (no pretrained weights were used; "
+                f"--image-weights {enc.name}=FILE gives them)"
+            )
+    accepted = _accepted(row.model)
+    if "label_vectors" in accepted and not ctx.glove:
+        out.append(
+            "label vectors: orthonormal stand-in vectors, not the label words' GloVe vectors (--glove FILE gives them)"
+        )
+    if (
+        "embeddings" in ctx.table.glove_uses
+        and not ctx.glove
+        and "text" in plan.encoders
+        and not plan.encoders["text"].pretrained
+    ):
+        out.append("word embeddings randomly initialised, not from GloVe (--glove FILE gives them)")
     if not ctx.embedded and ctx.table.finetune and not ctx.finetune and any(e.frozen for e in plan.encoders.values()):
         out.append(
             "encoders frozen (the head trains on stored features) where the paper fine-tuned them; "
@@ -341,6 +371,7 @@ def _prepare(
     verbose,
     vary_split,
     glove,
+    options=None,
 ) -> Context:
     from data_pipelines.datasets.synthetic import make_synthetic
 
@@ -359,7 +390,7 @@ def _prepare(
         )
     else:
         fmt = format or ds.format
-        format_options = dict(ds.options)
+        format_options = {**ds.options, **ds.variant_options.get(variant or "", {}), **(options or {})}
         encoders = dict(table.encoders)
     if protocol:
         format_options["protocol"] = protocol
@@ -389,25 +420,7 @@ def _prepare(
         departures.append(
             f"epochs set to {epochs} by --epochs (the paper's: {table.training.get('epochs', 'per row')})"
         )
-    weights = None
-    if not embedded and encoders.get("image") == paper_image:
-        weights = image_weights if image_weights is not None else table.encoders.get("image_weights")
-        if weights == "imagenet":
-            ok, why = imagenet_available(paper_image)
-            if not ok:
-                departures.append(
-                    f"{paper_image} ran with RANDOM weights: its ImageNet weights could not be had "
-                    f"({why}); --image-weights FILE gives them"
-                )
-                weights = "none"
-        elif weights in (None, "none"):
-            departures.append(
-                f"{paper_image} randomly initialised: no weights given "
-                f"(--image-weights FILE gives the pretrained {paper_image})"
-            )
-            weights = "none"
-    elif image_weights is not None and not embedded:
-        weights = image_weights
+    weights = _image_weights(table, encoders, image_weights, embedded, departures)
     if table.smoke:
         departures.append("smoke variant: tiny encoders, one epoch (a check that the table runs, not a result)")
     if embedded:
@@ -431,6 +444,42 @@ def _prepare(
     )
 
 
+def _image_weights(table: TableConfig, encoders: dict, given: str | None, embedded: bool, departures: list) -> dict:
+    """{image encoder: weights} for the paper's data: `--image-weights X` (the table's image encoder) or
+    `--image-weights enc=X,enc2=Y`; else the table's own (ImageNet for keras.applications encoders). ImageNet
+    weights that cannot be had become a random initialisation, said in the departures."""
+    from mmsa_keras.encoders import IMAGE_ENCODERS
+
+    if embedded:
+        return {}
+    wanted = {r.paper_image_encoder for r in table.rows if r.paper_image_encoder} | {encoders.get("image")}
+    wanted = {w for w in wanted if w in IMAGE_ENCODERS and IMAGE_ENCODERS[w].pretrained}
+    out = {w: (table.encoders.get("image_weights") if w == table.encoders.get("image") else None) for w in wanted}
+    if given:
+        for part in given.split(","):
+            enc, sep, value = part.partition("=")
+            if sep:
+                if enc not in IMAGE_ENCODERS:
+                    raise UsageError(f"--image-weights {part}: unknown image encoder {enc!r}")
+                out[enc] = value
+            else:
+                out[encoders.get("image")] = part
+    for enc, value in list(out.items()):
+        if value == "imagenet":
+            if not IMAGE_ENCODERS[enc].imagenet:
+                raise UsageError(f"--image-weights: {enc} has no ImageNet weights; give a weights file or none")
+            ok, why = imagenet_available(enc)
+            if not ok:
+                departures.append(
+                    f"{enc} ran with RANDOM weights: its ImageNet weights could not be had ({why}); "
+                    "--image-weights FILE gives them"
+                )
+                out[enc] = "none"
+        elif value in (None, "none"):
+            out[enc] = "none"
+    return out
+
+
 def _check_plans(ctx: Context, rows: list[Row], seeds: int) -> None:
     """Resolve every keras row's plan before anything trains: a bad setting fails at once."""
     from mmsa_keras.plan import make_plan
@@ -439,10 +488,10 @@ def _check_plans(ctx: Context, rows: list[Row], seeds: int) -> None:
     for row in rows:
         if row.kind != "keras":
             continue
-        for source in row.uses.values():
+        for source in [*row.uses.values(), *filter(None, [row.init_from])]:
             ctx.run_dirs[0][source] = ctx.row_dir(ctx.table.row(source), 0)
         try:
-            make_plan(ctx.train_config(row, 0))
+            make_plan(ctx.train_config(row, 0).replace(init_from=None))  # its model is trained by an earlier row
         except UsageError as e:
             raise UsageError(f"{ctx.table.name}, row {row.name!r}: {e}") from None
     ctx.run_dirs = {s: {} for s in range(seeds)}
@@ -466,6 +515,7 @@ def reproduce(
     finetune: bool = False,
     vary_split: bool = False,
     rows: list[str] | None = None,
+    options: dict | None = None,
     verbose: int = 1,
 ) -> dict:
     """Run every row of table `name` for `seeds` seeds; write the report. Returns the results."""
@@ -486,6 +536,7 @@ def reproduce(
         verbose,
         vary_split,
         glove,
+        options,
     )
     _check_plans(ctx, selected, seeds)
     os.makedirs(ctx.out_dir, exist_ok=True)
@@ -502,6 +553,7 @@ def reproduce(
         "departures": ctx.departures,
         "split_info": split_info,
         "variant": ctx.variant,
+        "class_names": ctx.class_names,
     }
     for seed in range(seeds):
         for row in selected:
@@ -588,6 +640,12 @@ def _split_info(ctx: Context) -> dict:
     if not ctx.embedded and paper_split:
         notes.append(f"the paper's split: {paper_split}")
     ctx.split_notes = [n for n in dataset.notes if "instead" in n or "kept" in n or "fewer" in n]
+    ctx.class_names = list(dataset.class_names)
+    if ctx.table.expected_labels == "text" and any("labels from the ANP" in n for n in dataset.notes):
+        ctx.split_notes.append(
+            "ANP-score labels stand in for the paper's labels, which a sentiment service derived from the text "
+            "(section 4.1.1): --option label_file=FILE gives externally scored labels"
+        )
     if ctx.vary_split:
         ctx.split_notes.append("--vary-split: seed k draws split k (the paper reports one split)")
     return {"split": split, "size": len(posts), "class_counts": counts, "majority_rate": majority, "notes": notes}
@@ -611,8 +669,9 @@ def _data_line(ctx: Context) -> str:
 def _encoder_line(ctx: Context) -> str:
     text, image = ctx.encoders.get("text"), ctx.encoders.get("image")
     image_desc = image or "-"
-    if image and not ctx.embedded and ctx.image_weights:
-        image_desc += f" ({'random' if ctx.image_weights == 'none' else ctx.image_weights} weights)"
+    weights = ctx.image_weights.get(image) if image else None
+    if image and not ctx.embedded and weights:
+        image_desc += f" ({'random' if weights == 'none' else weights} weights)"
     tuned = ctx.finetune and not ctx.embedded
     return (
         f"Encoders used: text {text or '-'}, image {image_desc}{' (fine-tuned)' if tuned else ''}; "

@@ -42,6 +42,8 @@ class DatasetSpec:
     default_variant: str | None = None
     #: what the paper's split is (for the report): e.g. "3,200 / 800 / 512"
     split_description: str | None = None
+    #: reader options per dataset variant (paper 004's Flickr filters)
+    variant_options: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -63,10 +65,16 @@ class Row:
     drop: str | None = None
     rows: list[str] = dataclasses.field(default_factory=list)
     departures: list[str] = dataclasses.field(default_factory=list)
-    #: a row whose trained model a later row starts from (Table 9: the best classical model)
+    #: a row whose trained model this row starts from (Table 9: the best classical model)
     init_from: str | None = None
-    #: train on out-of-fold predictions of the rows it uses (paper 000's WANN)
-    out_of_fold: bool = False
+    #: the table's held-out part of the training split: "main" trains on the rest, "holdout" on it
+    #: (paper 000: the unimodal models never see the posts the WANN learns from)
+    holdout: str | None = None
+    #: settings that are part of the row's architecture, applied on any data (Table 6: 32x32 pixels)
+    architecture: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: model overrides per dataset variant (paper 004: g = 3 negatives for Reddit, 4 for Flickr)
+    variant_overrides: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    #: the row's own paper-faithful text transform / glove use
     notes: str = ""
 
 
@@ -93,6 +101,13 @@ class TableConfig:
     finetune_note: str | None = None
     encoder_configs: dict[str, Any] = dataclasses.field(default_factory=dict)
     departures: list[str] = dataclasses.field(default_factory=list)
+    #: the fraction of the training split held out for rows with `holdout` set
+    holdout_fraction: float | None = None
+    #: where the paper's labels came from when the reader can say ("text": paper 003 Tables 1-4)
+    expected_labels: str | None = None
+    #: which model arguments take GloVe vectors with --glove ("label_vectors"), and whether the text
+    #: encoders trained from scratch take GloVe embeddings ("embeddings")
+    glove_uses: list[str] = dataclasses.field(default_factory=list)
     notes: str = ""
     smoke: bool = False
 
@@ -188,9 +203,18 @@ def table_from_dict(name: str, d: dict, file: str = "<config>", smoke: bool = Fa
             for key in list(row.overrides) + list(row.smoke_overrides) + list(row.uses):
                 if key not in accepted:
                     raise ConfigError(f"{file}: {where}: {row.model} takes no argument {key!r}")
-            for key in row.training:
-                if key not in TRAIN_FIELDS:
-                    raise ConfigError(f"{file}: {where}: training: unknown setting {key!r}")
+            for block in ("training", "architecture"):
+                for key in getattr(row, block):
+                    if key not in TRAIN_FIELDS:
+                        raise ConfigError(f"{file}: {where}: {block}: unknown setting {key!r}")
+            for variant, overrides in row.variant_overrides.items():
+                for key in overrides:
+                    if key not in accepted:
+                        raise ConfigError(
+                            f"{file}: {where}: variant {variant!r}: {row.model} takes no argument {key!r}"
+                        )
+        if row.holdout not in (None, "main", "holdout"):
+            raise ConfigError(f"{file}: {where}: holdout must be 'main' or 'holdout'")
         earlier = {r.name for r in rows}
         for ref in (
             list(row.uses.values())
@@ -227,6 +251,8 @@ def table_from_dict(name: str, d: dict, file: str = "<config>", smoke: bool = Fa
             metric_value(probe, metric)
         except (KeyError, TypeError):
             raise ConfigError(f"{file}: metrics: unknown metric {metric!r}") from None
+    if any(r.holdout for r in rows) and not d.get("holdout_fraction"):
+        raise ConfigError(f"{file}: rows use a held-out part but the table sets no holdout_fraction")
     if d.get("finetune") is None and not d.get("finetune_note"):
         d["finetune_note"] = "this table's paper trained no pretrained encoder end to end"
     d.setdefault("encoder_configs", {})

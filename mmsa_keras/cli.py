@@ -428,6 +428,15 @@ def cmd_features_extract(args) -> int:
     return 0
 
 
+def cmd_convert_alexnet(args) -> int:
+    _tf()
+    from mmsa_keras.encoders.alexnet_weights import convert_caffe_alexnet
+
+    out = convert_caffe_alexnet(args.src, args.out)
+    print(f"AlexNet weights written to {out}; use them with --image-weights alexnet={out}")
+    return 0
+
+
 # ============================================================================ demo
 def cmd_demo(args) -> int:
     """The embedded default end to end: data → train → evaluate → export → predict."""
@@ -610,6 +619,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shard-index", type=int, default=0, help="this process's shard, 0..N-1 (default: 0)")
     _add_format_options(p)
     p.set_defaults(func=cmd_features_extract)
+
+    p = sub.add_parser("convert-alexnet", help="convert Caffe AlexNet weights (bvlc_alexnet.npy) for paper 003")
+    p.add_argument("src", help="bvlc_alexnet.npy: {layer: [weights, biases]}, conv kernels [h, w, in/groups, out]")
+    p.add_argument("out", help="the .weights.h5 file to write")
+    p.set_defaults(func=cmd_convert_alexnet)
 
     p = sub.add_parser("demo", help="the embedded default end to end")
     p.add_argument("--out", default="runs/demo", help="default: runs/demo")

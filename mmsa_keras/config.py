@@ -15,7 +15,7 @@ from typing import Any
 
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = ("auto", "none", "mirrored", "multi_worker")
-OPTIMIZERS = ("adam", "adamw", "sgd")
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 SCHEDULES = ("constant", "linear", "cosine")
 FEATURE_MODES = ("auto", "on", "off")
 MONITORS = ("val_loss", "val_accuracy", "val_weighted_f1", "val_macro_f1")
@@ -75,6 +75,12 @@ class TrainConfig:
     )
     image_size: int | None = _field(
         None, "square image side (default: the image encoder's own; 64 for small_cnn)", group="encoders"
+    )
+    image_source_size: int | None = _field(
+        None,
+        "reduce every image to this square size first, then resize it "
+        "to --image-size (paper 003: 32x32 images upsampled to 224)",
+        group="encoders",
     )
     sequence_length: int = _field(32, "tokens per caption", group="encoders")
     text_encoder: str | None = _field(
@@ -153,6 +159,31 @@ class TrainConfig:
     )
     feature_store: str | None = _field(
         None, "feature store folder (default: $MMSA_CACHE_DIR/features, ~/.cache/mmsa_keras/features)", group="encoders"
+    )
+    glove: str | None = _field(
+        None,
+        "a GloVe text file initialising the word embeddings of a text encoder trained "
+        "from scratch (paper 004: GloVe-Twitter 200-d)",
+        group="encoders",
+    )
+    text_transform: str | None = _field(
+        None,
+        "caption transform before tokenisation: lemmatise (English, "
+        "simplemma's dictionary, in the graph so serving does the same)",
+        group="encoders",
+    )
+    init_from: str | None = _field(
+        None,
+        "a .keras model whose layers of the same name and shape start this "
+        "model (paper 003 Table 9 starts from the best classical model)",
+    )
+    holdout_fraction: float | None = _field(
+        None,
+        "keep this stratified fraction of the training split out of "
+        "training (paper 000: the WANN's data, unseen by the unimodal models)",
+    )
+    train_on_holdout: bool = _field(
+        False, "train on the held-out part (--holdout-fraction) instead of the rest", kind="flag"
     )
     allow_outside_paths: bool = _field(
         False, "table format: allow absolute image paths outside the file's folder", kind="flag", group="data"

@@ -40,7 +40,7 @@ def export_model(model: keras.Model, preprocessor: Preprocessor, class_names, ou
 
     archive = keras.export.ExportArchive()
     archive.track(model)
-    for trackable in preprocessor.tokenizer.trackables():
+    for trackable in preprocessor.trackables():
         archive.track(trackable)
 
     num_classes = len(class_names)

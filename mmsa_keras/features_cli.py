@@ -41,6 +41,7 @@ def extract(
         tokenizer=tokenizer,
         augment=False,
         balance_to=None,
+        source_size=config.image_source_size,
     ).make_preprocessor()
     dataset, report, _ = read_dataset(config.data_dir, config.format, config.format_options)
     posts = dataset.all_posts()
@@ -50,7 +51,11 @@ def extract(
     cache = None
     if modality == "image":
         with_images = [p for p in posts if p.image_path]
-        cache = ImageCache.build(with_images, image_size, default_image_cache_dir()) if with_images else None
+        cache = (
+            ImageCache.build(with_images, image_size, default_image_cache_dir(), source_size=config.image_source_size)
+            if with_images
+            else None
+        )
     store = config.feature_store or default_feature_store()
     fs = extract_features(
         model,

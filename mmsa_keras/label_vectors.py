@@ -41,3 +41,30 @@ def load_glove_label_vectors(path: str, class_names) -> np.ndarray:
     if missing:
         raise ValueError(f"{path}: no vector for label word(s) {missing}")
     return np.stack([found[i] for i in range(len(class_names))])
+
+
+def glove_embedding_matrix(path: str, vocabulary: list[str], dim: int, seed: int = 0) -> tuple[np.ndarray, int]:
+    """A `[len(vocabulary) + 2, dim]` embedding matrix from a GloVe text file, and how many words it covered.
+
+    Row 0 is padding (zeros), row 1 the out-of-vocabulary token, then one row
+    per vocabulary word (the `VocabularyTokenizer` order). Words the file lacks
+    keep a small seeded uniform initialisation, as Keras would give them.
+    Paper 004 initialises its word embeddings with GloVe-Twitter 200-d vectors.
+    """
+    index = {w: i + 2 for i, w in enumerate(vocabulary)}
+    rng = np.random.default_rng(seed)
+    matrix = rng.uniform(-0.05, 0.05, size=(len(vocabulary) + 2, dim)).astype("float32")
+    matrix[0] = 0.0
+    covered = 0
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for lineno, line in enumerate(f, start=1):
+            word, _, rest = line.rstrip("\n").partition(" ")
+            row = index.get(word)
+            if row is None:
+                continue
+            values = rest.split()
+            if len(values) != dim:
+                raise ValueError(f"{path}:{lineno}: {len(values)} values for {word!r}, the embedding has {dim}")
+            matrix[row] = np.asarray(values, dtype="float32")
+            covered += 1
+    return matrix, covered

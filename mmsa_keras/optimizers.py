@@ -99,6 +99,15 @@ class GroupedSGD(_GroupedLearningRate, keras.optimizers.SGD):
 _LAYER = re.compile(r"transformer_layer_(\d+)/")
 
 
+@mmsa_export("mmsa_keras.optimizers.GroupedRMSprop")
+class GroupedRMSprop(_GroupedLearningRate, keras.optimizers.RMSprop):
+    """RMSprop (paper 003's embedding classifiers) whose variables in `lr_multipliers` learn at factor x the rate."""
+
+    def __init__(self, lr_multipliers=None, slow_variable_paths=(), slow_factor=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self._set_groups(lr_multipliers, slow_variable_paths, slow_factor)
+
+
 def learning_rate_multipliers(
     encoder_variables, learning_rate: float, encoder_learning_rate: float | None, layer_decay: float | None = None
 ) -> dict[str, float]:
@@ -149,4 +158,6 @@ def make_optimizer(
         )
     if name == "sgd":
         return GroupedSGD(learning_rate=lr, momentum=momentum, lr_multipliers=multipliers)
-    raise ValueError(f"optimizer must be adam, adamw or sgd, got {name!r}")
+    if name == "rmsprop":
+        return GroupedRMSprop(learning_rate=lr, lr_multipliers=multipliers)
+    raise ValueError(f"optimizer must be adam, adamw, sgd or rmsprop, got {name!r}")

@@ -47,6 +47,7 @@ class EncoderPlan:
     weights: str | None = None  # image: "imagenet", a file or None (random); text: "preset" or None
     unfreeze: Any = 0  # 0, k (top k blocks / transformer layers) or "all"; trainable from scratch otherwise
     notes: list[str] = dataclasses.field(default_factory=list)
+    glove: str | None = None  # a GloVe file for the word embeddings of a text encoder trained from scratch
 
     @property
     def frozen(self) -> bool:
@@ -83,6 +84,10 @@ class EncoderPlan:
 
             keras.utils.set_random_seed(encoder_seed(seed, self.modality))
         builder = build_text_encoder if self.modality == "text" else build_image_encoder
+        if self.glove:
+            encoder = builder(self.name, **self.build_kwargs(preprocessor))
+            _load_glove(encoder, self.glove, preprocessor)
+            return encoder
         try:
             return builder(self.name, **self.build_kwargs(preprocessor))
         except Exception as e:
@@ -121,6 +126,8 @@ class PreprocessingPlan:
     tokenizer: dict[str, Any]  # {"kind": "vocabulary", ...} or {"kind": "keras_hub", "preset": ...}
     augment: bool
     balance_to: int | None
+    text_transform: str | None = None
+    source_size: int | None = None
 
     def make_preprocessor(self):
         from data_pipelines.pipeline import Preprocessor
@@ -136,6 +143,8 @@ class PreprocessingPlan:
             tokenizer=tokenizer,
             sequence_length=self.sequence_length,
             normalisation=self.normalisation,
+            text_transform=self.text_transform,
+            source_size=self.source_size,
         )
 
 
@@ -187,6 +196,7 @@ class RunPlan:
     data: dict[str, Any]
     feature_store: str
     notes: list[str] = dataclasses.field(default_factory=list)
+    init_from: str | None = None
 
     # ------------------------------------------------------------------ model
     @property
@@ -276,6 +286,21 @@ class RunPlan:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (with the derived `feature_mode`, for readers of run_config.json)."""
         return {**dataclasses.asdict(self), "feature_mode": self.feature_mode}
+
+
+def _load_glove(encoder, path: str, preprocessor) -> None:
+    """Set the word embedding layer of `encoder` from a GloVe file (words of the fitted vocabulary)."""
+    import keras
+
+    from mmsa_keras.label_vectors import glove_embedding_matrix
+
+    layer = next((lyr for lyr in encoder.layers if isinstance(lyr, keras.layers.Embedding)), None)
+    if layer is None:
+        raise UsageError(f"--glove: the text encoder {encoder.name} has no word embedding layer")
+    vocabulary = preprocessor.tokenizer.vocabulary()
+    matrix, covered = glove_embedding_matrix(path, vocabulary, int(layer.output_dim))
+    layer.set_weights([matrix[: layer.input_dim]])
+    print(f"[plan] {covered:,} of {len(vocabulary):,} vocabulary words initialised from {path}", flush=True)
 
 
 def encoder_seed(seed: int, modality: str) -> int:
@@ -430,6 +455,10 @@ def make_plan(config: TrainConfig, check_paths: bool = True) -> RunPlan:
     # ---------------------------------------------------------------- feature mode and augmentation
     image = encoders.get("image")
     supports = spec.supports_feature_mode
+    composed = [k for k, v in config.model_overrides.items() if k.endswith("_model") and v is not None]
+    if composed and not getattr(spec.builder, "feature_mode_with_models", True):
+        supports = False
+        notes.append(f"composed of trained models ({', '.join(composed)}): it takes raw posts")
     all_frozen = bool(encoders) and all(e.frozen for e in encoders.values())
     augment = config.augment
     if augment and image is None:
@@ -475,6 +504,24 @@ def make_plan(config: TrainConfig, check_paths: bool = True) -> RunPlan:
             "(repeats are identical)"
         )
 
+    if config.glove:
+        text = encoders.get("text")
+        if text is None or text.pretrained:
+            raise UsageError(
+                "--glove initialises the word embeddings of a text encoder trained from scratch "
+                f"({config.model}'s text encoder: {text.name if text else 'none'})"
+            )
+        if check_paths and not os.path.exists(config.glove):
+            raise UsageError(f"--glove {config.glove}: no such file")
+        text.glove = os.path.abspath(config.glove)
+    if config.text_transform not in (None, "lemmatise"):
+        raise UsageError(f"--text-transform must be lemmatise, got {config.text_transform!r}")
+    if config.init_from and check_paths and not os.path.exists(config.init_from):
+        raise UsageError(f"--init-from {config.init_from}: no such file")
+    if config.holdout_fraction is not None and not 0 < config.holdout_fraction < 1:
+        raise UsageError("--holdout-fraction must be between 0 and 1")
+    if config.train_on_holdout and config.holdout_fraction is None:
+        raise UsageError("--train-on-holdout needs --holdout-fraction")
     if (
         config.class_weight
         and config.class_weight != "balanced"
@@ -500,6 +547,8 @@ def make_plan(config: TrainConfig, check_paths: bool = True) -> RunPlan:
             tokenizer=tokenizer,
             augment=bool(augment),
             balance_to=config.balance_to,
+            text_transform=config.text_transform,
+            source_size=config.image_source_size,
         ),
         stored_modalities=stored,
         optimizer=OptimizerPlan(
@@ -529,9 +578,12 @@ def make_plan(config: TrainConfig, check_paths: bool = True) -> RunPlan:
             "format_options": _format_options(config, split_seed),
             "allow_outside_paths": bool(config.allow_outside_paths),
             "split_seed": split_seed,
+            "holdout_fraction": config.holdout_fraction,
+            "train_on_holdout": bool(config.train_on_holdout),
         },
         feature_store=config.feature_store or default_feature_store(),
         notes=notes,
+        init_from=os.path.abspath(config.init_from) if config.init_from else None,
     )
 
 
@@ -552,6 +604,8 @@ def preprocessing_settings(config: TrainConfig, encoders: dict[str, EncoderPlan]
     if "image" in encoders:
         ispec = image_encoder_spec(encoders["image"].name)
         normalisation = ispec.normalisation
+        if encoders["image"].kwargs.get("input_preprocessing") == "none":
+            normalisation = "mean_std"  # the encoder takes normalised pixels: the training split's statistics
         image_size = image_size or ispec.image_size or 64
     image_size = int(image_size or 64)
     if "text" in encoders and encoders["text"].pretrained:

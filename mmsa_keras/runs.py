@@ -121,8 +121,16 @@ def load_split_data(
     splits_file: str | None = None,
     format_options=None,
     verbose: bool = True,
+    holdout_fraction: float | None = None,
+    train_on_holdout: bool = False,
 ) -> MultimodalDataset:
-    """Read a dataset, split it (or re-apply saved splits) and check its images."""
+    """Read a dataset, split it (or re-apply saved splits) and check its images.
+
+    With `holdout_fraction`, a seeded stratified part of the training split is
+    held out: the run trains on the rest, or on that part with
+    `train_on_holdout` (paper 000's WANN learns from posts its unimodal models
+    never saw). Validation and test are untouched.
+    """
     dataset, _, _ = read_dataset(data_dir, format, format_options, report=report, verbose=verbose)
     if splits_file and os.path.exists(splits_file):
         ids = read_json(splits_file)
@@ -139,7 +147,26 @@ def load_split_data(
             {name: [by_id[i] for i in split] for name, split in ids.items()},
             dataset.notes + [f"splits as saved in {splits_file}"],
         )
-    return split_dataset(dataset, seed)
+    dataset = split_dataset(dataset, seed)
+    if holdout_fraction:
+        from data_pipelines.splits import stratified_split
+
+        parts = stratified_split(
+            dataset.labelled("train"), {"main": 1 - holdout_fraction, "holdout": holdout_fraction}, seed
+        )
+        which = "holdout" if train_on_holdout else "main"
+        dataset = MultimodalDataset(
+            dataset.name,
+            dataset.class_names,
+            {**dataset.splits, "train": parts[which]},
+            dataset.notes
+            + [
+                f"trains on the {'held-out' if train_on_holdout else 'remaining'} "
+                f"{len(parts[which])} posts of the training split ({round(100 * holdout_fraction)}% "
+                f"held out, seed {seed})"
+            ],
+        )
+    return dataset
 
 
 def save_splits(path: str, dataset: MultimodalDataset) -> None:

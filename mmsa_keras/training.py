@@ -360,6 +360,30 @@ def make_callbacks(plan: RunPlan, run_dir: str, config: TrainConfig, chief: bool
     return out
 
 
+def init_weights_from(model: keras.Model, path: str) -> list[str]:
+    """Give every layer of `model` the weights of the same-named layer of the model at `path` when
+    their shapes agree (paper 003 Table 9: the best classical model's layers below its softmax).
+    Returns the names of the layers that were set."""
+    from mmsa_keras.custom_objects import load_model
+
+    source = load_model(path)
+    copied = []
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        try:
+            other = source.get_layer(layer.name)
+        except ValueError:
+            continue
+        theirs = other.get_weights()
+        if [w.shape for w in theirs] == [tuple(w.shape) for w in layer.weights]:
+            layer.set_weights(theirs)
+            copied.append(layer.name)
+    if not copied:
+        raise UsageError(f"--init-from {path}: no layer of it matches a layer of this model by name and shape")
+    return copied
+
+
 def copy_head_weights(head: keras.Model, model: keras.Model, into_source: bool = False) -> int:
     """Copy every weighted layer of the feature-mode `head` into the same-named layer of the
     raw-mode `model` (or the other way round with `into_source`)."""
@@ -385,7 +409,13 @@ def _image_cache(plan: RunPlan, dataset, verbose: bool):
     posts = [p for p in dataset.all_posts() if p.image_path]
     if not posts:
         return None
-    return ImageCache.build(posts, plan.preprocessing.image_size, default_image_cache_dir(), verbose=verbose)
+    return ImageCache.build(
+        posts,
+        plan.preprocessing.image_size,
+        default_image_cache_dir(),
+        verbose=verbose,
+        source_size=plan.preprocessing.source_size,
+    )
 
 
 def extract_run_features(
@@ -508,6 +538,8 @@ def _train_locked(config: TrainConfig, plan: RunPlan, run_dir: str, resuming: bo
         splits_file=splits_file if resuming else None,
         format_options=runs.Run._format_options(plan.data),
         verbose=verbose,
+        holdout_fraction=plan.data.get("holdout_fraction"),
+        train_on_holdout=plan.data.get("train_on_holdout", False),
     )
     for split in ("train", "validation"):
         if not dataset.labelled(split):
@@ -551,6 +583,12 @@ def _train_locked(config: TrainConfig, plan: RunPlan, run_dir: str, resuming: bo
         keras.mixed_precision.set_global_policy(policy)
         with strategy.scope():
             encoders = plan.build_encoders(preprocessor)
+            for m in plan.stored_modalities:  # composed of trained models: store their (fine-tuned) encoders
+                source = plan.model_overrides.get(f"{m}_model")
+                if isinstance(source, str) and source.endswith(".keras"):
+                    from mmsa_keras.custom_objects import load_model
+
+                    encoders[m] = getattr(load_model(source), f"{m}_encoder", None) or encoders[m]
             model = plan.build_model(dataset.num_classes, preprocessor, encoders=encoders)
             head = model
             stores = {}
@@ -588,6 +626,12 @@ def _train_locked(config: TrainConfig, plan: RunPlan, run_dir: str, resuming: bo
                 o.encoder_learning_rate,
                 o.layer_decay,
             )
+            if plan.init_from and not resuming:
+                copied = init_weights_from(head, plan.init_from)
+                if verbose:
+                    print(
+                        f"[plan] started from {plan.init_from}: {len(copied)} layers ({', '.join(copied)})", flush=True
+                    )
             head.compile(
                 optimizer=optimizer, run_eagerly=config.run_eagerly, **training_objective(head, dataset.num_classes)
             )
@@ -666,17 +710,23 @@ def _train_locked(config: TrainConfig, plan: RunPlan, run_dir: str, resuming: bo
             + [callbacks["state"]]
         )
         fit_verbose = 0 if not verbose else (1 if sys.stdout.isatty() else 2)
-        history = head.fit(
-            train_ds,
-            validation_data=val_ds,
-            epochs=epochs,
-            initial_epoch=initial_epoch,
-            steps_per_epoch=steps,
-            validation_steps=val_steps,
-            shuffle=False,
-            callbacks=fit_callbacks,
-            verbose=fit_verbose,
-        )
+        if not head.trainable_weights:  # e.g. late fusion of trained, frozen baselines: nothing to fit
+            if verbose:
+                print(f"{plan.model} has no trainable weights: it is evaluated as composed", flush=True)
+            history = keras.callbacks.History()
+            history.history = {}
+        else:
+            history = head.fit(
+                train_ds,
+                validation_data=val_ds,
+                epochs=epochs,
+                initial_epoch=initial_epoch,
+                steps_per_epoch=steps,
+                validation_steps=val_steps,
+                shuffle=False,
+                callbacks=fit_callbacks,
+                verbose=fit_verbose,
+            )
         if head is not model:
             copy_head_weights(head, model)
     finally:

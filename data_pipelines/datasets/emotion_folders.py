@@ -11,9 +11,17 @@ text: title and description) and/or `<stem>.json` with any of `title`,
 You et al.'s Flickr set has 8 emotions (amusement, anger, awe, contentment,
 disgust, excitement, fear, sadness) labelled by 5 AMT workers; paper 004's
 Reddit set has 4 subreddits (happy, creepy, gore, rage). `meta` keeps upvotes
-and agreement; `split="popularity"` makes paper 004's split: per class, the
-top 10% posts by upvotes (or agreement) are the test set, the next 10% the
-validation set, the rest the training set.
+and agreement; `split="popularity"` makes paper 004's split: the top 10% of
+all posts by upvotes (or agreement) are the test set, the next 10% the
+validation set, the rest the training set ("for testing, we use the top 10%
+posts with the highest number of upvotes ... the next 10% ... for validation").
+
+Paper 004's Flickr filters (options): `min_agreement` keeps posts whose
+`agreement` (workers agreeing on the class) is at least that; `min_words`
+keeps posts whose title + description has more than that many words (the paper:
+more than 5); `english=True` keeps posts whose text looks English (a
+stop-word test, since the paper's language filter is not given: said in the
+ledger). Dropped posts are counted.
 """
 
 from __future__ import annotations
@@ -30,24 +38,36 @@ from data_pipelines.text_io import MAX_CAPTION_BYTES, read_caption
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".gif", ".bmp"}
 
 
-def popularity_split(posts, num_classes):
-    """Per class: top 10% by upvotes/agreement → test, next 10% → validation."""
-    out = {"train": [], "validation": [], "test": []}
-    for label in range(num_classes):
-        group = sorted(
-            (p for p in posts if p.label == label),
-            key=lambda p: (-(p.meta.get("upvotes") or p.meta.get("agreement") or 0), p.id),
-        )
-        tenth = max(1, round(len(group) * 0.1)) if len(group) >= 3 else 0
-        out["test"] += group[:tenth]
-        out["validation"] += group[tenth : 2 * tenth]
-        out["train"] += group[2 * tenth :]
-    return out
+ENGLISH_STOPWORDS = frozenset(
+    "the a an and or of to in on at for with is are was were be been it this that my your our their his her "
+    "i you we they he she me us them from by as not no so but if".split()
+)
+
+
+def looks_english(text: str) -> bool:
+    """A stop-word test: at least one of every eight words (and two words at least) is an English stop word."""
+    words = [w.strip(".,!?;:'\"()").lower() for w in text.split()]
+    hits = sum(w in ENGLISH_STOPWORDS for w in words)
+    return hits >= 2 and hits * 8 >= len(words)
+
+
+def popularity_split(posts, num_classes=None):
+    """Over all posts: top 10% by upvotes/agreement → test, the next 10% → validation, the rest → train."""
+    ranked = sorted(posts, key=lambda p: (-(p.meta.get("upvotes") or p.meta.get("agreement") or 0), p.id))
+    tenth = max(1, round(len(ranked) * 0.1)) if len(ranked) >= 3 else 0
+    return {"test": ranked[:tenth], "validation": ranked[tenth : 2 * tenth], "train": ranked[2 * tenth :]}
 
 
 @register_reader("emotion_folders")
 def read_emotion_folders(
-    path: str, report: DataReport, class_names=None, split: str = "file", **options
+    path: str,
+    report: DataReport,
+    class_names=None,
+    split: str = "file",
+    min_agreement: int | None = None,
+    min_words: int | None = None,
+    english: bool = False,
+    **options,
 ) -> MultimodalDataset:
     if not os.path.isdir(path):
         raise FileNotFoundError(f"{path}: no such folder")
@@ -87,6 +107,16 @@ def read_emotion_folders(
                     report.add("bad_row", meta_path, f"unreadable metadata: {e}")
             if text is None and os.path.exists(os.path.join(folder, stem + ".txt")):
                 text = read_caption(os.path.join(folder, stem + ".txt"), report)
+            where = os.path.join(folder, stem)
+            if min_agreement is not None and (meta.get("agreement") or 0) < min_agreement:
+                report.add("dropped_row", where, f"agreement {meta.get('agreement')} below {min_agreement}")
+                continue
+            if min_words is not None and len((text or "").split()) <= min_words:
+                report.add("dropped_row", where, f"{min_words} words of title and description or fewer")
+                continue
+            if english and not looks_english(text or ""):
+                report.add("dropped_row", where, "title and description do not look English")
+                continue
             if not images:
                 report.add("missing_image", os.path.join(folder, stem + ".jpg"), "text or metadata without an image")
             posts.append(
@@ -99,8 +129,15 @@ def read_emotion_folders(
                 )
             )
     splits = {"all": posts}
+    notes = []
     if split == "popularity":
         splits = popularity_split(posts, len(class_names))
+        notes.append(
+            f"popularity split over all posts: test = top 10% by upvotes/agreement "
+            f"({len(splits['test'])}), validation = the next 10% ({len(splits['validation'])})"
+        )
     elif split != "file":
         raise ValueError(f"split must be 'file' or 'popularity', got {split!r}")
-    return MultimodalDataset(name=os.path.basename(os.path.normpath(path)), class_names=class_names, splits=splits)
+    return MultimodalDataset(
+        name=os.path.basename(os.path.normpath(path)), class_names=class_names, splits=splits, notes=notes
+    )

@@ -10,10 +10,16 @@ scores):
 
 Labels follow paper 003, section 4.1.2: ANP score > 0.034 positive,
 < -0.034 negative, else neutral; with `num_classes=2` the neutral posts are
-dropped (counted). The post text is "title. description" (paper 003), and
-`min_words=10` keeps only posts with at least that many words of text (the
-paper's filter; 0 disables it; dropped posts are counted). Each post's `meta`
-holds `anp`, `anp_score` and `tags`.
+dropped (counted). Tables 1–4 of paper 003 were labelled from the text by a
+sentiment service instead (section 4.1.1): `label_file=PATH` (a CSV `id,label`
+with a class name or a score; a score is thresholded like an ANP score) gives
+such externally scored labels, and `balance_per_class=N` subsamples every class
+to N posts, seeded (the paper balanced to about 5K per class). The post text
+is "title. description" (paper 003); `min_words=10` keeps only posts whose
+title, description and tags together have at least that many words (the
+paper's filter; 0 disables it; dropped posts are counted). `split="random"`
+with `split_fractions=[0.7, 0.2, 0.1]` makes the paper's 70/20/10 split. Each
+post's `meta` holds `anp`, `anp_score` and `tags`.
 """
 
 from __future__ import annotations
@@ -38,10 +44,42 @@ def anp_label(score: float, num_classes: int = 3) -> int | None:
     return 1 if num_classes == 3 else None
 
 
+def _read_label_file(path: str, classes: tuple, num_classes: int, report: DataReport) -> dict[str, int | None]:
+    out = {}
+    for lineno, row in csv_records(path, report):
+        pid, raw = row.get("id", "").strip(), (row.get("label") or row.get("score") or "").strip()
+        if not pid or not raw:
+            report.add("bad_row", path, "expected id,label (or id,score)", lineno)
+            continue
+        if raw.lower() in classes:
+            out[pid] = classes.index(raw.lower())
+            continue
+        try:
+            out[pid] = anp_label(float(raw), num_classes)
+        except ValueError:
+            report.add(
+                "unknown_label", path, f"label {raw!r} is neither a class ({', '.join(classes)}) nor a score", lineno
+            )
+    return out
+
+
 @register_reader("vso")
-def read_vso(path: str, report: DataReport, num_classes: int = 3, min_words: int = 10, **options) -> MultimodalDataset:
+def read_vso(
+    path: str,
+    report: DataReport,
+    num_classes: int = 3,
+    min_words: int = 10,
+    label_file: str | None = None,
+    balance_per_class: int | None = None,
+    split: str = "file",
+    split_fractions=None,
+    seed: int = 0,
+    **options,
+) -> MultimodalDataset:
     if num_classes not in (2, 3):
         raise ValueError("num_classes must be 2 or 3")
+    classes = SENTIMENT_CLASSES if num_classes == 3 else SENTIMENT_CLASSES_2
+    external = _read_label_file(label_file, classes, num_classes, report) if label_file else None
     scores_file = os.path.join(path, "anp_sentiment.csv")
     meta_file = os.path.join(path, "metadata.csv")
     for f in (scores_file, meta_file):
@@ -59,9 +97,15 @@ def read_vso(path: str, report: DataReport, num_classes: int = 3, min_words: int
         if anp not in scores:
             report.add("unknown_label", meta_file, f"ANP {anp!r} has no sentiment score", lineno)
             continue
-        label = anp_label(scores[anp], num_classes)
+        if external is not None:
+            if pid not in external:
+                report.add("dropped_row", meta_file, f"post {pid} has no label in {label_file}", lineno)
+                continue
+            label = external[pid]
+        else:
+            label = anp_label(scores[anp], num_classes)
         if label is None:
-            report.add("dropped_row", meta_file, "neutral ANP in the 2-class setting", lineno)
+            report.add("dropped_row", meta_file, "neutral in the 2-class setting", lineno)
             continue
         if pid in seen:
             report.add("duplicate_id", meta_file, f"id {pid!r} repeated", lineno)
@@ -69,8 +113,9 @@ def read_vso(path: str, report: DataReport, num_classes: int = 3, min_words: int
         seen.add(pid)
         title, description = row.get("title", "").strip(), row.get("description", "").strip()
         text = " ".join(f"{title}. {description}".split()) if description else " ".join(title.split())
-        if min_words and len(text.split()) < min_words:
-            report.add("dropped_row", meta_file, f"fewer than {min_words} words of text", lineno)
+        tags = " ".join(row.get("tags", "").replace(",", " ").split())
+        if min_words and len(f"{text} {tags}".split()) < min_words:
+            report.add("dropped_row", meta_file, f"fewer than {min_words} words of title, description and tags", lineno)
             continue
         matches = glob.glob(os.path.join(path, "images", anp, pid + ".*"))
         image = matches[0] if matches else None
@@ -93,7 +138,31 @@ def read_vso(path: str, report: DataReport, num_classes: int = 3, min_words: int
                 },
             )
         )
-    classes = SENTIMENT_CLASSES if num_classes == 3 else SENTIMENT_CLASSES_2
+    notes = [f"labels from {label_file}" if label_file else "labels from the ANP sentiment scores (±0.034)"]
+    if balance_per_class:
+        import numpy as np
+
+        rng = np.random.default_rng(seed)
+        kept = []
+        for label in range(num_classes):
+            group = [p for p in posts if p.label == label]
+            if len(group) > balance_per_class:
+                group = [group[i] for i in sorted(rng.choice(len(group), balance_per_class, replace=False))]
+            kept += group
+        notes.append(
+            f"classes subsampled to at most {balance_per_class} posts each (seed {seed}): "
+            f"{len(kept)} of {len(posts)} posts"
+        )
+        posts = sorted(kept, key=lambda p: p.id)
+    splits = {"all": posts}
+    if split == "random":
+        from data_pipelines.splits import stratified_split
+
+        fractions = list(split_fractions or (0.8, 0.1, 0.1))
+        splits = stratified_split(posts, dict(zip(("train", "validation", "test"), fractions)), seed=seed)
+        notes.append("split: seeded stratified " + "/".join(f"{round(100 * f)}" for f in fractions) + f" (seed {seed})")
+    elif split != "file":
+        raise ValueError(f"split must be 'file' or 'random', got {split!r}")
     return MultimodalDataset(
-        name=os.path.basename(os.path.normpath(path)) or "vso", class_names=classes, splits={"all": posts}
+        name=os.path.basename(os.path.normpath(path)) or "vso", class_names=classes, splits=splits, notes=notes
     )

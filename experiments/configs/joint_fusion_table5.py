@@ -5,7 +5,7 @@ The single-input classifiers, and the joint and common space fusion models
 the image removed ("text") from every test post.
 """
 
-from experiments.configs.joint_fusion_table4 import base
+from experiments.configs.joint_fusion_table4 import TEXT_BASELINE, base, common_space_row
 
 P = {  # reddit image, reddit text, flickr image, flickr text
     "single": (77.48, 78.4, 56.869, 88.3),
@@ -26,7 +26,12 @@ def get_config(smoke: bool = False) -> dict:
             "overrides": {"hidden_dim": None},
             "paper": acc(P["single"][0], P["single"][2]),
         },
-        {"name": "Text classifier", "model": "joint_fusion_text_only", "paper": acc(P["single"][1], P["single"][3])},
+        {
+            "name": "Text classifier",
+            "model": "joint_fusion_text_only",
+            "paper": acc(P["single"][1], P["single"][3]),
+            "departures": [TEXT_BASELINE],
+        },
         {"name": "Joint fusion (both)", "model": "joint_fusion", "paper": {}},
         {
             "name": "Joint fusion, image only",
@@ -42,12 +47,7 @@ def get_config(smoke: bool = False) -> dict:
             "drop": "image",
             "paper": acc(P["joint"][1], P["joint"][3]),
         },
-        {
-            "name": "Common space fusion (both)",
-            "model": "common_space_fusion",
-            "overrides": {"num_negatives": 3, "classification_weight": 3.0},
-            "paper": {},
-        },
+        common_space_row("Common space fusion (both)", {}),
         {
             "name": "Common space, image only",
             "kind": "without",

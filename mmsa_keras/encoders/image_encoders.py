@@ -114,7 +114,12 @@ def set_trainable_top_blocks(backbone: keras.Model, unfreeze, pattern: str) -> l
 
 
 def keras_application(
-    name: str, weights=None, image_size: int | None = None, unfreeze=0, encoder_name: str | None = None
+    name: str,
+    weights=None,
+    image_size: int | None = None,
+    unfreeze=0,
+    encoder_name: str | None = None,
+    input_preprocessing: str = "default",
 ) -> keras.Model:
     """A keras.applications backbone under the image-encoder contract.
 
@@ -125,6 +130,10 @@ def keras_application(
             (random initialisation).
         image_size: input side (default: the network's own, 224 or 299).
         unfreeze: 0 (frozen, the default), k (the top k blocks), or "all".
+        input_preprocessing: "default" (the network's own `preprocess_input`,
+            so the pipeline feeds 0..255 pixels) or "none" (the pipeline has
+            already normalised the pixels, e.g. by the training split's
+            per-channel mean/std as paper 000 did).
 
     The model takes 0..255 RGB images and applies the network's own
     `preprocess_input` (`ApplicationPreprocessing`), so the data pipeline uses
@@ -152,25 +161,28 @@ def keras_application(
         else:
             backbone.load_weights(weights)
     set_trainable_top_blocks(backbone, unfreeze, pattern)
+    if input_preprocessing not in ("default", "none"):
+        raise ValueError(f"input_preprocessing must be default or none, got {input_preprocessing!r}")
     images = keras.Input((size, size, 3), name="images")
-    feature_map = backbone(ApplicationPreprocessing(mode, name="preprocess_input")(images))
+    x = images if input_preprocessing == "none" else ApplicationPreprocessing(mode, name="preprocess_input")(images)
+    feature_map = backbone(x)
     pooled = keras.layers.GlobalAveragePooling2D(name="avg_pool")(feature_map)
     return keras.Model(images, {"pooled_output": pooled, "feature_map": feature_map}, name=encoder_name or name)
 
 
-def resnet50(weights=None, image_size=None, unfreeze=0):
+def resnet50(weights=None, image_size=None, unfreeze=0, input_preprocessing="default"):
     """ResNet-50 (papers 000, 002, 003): pooled 2048-d and the 7x7x2048 map."""
-    return keras_application("resnet50", weights, image_size, unfreeze)
+    return keras_application("resnet50", weights, image_size, unfreeze, input_preprocessing=input_preprocessing)
 
 
-def mobilenet_v2(weights=None, image_size=None, unfreeze=0):
-    """MobileNetV2 (paper 001): average-pooled 1280-d."""
-    return keras_application("mobilenet_v2", weights, image_size, unfreeze)
+def mobilenet_v2(weights=None, image_size=None, unfreeze=0, input_preprocessing="default"):
+    """MobileNetV2 (paper 001): average-pooled 1280-d and the 7x7x1280 map."""
+    return keras_application("mobilenet_v2", weights, image_size, unfreeze, input_preprocessing=input_preprocessing)
 
 
-def inception_v3(weights=None, image_size=None, unfreeze=0):
+def inception_v3(weights=None, image_size=None, unfreeze=0, input_preprocessing="default"):
     """InceptionV3 (paper 004): pooled 2048-d."""
-    return keras_application("inception_v3", weights, image_size, unfreeze)
+    return keras_application("inception_v3", weights, image_size, unfreeze, input_preprocessing=input_preprocessing)
 
 
 def alexnet(weights=None, image_size: int = 227, unfreeze=0, name: str = "alexnet") -> keras.Model:

@@ -3,7 +3,7 @@ import pytest
 
 from mmsa_keras.models.base import class_scores
 from mmsa_keras.registry import create_model, list_models
-from tests.helpers import assert_model_round_trip, assert_one_fit_step, random_inputs
+from tests.helpers import random_inputs, run_model_test
 
 TINY = dict(
     text_encoder="small_transformer",
@@ -29,24 +29,11 @@ def _overrides(name, mode):
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("mode", ["raw", "features"])
 def test_build_fit_round_trip_and_missing_modalities(name, mode, tmp_path):
-    model = create_model(name, **_overrides(name, mode))
-    inputs = random_inputs(model, batch_size=4)
-    probs = np.asarray(class_scores(model(inputs)))
-    assert probs.shape == (4, 3)
+    model = run_model_test(
+        lambda: create_model(name, **_overrides(name, mode)), tmp_path, mixed_precision=mode == "raw"
+    )
+    probs = np.asarray(class_scores(model(random_inputs(model, batch_size=4))))
     np.testing.assert_allclose(probs.sum(-1), 1.0, rtol=1e-5)
-    assert_one_fit_step(model, inputs)
-    assert_model_round_trip(model, inputs, tmp_path)
-    for absent in ({"image_present": 0.0}, {"text_present": 0.0}, {"image_present": 0.0, "text_present": 0.0}):
-        batch = dict(inputs)
-        for key, value in absent.items():
-            if key in batch:
-                batch[key] = np.full_like(batch[key], value)
-                if key == "text_present" and "padding_mask" in batch:
-                    batch["padding_mask"] = np.zeros_like(batch["padding_mask"])
-                if key == "text_present" and "text_feature_mask" in batch:
-                    batch["text_feature_mask"] = np.zeros_like(batch["text_feature_mask"])
-        out = np.asarray(class_scores(model(batch)))
-        assert np.all(np.isfinite(out)) and np.allclose(out.sum(-1), 1.0, rtol=1e-5)
 
 
 @pytest.mark.parametrize("name", ["native_cat", "native_combine", "cmac", "hstec", "ote"])
@@ -111,3 +98,16 @@ def test_registry_lists_models_with_paper_and_table():
     assert all(specs[n].paper == "002" for n in NAMES)
     with pytest.raises(ValueError, match="unknown model"):
         create_model("no_such_model")
+
+
+def test_every_registered_model_goes_through_run_model_test():
+    """The per-paper model tests together cover every registry name with `run_model_test`."""
+    from tests.mmsa_keras import (
+        test_instagram_and_mvsa_models,
+        test_joint_fusion_models,
+        test_mvso_gated_models,
+    )
+
+    covered = set(NAMES) | set(test_joint_fusion_models.NAMES) | {n for n, _ in test_mvso_gated_models.CASES}
+    covered |= {n for n, _ in test_instagram_and_mvsa_models.CASES} | {"wann"}  # wann: its own Sequential test
+    assert {s.name for s in list_models()} == covered

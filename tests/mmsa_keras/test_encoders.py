@@ -147,3 +147,62 @@ def test_kaggle_preset_download_path_on_local_files(tmp_path, monkeypatch):
     assert handles and all(h.startswith("keras/bert/keras/bert_tiny_en_uncased") for h in handles)
     assert enc.output["sequence_output"].shape[-1] == 384  # the local preset's width
     shutil.rmtree(local)
+
+
+def _grouped_reference(x, data):
+    """AlexNet as Caffe computes it: grouped convolutions (tf.split), no normalisation, from the .npy arrays."""
+    import tensorflow as tf
+
+    from mmsa_keras.encoders.alexnet_weights import GROUPS
+
+    def conv(x, name, stride, padding):
+        w, b = data[name]
+        groups = GROUPS[name]
+        xs = tf.split(x, groups, axis=-1)
+        ws = tf.split(w, groups, axis=-1)
+        out = tf.concat([tf.nn.conv2d(a, k, stride, padding) for a, k in zip(xs, ws)], axis=-1)
+        return tf.nn.relu(out + b)
+
+    def pool(x):
+        return tf.nn.max_pool2d(x, 3, 2, "VALID")
+
+    x = pool(conv(x, "conv1", 4, "VALID"))
+    x = pool(conv(x, "conv2", 1, "SAME"))
+    x = conv(x, "conv3", 1, "SAME")
+    x = conv(x, "conv4", 1, "SAME")
+    x = pool(conv(x, "conv5", 1, "SAME"))
+    x = tf.reshape(x, (x.shape[0], -1))
+    x = tf.nn.relu(x @ data["fc6"][0] + data["fc6"][1])
+    return tf.nn.relu(x @ data["fc7"][0] + data["fc7"][1])
+
+
+def test_caffe_alexnet_weights_convert_to_the_same_fc7(tmp_path):
+    """Grouped Caffe kernels become block-diagonal ones: the converted AlexNet computes Caffe's fc7 exactly."""
+    from mmsa_keras.encoders.alexnet_weights import convert_caffe_alexnet
+    from mmsa_keras.layers.image_preprocessing import ApplicationPreprocessing
+
+    rng = np.random.default_rng(0)
+    shapes = {
+        "conv1": (11, 11, 3, 96),
+        "conv2": (5, 5, 48, 256),
+        "conv3": (3, 3, 256, 384),
+        "conv4": (3, 3, 192, 384),
+        "conv5": (3, 3, 192, 256),
+        "fc6": (9216, 4096),
+        "fc7": (4096, 4096),
+    }
+    data = {
+        k: [rng.normal(0, 0.01, s).astype("float32"), rng.normal(0, 0.01, s[-1]).astype("float32")]
+        for k, s in shapes.items()
+    }
+    src = tmp_path / "bvlc_alexnet.npy"
+    np.save(src, np.array(data, dtype=object), allow_pickle=True)
+    out = convert_caffe_alexnet(str(src), str(tmp_path / "alexnet.weights.h5"))
+    enc = build_image_encoder("alexnet", weights=out)
+    images = rng.uniform(0, 255, (2, 227, 227, 3)).astype("float32")
+    got = np.asarray(enc(images, training=False)["pooled_output"])
+    caffe_input = np.asarray(ApplicationPreprocessing("caffe")(images))
+    expected = np.asarray(_grouped_reference(caffe_input, data))
+    np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-4)
+    with pytest.raises(ValueError, match="no ImageNet weights"):
+        build_image_encoder("alexnet", weights="imagenet")

@@ -4,7 +4,7 @@ import pytest
 
 from mmsa_keras.models.base import class_scores
 from mmsa_keras.registry import create_model
-from tests.helpers import assert_model_round_trip, assert_one_fit_step, random_inputs
+from tests.helpers import random_inputs, run_model_test
 
 RAW = dict(
     text_encoder="small_transformer",
@@ -13,6 +13,7 @@ RAW = dict(
     image_encoder_config={"image_size": 16, "filters": (4,), "output_dim": 8},
 )
 FEATURES = dict(text_feature_shape=(12,), image_feature_shape=(20,))
+SEQUENCE_FEATURES = dict(text_feature_shape=(6, 12), image_feature_shape=(9, 20))
 SMALL = {
     "instagram_image_cnn": dict(hidden_dim=8),
     "instagram_text_classifier": {},
@@ -25,11 +26,13 @@ CASES = [(n, m) for n in sorted(SMALL) for m in ("raw", "features")] + [("instag
 
 @pytest.mark.parametrize("name,mode", CASES)
 def test_build_fit_round_trip_and_missing_modalities(name, mode, tmp_path):
-    model = create_model(name, **(RAW if mode == "raw" else FEATURES), **SMALL.get(name, {}))
+    features = SEQUENCE_FEATURES if name == "mvsa_mha_fusion" else FEATURES
+    model = run_model_test(
+        lambda: create_model(name, **(RAW if mode == "raw" else features), **SMALL.get(name, {})),
+        tmp_path,
+        mixed_precision=mode == "raw",
+    )
     inputs = random_inputs(model, batch_size=4)
-    assert np.asarray(class_scores(model(inputs))).shape == (4, 3)
-    assert_one_fit_step(model, inputs)
-    assert_model_round_trip(model, inputs, tmp_path)
     batch = {k: (np.zeros_like(v) if k.endswith("_present") or k == "padding_mask" else v) for k, v in inputs.items()}
     out = np.asarray(class_scores(model(batch)))
     assert np.all(np.isfinite(out)) and np.allclose(out.sum(-1), 1.0, rtol=1e-5)
@@ -68,3 +71,16 @@ def test_instagram_pipeline_freezes_given_models_and_feeds_the_wann_their_probab
     p_txt[2] = 1.0 / 3  # absent caption: uniform, no evidence
     expected = np.asarray(pipeline.get_layer("wann")(np.concatenate([p_img, p_txt], axis=1)))
     np.testing.assert_allclose(out["probabilities"], expected, rtol=1e-5, atol=1e-6)
+
+
+def test_mvsa_mha_fusion_attends_over_the_image_map_tokens():
+    """The text token attends over the spatial map's positions: real attention weights, not a constant 1."""
+    model = create_model("mvsa_mha_fusion", **SEQUENCE_FEATURES, **SMALL["mvsa_mha_fusion"])
+    inputs = random_inputs(model, batch_size=2)
+    query = keras.Model(model.input, [model.get_layer("text_token").output, model.get_layer("image_presence").output])
+    t, i = query(inputs)
+    assert tuple(i.shape) == (2, 9, 16)  # 9 positions, projected to image_projection_dim
+    attention = model.get_layer("attention").attention
+    _, scores = attention(t, i, return_attention_scores=True)
+    scores = np.asarray(scores)
+    assert scores.shape[-1] == 9 and np.allclose(scores.sum(-1), 1.0, atol=1e-5) and scores.max() < 1.0

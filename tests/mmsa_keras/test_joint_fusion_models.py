@@ -3,7 +3,7 @@ import pytest
 
 from mmsa_keras.models.base import class_scores
 from mmsa_keras.registry import create_model
-from tests.helpers import assert_model_round_trip, assert_one_fit_step, random_inputs
+from tests.helpers import random_inputs, run_model_test
 
 TINY = dict(
     text_encoder="bag_of_embeddings",
@@ -35,12 +35,10 @@ def test_build_fit_round_trip_and_missing_modalities(name, mode, tmp_path):
     overrides = dict(TINY if mode == "raw" else FEATURES, hidden_dim=6)
     if name == "joint_fusion_image_only":
         overrides["hidden_dim"] = None
-    model = create_model(name, **overrides)
+    model = run_model_test(
+        lambda: create_model(name, **overrides), tmp_path, batch_size=6, num_classes=4, mixed_precision=mode == "raw"
+    )
     inputs = random_inputs(model, batch_size=6)
-    probs = np.asarray(class_scores(model(inputs)))
-    assert probs.shape == (6, 4)
-    assert_one_fit_step(model, inputs, num_classes=4)
-    assert_model_round_trip(model, inputs, tmp_path)
     for absent in ({"image_present": 0.0}, {"text_present": 0.0}, {"image_present": 0.0, "text_present": 0.0}):
         batch = dict(inputs)
         for key, value in absent.items():

@@ -4,7 +4,7 @@ import pytest
 from mmsa_keras.label_vectors import default_label_vectors, load_glove_label_vectors
 from mmsa_keras.models.base import class_scores
 from mmsa_keras.registry import create_model
-from tests.helpers import assert_model_round_trip, assert_one_fit_step, random_inputs
+from tests.helpers import random_inputs, run_model_test
 
 RAW = dict(
     text_encoder="bilstm",
@@ -38,11 +38,10 @@ CASES = [
 @pytest.mark.parametrize("name,mode", CASES)
 def test_build_fit_round_trip_and_missing_modalities(name, mode, tmp_path):
     overrides = {**(RAW if mode == "raw" else FEATURES), "num_classes": 2, **SMALL[name]}
-    model = create_model(name, **overrides)
+    model = run_model_test(
+        lambda: create_model(name, **overrides), tmp_path, num_classes=2, mixed_precision=mode == "raw"
+    )
     inputs = random_inputs(model, batch_size=4)
-    assert np.asarray(class_scores(model(inputs))).shape == (4, 2)
-    assert_one_fit_step(model, inputs, num_classes=2)
-    assert_model_round_trip(model, inputs, tmp_path)
     batch = {k: (np.zeros_like(v) if k.endswith("_present") or k == "padding_mask" else v) for k, v in inputs.items()}
     assert np.all(np.isfinite(np.asarray(class_scores(model(batch)))))
 

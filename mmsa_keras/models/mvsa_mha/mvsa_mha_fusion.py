@@ -23,10 +23,14 @@ class MVSAMHAFusion(MultimodalModel):
 
     The two projections have different widths, so the attention is read as
     PyTorch's `MultiheadAttention(embed_dim=128, kdim=vdim=1280)`: the text
-    token queries the image token. The attention output is added to the text
-    token (residual), so a post without an image keeps its text evidence and a
-    post without text is classified from the attended image. Weighted F1 is the
-    selection metric (experiment config).
+    token queries the image. Over a single pooled image token the attention
+    weights are identically 1 and the "attention" is a linear map, so the
+    image side is the MobileNetV2 7x7 map as 49 tokens, each projected to
+    `image_projection_dim` (`image_tokens="map"`, the default; `"pooled"`
+    keeps the single-token formulation). The attention output is added to
+    the text token (residual), so a post without an image keeps its text
+    evidence and a post without text is classified from the attended image.
+    Weighted F1 is the selection metric (experiment config).
 
     Args:
         text_encoder, image_encoder / feature shapes: raw or feature mode
@@ -38,11 +42,13 @@ class MVSAMHAFusion(MultimodalModel):
         text_projection_dim: int. Default 128. image_projection_dim: int. Default 1280.
         num_heads: int. Default 8. hidden_dim: int. Classifier width. Default 128.
         dropout: float. Default 0.3.
+        image_tokens: "map" (the spatial map's positions, default) or "pooled" (one token).
     """
 
     paper = "001"
     table = "Results (fusion)"
     text_feature = "mean_output"
+    uses_sequences = True
 
     def __init__(
         self,
@@ -59,8 +65,11 @@ class MVSAMHAFusion(MultimodalModel):
         dropout=0.3,
         text_model=None,
         image_model=None,
+        image_tokens="map",
         **kwargs,
     ):
+        if image_tokens not in ("map", "pooled"):
+            raise ValueError(f"image_tokens must be 'map' or 'pooled', got {image_tokens!r}")
         # the paper's two stages: encoders fine-tuned inside the unimodal models, then reused here
         # (in feature mode the stored features already come from those frozen encoders)
         if text_model is not None and text_feature_shape is None:
@@ -79,10 +88,19 @@ class MVSAMHAFusion(MultimodalModel):
             t = text["pooled"]
         t = keras.layers.Dense(text_projection_dim, name="text_projection")(t)
         t = masked_by_presence(t, text["present"], "text_presence")
-        i = keras.layers.Dense(image_projection_dim, name="image_projection")(image["pooled"])
-        i = masked_by_presence(i, image["present"], "image_presence")
         t_token = keras.layers.Reshape((1, text_projection_dim), name="text_token")(t)
-        i_token = keras.layers.Reshape((1, image_projection_dim), name="image_token")(i)
+        if image_tokens == "map":
+            if "sequence" not in image:
+                raise ValueError(
+                    "image_tokens='map' needs the image's spatial map: an image encoder returning "
+                    "feature_map, or image_feature_shape=(positions, channels)"
+                )
+            i_token = keras.layers.Dense(image_projection_dim, name="image_projection")(image["sequence"])
+            i_token = masked_by_presence(i_token, image["present"], "image_presence")
+        else:
+            i = keras.layers.Dense(image_projection_dim, name="image_projection")(image["pooled"])
+            i = masked_by_presence(i, image["present"], "image_presence")
+            i_token = keras.layers.Reshape((1, image_projection_dim), name="image_token")(i)
         attended = CrossModalAttention(
             num_heads,
             max(1, text_projection_dim // num_heads),
@@ -109,4 +127,5 @@ class MVSAMHAFusion(MultimodalModel):
             num_heads=num_heads,
             hidden_dim=hidden_dim,
             dropout=dropout,
+            image_tokens=image_tokens,
         )
