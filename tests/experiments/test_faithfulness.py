@@ -318,7 +318,6 @@ def test_17_popularity_split_is_global_and_flickr_filters_apply(tmp_path):
 
 
 def test_17_glove_initialises_the_word_embeddings(tmp_path):
-    from data_pipelines.pipeline import Preprocessor
     from data_pipelines.post import Post
     from mmsa_keras.config import TrainConfig
 
