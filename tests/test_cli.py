@@ -309,3 +309,107 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_weights(data, tmp_path):
     assert len(a) == len(b)
     for x, y in zip(a, b):
         np.testing.assert_array_equal(x, y)
+
+
+def test_serve_answers_real_requests_on_localhost(data, trained, tmp_path):
+    """`mmsa serve` in its own process: health, text, image, batches, concurrency, size limit, bad input."""
+    import base64
+    import threading
+    import urllib.error
+    import urllib.request
+
+    export = tmp_path / "export"
+    mmsa("export", trained, export)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mmsa_keras.cli", "serve", str(export), "--port", "0", "--max-request-bytes", "200000"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline()
+        assert "serving" in line, line + proc.stderr.read()
+        url = line.split("http://")[1].split()[0]
+        assert url.startswith("127.0.0.1:")
+
+        def call(path, payload=None, raw=None):
+            body = raw if raw is not None else (None if payload is None else json.dumps(payload).encode())
+            req = urllib.request.Request(f"http://{url}{path}", data=body, headers={"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(req, timeout=120) as r:
+                    return r.status, json.loads(r.read())
+            except urllib.error.HTTPError as e:
+                return e.code, json.loads(e.read())
+
+        status, health = call("/health")
+        assert status == 200 and health["classes"] == ["negative", "neutral", "positive"]
+        image = base64.b64encode((data / "data" / "1.jpg").read_bytes()).decode()
+        status, out = call(
+            "/predict",
+            {
+                "posts": [
+                    {"text": "so happy"},
+                    {"image_b64": image},
+                    {"text": "meh", "image_b64": base64.b64encode(b"junk").decode()},
+                ]
+            },
+        )
+        assert status == 200 and len(out["predictions"]) == 3
+        assert all(abs(sum(p["probabilities"].values()) - 1) < 1e-3 for p in out["predictions"])
+        assert call("/predict", {"text": "one post"})[1]["predictions"][0]["label"] in health["classes"]
+        results = []
+        threads = [
+            threading.Thread(target=lambda i=i: results.append(call("/predict", {"text": f"post {i}"})))
+            for i in range(8)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(results) == 8 and all(s == 200 for s, _ in results)
+        assert call("/predict", raw=b"{not json")[0] == 400
+        assert call("/predict", {"posts": [{"image_b64": "***"}]})[0] == 400
+        assert call("/predict", {"posts": [{"text": "x" * 300_000}]})[0] == 413
+        assert call("/nope")[0] == 404
+        assert call("/predict", {"posts": []}) == (200, {"predictions": []})
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_evaluate_a_run_on_another_dataset(trained, tmp_path):
+    other = tmp_path / "other"
+    mmsa("datasets", "make-synthetic", other, "--posts", "60", "--image-size", "32", "--seed", "7")
+    out = mmsa("evaluate", trained, "--data-dir", other, "--format", "mvsa", "--split", "all", "--json")
+    result = json.loads(out.stdout)
+    assert result["n"] == 60 and set(result) >= {"accuracy", "weighted_f1", "macro_f1", "n"}
+    assert 0 <= result["accuracy"] <= 1 and (trained / "evaluations" / "metrics.json").exists()
+    assert "no 'test' split" in mmsa("evaluate", trained, "--data-dir", other, "--format", "mvsa", check=False).stderr
+    table = tmp_path / "emotions.csv"
+    table.write_text("id,text,label\na,so happy,joy\nb,so sad,anger\n")
+    proc = mmsa("evaluate", trained, "--data-dir", table, "--format", "table", "--split", "all", check=False)
+    assert proc.returncode == 1 and "does not predict" in proc.stderr
+
+
+def test_baselines_from_the_command_line(data):
+    out = json.loads(
+        mmsa("baseline", "tfidf-svm", "--data-dir", data, "--format", "mvsa", "--json", "--param", "cv=2").stdout
+    )
+    assert set(out) >= {"accuracy", "weighted_f1", "macro_f1", "n"} and out["best_params"]
+    rf = json.loads(
+        mmsa(
+            "baseline",
+            "random-forest",
+            "--data-dir",
+            data,
+            "--format",
+            "mvsa",
+            "--json",
+            "--param",
+            'param_grid={"n_estimators": [10], "max_depth": [4]}',
+            "--param",
+            "cv=2",
+        ).stdout
+    )
+    assert 0 <= rf["accuracy"] <= 1
