@@ -274,10 +274,22 @@ def extract_features(
     )
     done_now = 0
 
+    hub = modality == "text" and getattr(preprocessor.tokenizer, "kind", "") == "keras_hub"
+
     @tf.function(reduce_retracing=True)
     def run(batch):
+        full = batch
+        if hub:  # masked padding: trimming it changes nothing at the real tokens and saves the compute
+            from data_pipelines.pipeline import trim_padding
+
+            batch = trim_padding(batch)
         out = encoder(batch if isinstance(encoder.input, dict) else batch["images"], training=False)
-        return _select(out, batch, modality, sequences)
+        selected = _select(out, batch, modality, sequences)
+        if hub and sequences:  # back to the full length for the store (the padding stays masked)
+            pad = tf.shape(full["padding_mask"])[1] - tf.shape(batch["padding_mask"])[1]
+            selected["sequence_output"] = tf.pad(selected["sequence_output"], [[0, 0], [0, pad], [0, 0]])
+            selected["padding_mask"] = full["padding_mask"]
+        return selected
 
     if callable(image_cache):  # built only now that extraction has to run
         image_cache = image_cache() if modality == "image" else None

@@ -45,6 +45,21 @@ def class_weights_for(posts: list[Post], num_classes: int, spec) -> np.ndarray |
     return np.asarray(spec, np.float32)
 
 
+TOKEN_KEYS = ("token_ids", "padding_mask", "segment_ids")
+
+
+def trim_padding(inputs: dict) -> dict:
+    """Cut the token inputs to the longest unpadded sequence of the batch (at least one position).
+
+    For encoders whose padding is masked and whose positions count from the
+    start (keras-hub backbones), the outputs at the real tokens do not change.
+    """
+    if "padding_mask" not in inputs:
+        return inputs
+    length = tf.maximum(tf.reduce_max(tf.reduce_sum(tf.cast(inputs["padding_mask"], tf.int32), axis=1)), 1)
+    return {k: (v[:, :length] if k in TOKEN_KEYS else v) for k, v in inputs.items()}
+
+
 class Preprocessor:
     """Turns posts (or raw strings and image bytes) into model inputs.
 
@@ -181,14 +196,18 @@ class Preprocessor:
             inputs.update(self.tokenizer(self.transform_texts(texts)))
         return inputs
 
-    def serve(self, text: tf.Tensor, image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
+    def serve(self, text: tf.Tensor, image_bytes: tf.Tensor, trim: bool = True) -> dict[str, tf.Tensor]:
         """Raw strings and encoded image bytes (`""` = no image) → model inputs.
 
         Never raises for bad bytes: an undecodable, oversized or empty image is
-        a missing image for that post alone.
+        a missing image for that post alone. With `trim`, the token inputs of a
+        pretrained (keras-hub) encoder are cut to the batch's longest caption:
+        the padding is masked, so the outputs are the same and a short caption
+        costs less.
         """
         images, present = safe_decode_batch(image_bytes, self.image_size, self.source_size)
-        return self.finish_batch(images, present, text)
+        inputs = self.finish_batch(images, present, text)
+        return trim_padding(inputs) if trim and getattr(self.tokenizer, "kind", "") == "keras_hub" else inputs
 
     # --------------------------------------------------------------- datasets
     def stream(
