@@ -64,6 +64,7 @@ def sweep(mode, data_dir, work, args):
                 image_size=args.image_size,
                 text_encoder="minilm_l6",
                 image_encoder="resnet50",
+                image_weights="none",
                 augment=False,
                 patience=args.epochs,
                 verbose=0,

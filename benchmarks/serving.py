@@ -74,25 +74,47 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as tmp:
         data = os.path.join(tmp, "data")
         make_synthetic(data, posts=200, image_size=64, seed=0)
-        image = os.path.join(data, "data", sorted(f for f in os.listdir(os.path.join(data, "data"))
-                                                  if f.endswith(".jpg"))[0])
+        image = os.path.join(
+            data, "data", sorted(f for f in os.listdir(os.path.join(data, "data")) if f.endswith(".jpg"))[0]
+        )
         for model in args.models.split(","):
             run = os.path.join(tmp, model)
-            train(TrainConfig(model=model, data_dir=data, out=run, epochs=1, text_encoder="minilm_l6",
-                              image_encoder="small_cnn", verbose=0, feature_store=os.path.join(tmp, "store")))
+            train(
+                TrainConfig(
+                    model=model,
+                    data_dir=data,
+                    out=run,
+                    epochs=1,
+                    text_encoder="minilm_l6",
+                    image_encoder="small_cnn",
+                    verbose=0,
+                    feature_store=os.path.join(tmp, "store"),
+                )
+            )
             export = os.path.join(run, "export")
             export_run(run, export)
-            proc = subprocess.run([sys.executable, "-c", MEASURE, export, image, str(args.calls), str(args.batches)],
-                                  capture_output=True, text=True, timeout=1800)
+            proc = subprocess.run(
+                [sys.executable, "-c", MEASURE, export, image, str(args.calls), str(args.batches)],
+                capture_output=True,
+                text=True,
+                timeout=1800,
+            )
             line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")), None)
             if line is None:
                 raise SystemExit(proc.stderr[-3000:])
-            r = json.loads(line[len("RESULT"):])
-            rows.append([f"{model} (MiniLM-L6 + small CNN)", f"{r['load_s']:.2f}", f"{r['p50_ms']:.1f}",
-                         f"{r['p95_ms']:.1f}", f"{r['posts_per_s']:.0f}", f"{r['peak_rss_mib']:.0f}"])
+            r = json.loads(line[len("RESULT") :])
+            rows.append(
+                [
+                    f"{model} (MiniLM-L6 + small CNN)",
+                    f"{r['load_s']:.2f}",
+                    f"{r['p50_ms']:.1f}",
+                    f"{r['p95_ms']:.1f}",
+                    f"{r['posts_per_s']:.0f}",
+                    f"{r['peak_rss_mib']:.0f}",
+                ]
+            )
     print(f"\nexported SavedModel, `serve` signature, one post = caption + 64px JPEG; {os.cpu_count()} CPU cores\n")
-    print_table(["model", "load (s)", "one post p50 (ms)", "p95 (ms)", "batch 64 (posts/s)", "peak RSS (MiB)"],
-                rows)
+    print_table(["model", "load (s)", "one post p50 (ms)", "p95 (ms)", "batch 64 (posts/s)", "peak RSS (MiB)"], rows)
 
 
 if __name__ == "__main__":

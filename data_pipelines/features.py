@@ -33,6 +33,7 @@ import math
 import os
 import shutil
 import time
+import weakref
 
 import numpy as np
 import tensorflow as tf
@@ -108,14 +109,28 @@ def preprocessing_fingerprint(preprocessor, modality: str) -> str:
     return _sha({"tokenizer": config, "vocabulary": vocab})
 
 
+_ENCODER_FINGERPRINTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def encoder_fingerprints(encoder) -> tuple[str, str]:
+    """(architecture, weights) fingerprints; remembered for an encoder with nothing trainable (frozen)."""
+    if not encoder.trainable_weights and encoder in _ENCODER_FINGERPRINTS:
+        return _ENCODER_FINGERPRINTS[encoder]
+    out = (architecture_fingerprint(encoder), weights_fingerprint(encoder))
+    if not encoder.trainable_weights:
+        _ENCODER_FINGERPRINTS[encoder] = out
+    return out
+
+
 def store_key(encoder, modality: str, posts: list[Post], preprocessor) -> tuple[str, dict]:
     """The store key of an encoder's outputs over `posts` (see the module docstring)."""
     posts = sorted({p.id: p for p in posts}.values(), key=lambda p: p.id)
+    architecture, weights = encoder_fingerprints(encoder)
     parts = {
         "format": FORMAT_VERSION,
         "modality": modality,
-        "encoder": architecture_fingerprint(encoder),
-        "weights": weights_fingerprint(encoder),
+        "encoder": architecture,
+        "weights": weights,
         "preprocessing": preprocessing_fingerprint(preprocessor, modality),
         "posts": posts_fingerprint(posts, modality),
     }

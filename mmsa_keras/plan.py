@@ -26,6 +26,8 @@ from mmsa_keras.config import FEATURE_MODES, MONITORS, OPTIMIZERS, PRECISIONS, S
 from mmsa_keras.errors import UsageError
 
 FALLBACK_ENCODERS = {"text": "small_transformer", "image": "small_cnn"}
+#: frozen encoders built in this process, by their settings (see `EncoderPlan.build(reuse=True)`)
+_FROZEN_ENCODERS: dict[str, Any] = {}
 #: text encoders trained from scratch take these from the data (the fitted tokenizer)
 DATA_DERIVED = {"text": ("vocabulary_size", "sequence_length"), "image": ("image_size",)}
 
@@ -74,9 +76,26 @@ class EncoderPlan:
                     kwargs.setdefault("image_size", preprocessor.image_size)
         return kwargs
 
-    def build(self, preprocessor=None, seed: int | None = None):
+    def build(self, preprocessor=None, seed: int | None = None, reuse: bool = False):
         """Build the encoder; with `seed`, its random initialisation depends on (seed, modality) alone,
-        so `mmsa features extract` and `mmsa train` build the same randomly initialised encoder."""
+        so `mmsa features extract` and `mmsa train` build the same randomly initialised encoder.
+
+        With `reuse`, a frozen encoder built before in this process with the same settings is returned
+        (its weights never change, so every head of a sweep can share it)."""
+
+        key = None
+        if reuse and self.frozen and not self.glove:
+            key = json.dumps(
+                [dataclasses.asdict(self), self.build_kwargs(preprocessor), seed], sort_keys=True, default=str
+            )
+            if key in _FROZEN_ENCODERS:
+                return _FROZEN_ENCODERS[key]
+        encoder = self._build(preprocessor, seed)
+        if key is not None:
+            _FROZEN_ENCODERS[key] = encoder
+        return encoder
+
+    def _build(self, preprocessor=None, seed: int | None = None):
         from mmsa_keras.encoders import build_image_encoder, build_text_encoder
 
         if seed is not None:
@@ -217,10 +236,14 @@ class RunPlan:
         return get_spec(self.model).text_feature
 
     def build_encoders(self, preprocessor) -> dict:
-        """Every encoder, each seeded on its own; the global seed is reset to the run's afterwards."""
+        """Every encoder, each seeded on its own; the global seed is reset to the run's afterwards.
+        Frozen encoders whose outputs come from the store are shared across the runs of a process."""
         import keras
 
-        out = {m: e.build(preprocessor, seed=self.seed) for m, e in self.encoders.items()}
+        out = {
+            m: e.build(preprocessor, seed=self.seed, reuse=m in self.stored_modalities)
+            for m, e in self.encoders.items()
+        }
         keras.utils.set_random_seed(self.seed)
         return out
 
