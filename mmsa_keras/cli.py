@@ -212,7 +212,9 @@ def cmd_train(args) -> int:
     from mmsa_keras.training import train
 
     summary = train(config)
-    if summary.get("trained"):
+    if summary.get("chief") is False:
+        print(f"this worker's part of the run is done; the chief wrote {config.out}")
+    elif summary.get("trained"):
         m = summary["metrics"]
         print(
             f"trained in {summary['train_seconds']:.1f}s ({summary['epochs_run']} epochs); "

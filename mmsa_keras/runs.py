@@ -188,8 +188,8 @@ class RunLock:
     """`RUN_DIR/.lock` holding the writer's pid: a second writer is refused at once; a lock left by a
     dead process (same host) is taken over."""
 
-    def __init__(self, run_dir: str):
-        self.path = os.path.join(run_dir, ".lock")
+    def __init__(self, run_dir: str, name: str = ".lock"):
+        self.path = os.path.join(run_dir, name)
         self.held = False
 
     def __enter__(self):

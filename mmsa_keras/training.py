@@ -76,6 +76,7 @@ def resolve_strategy(strategy: str = "auto") -> tf.distribute.Strategy:
     if strategy == "multi_worker":
         if not os.environ.get("TF_CONFIG"):
             raise UsageError("--strategy multi_worker needs TF_CONFIG (cluster and task) in the environment")
+        _patch_keras_multi_worker_reduction()
         return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
     if strategy == "auto":
@@ -86,6 +87,33 @@ def resolve_strategy(strategy: str = "auto") -> tf.distribute.Strategy:
         cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
         return tf.distribute.MirroredStrategy(devices=cpus)
     return tf.distribute.get_strategy()
+
+
+def _patch_keras_multi_worker_reduction() -> None:
+    """Keras 3 averages each step's logs across workers with `strategy.reduce("MEAN", v, axis=0)`, which
+    fails for the scalar logs ("Invalid reduction dimension 0 for input with 0 dimensions",
+    tensorflow/tensorflow#72388). Scalars are averaged across the replicas with `axis=None` instead, so
+    every worker still sees the same (global) logs and takes the same early-stopping decisions."""
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
+    if getattr(tf_trainer.reduce_per_replica, "_mmsa_patched", False):
+        return
+    original = tf_trainer.reduce_per_replica
+
+    def reduce_per_replica(values, strategy, reduction):
+        if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and reduction in ("auto", "mean"):
+
+            def _reduce(v):
+                if not isinstance(v, tf.distribute.DistributedValues):
+                    return v
+                rank = strategy.experimental_local_results(v)[0].shape.rank
+                return strategy.reduce("MEAN", v, axis=None if rank == 0 else 0)
+
+            return tf.nest.map_structure(_reduce, values)
+        return original(values, strategy, reduction)
+
+    reduce_per_replica._mmsa_patched = True
+    tf_trainer.reduce_per_replica = reduce_per_replica
 
 
 def is_chief(strategy) -> bool:
@@ -343,7 +371,11 @@ def make_callbacks(plan: RunPlan, run_dir: str, config: TrainConfig, chief: bool
             restore_best_weights=True,
             verbose=int(config.verbose > 0),
         )
-    checkpoint_dir = os.path.join(run_dir, "checkpoints") if chief else os.path.join(run_dir, ".worker_checkpoints")
+    checkpoint_dir = (
+        os.path.join(run_dir, "checkpoints")
+        if chief
+        else os.path.join(run_dir, f".worker{worker_task()[1]}_checkpoints")
+    )
     out["checkpoint"] = keras.callbacks.ModelCheckpoint(
         os.path.join(checkpoint_dir, "best.weights.h5"),
         monitor=plan.stopping.monitor,
@@ -355,7 +387,8 @@ def make_callbacks(plan: RunPlan, run_dir: str, config: TrainConfig, chief: bool
         out["csv"] = keras.callbacks.CSVLogger(os.path.join(run_dir, "history.csv"), append=True)
     if config.tensorboard and chief:
         out["tensorboard"] = keras.callbacks.TensorBoard(os.path.join(run_dir, "tensorboard"))
-    backup = os.path.join(run_dir, runs.BACKUP_DIR) if chief else os.path.join(run_dir, ".worker_backup")
+    worker = worker_task()[1]
+    backup = os.path.join(run_dir, runs.BACKUP_DIR) if chief else os.path.join(run_dir, f".worker{worker}_backup")
     out["state"] = TrainingState(backup, out.get("early_stopping"), out["checkpoint"], config.verbose)
     return out
 
@@ -470,12 +503,27 @@ def _class_weight_spec(plan: RunPlan, class_names) -> Any:
 
 
 # ============================================================================ train
+def worker_task() -> tuple[str | None, int]:
+    """(task type, index) of this process in a multi-worker cluster (TF_CONFIG), or (None, 0)."""
+    try:
+        task = json.loads(os.environ.get("TF_CONFIG", "{}")).get("task", {})
+    except ValueError:
+        raise UsageError("TF_CONFIG is not valid JSON") from None
+    return task.get("type"), int(task.get("index", 0))
+
+
 def train(config: TrainConfig, extra_callbacks=None) -> dict[str, Any]:
     """Train (or resume) one run; returns a summary with the run's metrics."""
     plan = make_plan(config)
     run_dir = config.out
     if os.path.exists(run_dir) and not os.path.isdir(run_dir):
         raise UsageError(f"--out {run_dir} is a file, not a folder")
+    if plan.strategy == "multi_worker":
+        task_type, index = worker_task()
+        if task_type == "worker" and index > 0:  # not the chief: trains in step, writes nothing of the run
+            os.makedirs(run_dir, exist_ok=True)
+            with runs.RunLock(run_dir, name=f".lock-worker{index}"):
+                return _train_locked(config, plan, run_dir, resuming=False, extra_callbacks=extra_callbacks)
     state = runs.run_state(run_dir)
     if state != "new" and not config.force:
         saved = (
@@ -523,10 +571,10 @@ def _train_locked(config: TrainConfig, plan: RunPlan, run_dir: str, resuming: bo
     if verbose:
         for line in plan.describe():
             print(f"[plan] {line}", flush=True)
+    strategy = resolve_strategy(plan.strategy)  # first: multi-worker collectives are set up at start-up
     keras.utils.set_random_seed(plan.seed)
     policy = resolve_precision(plan.precision)
     previous_policy = keras.mixed_precision.global_policy()
-    strategy = resolve_strategy(plan.strategy)
     chief = is_chief(strategy)
     report = DataReport(max_messages=10 if verbose else 0)
     splits_file = os.path.join(run_dir, "splits.json")
@@ -732,7 +780,9 @@ def _train_locked(config: TrainConfig, plan: RunPlan, run_dir: str, resuming: bo
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
     train_seconds = time.time() - start
-    if not chief:
+    if not chief:  # a worker's own state is of no use once the run is done
+        for name in (f".worker{worker_task()[1]}_backup", f".worker{worker_task()[1]}_checkpoints"):
+            shutil.rmtree(os.path.join(run_dir, name), ignore_errors=True)
         return {"run_dir": run_dir, "trained": True, "chief": False, "history": history.history}
     model_path = os.path.join(run_dir, runs.MODEL_FILE)
     tmp = os.path.join(run_dir, f".model.{os.getpid()}.keras")

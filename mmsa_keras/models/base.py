@@ -135,6 +135,31 @@ class MultimodalModel(keras.Model):
             if config.get(key) is not None:
                 setattr(self, key, config[key])
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        """Build from one local replica's batch under a distribution strategy.
+
+        Keras all-reduces the whole (dict) batch only to infer shapes, which
+        MultiWorkerMirroredStrategy's collective ops cannot do for nested inputs;
+        a local replica's batch gives the same shapes.
+        """
+        import tensorflow as tf
+        from keras import tree
+
+        strategy = getattr(self, "_distribute_strategy", None)
+        if strategy is None or iterator is None or data_batch is not None:
+            return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+        for _, _, it in iterator:
+            batch = next(it)
+            data_batch = tree.map_structure(
+                lambda x: (
+                    strategy.experimental_local_results(x)[0] if isinstance(x, tf.distribute.DistributedValues) else x
+                ),
+                batch,
+            )
+            break
+        with strategy.scope():
+            self._symbolic_build(data_batch=data_batch)
+
     def training_objective(self) -> dict:
         """`compile` arguments: loss (per output), loss weights and metrics."""
         if isinstance(self.output, dict):

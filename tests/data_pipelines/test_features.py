@@ -137,3 +137,18 @@ def test_feature_stream_epochs_depend_only_on_seed_and_epoch(setup, tmp_path):
     for (xa, ya), (xb, yb) in zip(full[steps:], resumed):
         np.testing.assert_array_equal(xa["text_features"].numpy(), xb["text_features"].numpy())
         np.testing.assert_array_equal(ya.numpy(), yb.numpy())
+
+
+def test_several_processes_fill_one_store_by_shard_index(setup, tmp_path):
+    """`mmsa features extract --num-shards 2 --shard-index I`: each process fills its shards; the set is
+    complete (and equal to a one-process extraction) once every index has run."""
+    posts, pre, _, text = setup
+    store = str(tmp_path / "shared")
+    first = extract_features(text, "text", posts, pre, store, shard_size=8, verbose=False, num_shards=2, shard_index=0)
+    assert first is None  # shards 1 and 3 are still missing
+    second = extract_features(text, "text", posts, pre, store, shard_size=8, verbose=False, num_shards=2, shard_index=1)
+    assert second is not None and second.manifest["complete"] and len(second.ids) == 40
+    alone = extract_features(text, "text", posts, pre, str(tmp_path / "alone"), shard_size=8, verbose=False)
+    np.testing.assert_allclose(
+        second.arrays(alone.ids)["pooled_output"], alone.arrays(alone.ids)["pooled_output"], atol=1e-6
+    )

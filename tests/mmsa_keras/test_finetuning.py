@@ -140,3 +140,86 @@ def test_mirrored_strategy_on_two_logical_cpus_matches_one_device(synthetic_dir,
     np.testing.assert_allclose(result["mirrored"]["loss"][1:], result["none"]["loss"][1:], rtol=2e-3)
     np.testing.assert_allclose(result["mirrored"]["loss"][0], result["none"]["loss"][0], rtol=1e-2)
     assert result["mirrored"]["acc"] == pytest.approx(result["none"]["acc"], abs=0.05)
+
+
+@pytest.mark.slow
+def test_two_workers_on_localhost_match_one_worker(synthetic_dir, tmp_path):
+    """`--strategy multi_worker`: two processes on 127.0.0.1 (TF_CONFIG) train one run; the chief's weights
+    equal a one-worker run with the same global batch within tolerance, and only the chief writes the run."""
+    import socket
+
+    socks = [socket.socket() for _ in range(2)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    args = [
+        "train",
+        "--model",
+        "joint_fusion_text_only",
+        "--data-dir",
+        synthetic_dir,
+        "--epochs",
+        "3",
+        "--batch-size",
+        "32",
+        "--optimizer",
+        "sgd",
+        "--learning-rate",
+        "0.05",
+        "--momentum",
+        "0",
+        "--patience",
+        "10",
+        "--sequence-length",
+        "16",
+        "--out",
+    ]
+    settings = ["--set", "hidden_dim=16"]
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    procs = []
+    for index in range(2):
+        env = dict(
+            os.environ,
+            TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
+            CUDA_VISIBLE_DEVICES="",
+        )
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "mmsa_keras.cli",
+                    *args,
+                    str(tmp_path / "multi"),
+                    "--strategy",
+                    "multi_worker",
+                    *settings,
+                ],
+                cwd=REPO,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+    outputs = [p.communicate(timeout=600) for p in procs]
+    for p, (out, err) in zip(procs, outputs):
+        assert p.returncode == 0, out[-2000:] + err[-3000:]
+    single = subprocess.run(
+        [sys.executable, "-m", "mmsa_keras.cli", *args, str(tmp_path / "single"), "--strategy", "none", *settings],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ, CUDA_VISIBLE_DEVICES=""),
+    )
+    assert single.returncode == 0, single.stderr[-3000:]
+    from mmsa_keras.custom_objects import load_model
+
+    a = load_model(str(tmp_path / "multi" / "model.keras")).get_weights()
+    b = load_model(str(tmp_path / "single" / "model.keras")).get_weights()
+    for x, y in zip(a, b):
+        np.testing.assert_allclose(x, y, atol=5e-3)
+    assert not [n for n in os.listdir(tmp_path / "multi") if n.startswith(".worker")]  # the worker cleaned up
