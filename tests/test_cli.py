@@ -413,3 +413,28 @@ def test_baselines_from_the_command_line(data):
         ).stdout
     )
     assert 0 <= rf["accuracy"] <= 1
+
+
+@needs_minilm
+def test_a_recipe_sets_everything_and_explicit_flags_override_it(data, tmp_path):
+    from mmsa_keras.recipes import RECIPES
+
+    listing = mmsa("recipes").stdout
+    for name, recipe in RECIPES.items():
+        assert listing.count(f"{name}: ") == 1
+        for key, value in recipe["settings"].items():
+            assert f"--{key.replace('_', '-')} {value}" in listing
+    run = tmp_path / "recipe"
+    small = ["--epochs", "1", "--image-size", "32", "--sequence-length", "16", "--warmup-steps", "2"]
+    proc = mmsa("train", "--recipe", "mvsa", "--data-dir", data, "--format", "mvsa", "--out", run, *small)
+    _no_noise(proc)
+    assert "Gradients do not exist" not in proc.stderr  # every fine-tuned variable gets gradient
+    config = json.loads((run / "run_config.json").read_text())["config"]
+    recipe = RECIPES["mvsa"]["settings"]
+    assert config["recipe"] == "mvsa"
+    for key in ("model", "text_encoder", "unfreeze", "encoder_learning_rate", "layer_decay", "class_weight"):
+        assert config[key] == recipe[key], key
+    assert (config["epochs"], config["image_size"], config["sequence_length"]) == (1, 32, 16)  # typed: override
+    assert "class weights" in proc.stdout
+    proc = mmsa("train", "--recipe", "nope", "--data-dir", data, "--out", tmp_path / "x", check=False)
+    assert proc.returncode == 2 and "unknown recipe 'nope'" in proc.stderr and "mvsa" in proc.stderr

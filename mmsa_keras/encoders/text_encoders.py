@@ -169,6 +169,11 @@ def hub_backbone(
         raise ValueError(f"pooled must be backbone, first or mean, got {pooled!r}")
     backbone = keras_hub.models.Backbone.from_preset(preset, load_weights=load_weights)
     set_trainable_top_layers(backbone, unfreeze)
+    if pooled != "backbone":
+        # BERT's pooler is then unused: frozen, so fine-tuning does not warn that it gets no gradient
+        for layer in backbone.layers:
+            if layer.name == "pooled_dense":
+                layer.trainable = False
     inputs = {k: keras.Input(v.shape[1:], dtype=v.dtype, name=k) for k, v in backbone.input.items()}
     out = backbone(inputs)
     sequence = out["sequence_output"] if isinstance(out, dict) else out

@@ -30,22 +30,34 @@ class ProbabilityFusion(keras.layers.Layer):
     gets the plain (unweighted) fusion of all heads, so the output stays a
     distribution.
 
+    With `from_logits=True` the inputs are the heads' logits: "logit_sum"
+    and "product" then add log-softmaxes computed stably, so a head whose
+    softmax saturates (a probability that underflows to 0 in float32) still
+    passes gradient; fusing probabilities through `log(max(p, 1e-12))` does
+    not, and a model with large activations (random-weight ResNet-50 maps)
+    stalls on one class. The two-head models of paper 002 pass logits.
+
     Call arguments:
-        inputs: list of K tensors `[B, C]` of probabilities.
+        inputs: list of K tensors `[B, C]` of probabilities (or logits).
         presence: list of K tensors `[B]`, or None (all present).
 
     Args:
-        mode: one of "renormalised_sum", "softmax_sum", "product".
+        mode: one of "renormalised_sum", "softmax_sum", "product", "logit_sum".
+        from_logits: bool. The inputs are logits. Default False.
     """
 
-    def __init__(self, mode="renormalised_sum", **kwargs):
+    def __init__(self, mode="renormalised_sum", from_logits=False, **kwargs):
         super().__init__(**kwargs)
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         self.mode = mode
+        self.from_logits = from_logits
 
     def call(self, inputs, presence=None):
         p = ops.stack([ops.cast(x, "float32") for x in inputs], axis=1)  # [B, K, C]
+        if self.from_logits:
+            log_p = ops.log_softmax(p, axis=-1)
+            p = ops.exp(log_p)
         if presence is None:
             w = ops.ones(ops.shape(p)[:2], "float32")
         else:
@@ -58,7 +70,9 @@ class ProbabilityFusion(keras.layers.Layer):
         if self.mode == "softmax_sum":
             return ops.softmax(ops.sum(w * p, axis=1), axis=-1)
         # "product" and "logit_sum": log p_k = logit_k − logsumexp(logit_k), the constant cancels
-        log_product = ops.sum(w * ops.log(ops.maximum(p, 1e-12)), axis=1)
+        if not self.from_logits:
+            log_p = ops.log(ops.maximum(p, 1e-12))
+        log_product = ops.sum(w * log_p, axis=1)
         return ops.softmax(log_product, axis=-1)
 
     def compute_output_shape(self, input_shape):
@@ -68,4 +82,4 @@ class ProbabilityFusion(keras.layers.Layer):
         return keras.KerasTensor(inputs[0].shape, dtype="float32")
 
     def get_config(self):
-        return {**super().get_config(), "mode": self.mode}
+        return {**super().get_config(), "mode": self.mode, "from_logits": self.from_logits}

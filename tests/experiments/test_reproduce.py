@@ -8,6 +8,18 @@ from experiments.runner import metric_value, reproduce, unit_of
 from experiments.tables import CONFIG_DIR, load_table, table_names
 
 TABLES = table_names()
+# one smoke reproduction per paper in the default run (paper 002's Table 4 runs from the command line in
+# tests/test_cli.py); the other tables' smoke runs are the long end-to-end ones: `slow`, run by CI's second step
+DEFAULT_SMOKE = {
+    "instagram_wann/unimodal",
+    "instagram_wann/baselines",
+    "mvsa_mha/results",
+    "mvso_gated/table4",
+    "mvso_gated/test",
+    "joint_fusion/table4",
+}
+assert DEFAULT_SMOKE <= set(TABLES)
+SMOKE_PARAMS = [pytest.param(t, marks=() if t in DEFAULT_SMOKE else pytest.mark.slow) for t in TABLES]
 
 
 def test_every_config_file_is_a_listed_table_and_every_table_loads():
@@ -21,7 +33,7 @@ def test_every_config_file_is_a_listed_table_and_every_table_loads():
         assert smoke.synthetic["posts"] < cfg.synthetic["posts"]
 
 
-@pytest.mark.parametrize("table", TABLES)
+@pytest.mark.parametrize("table", SMOKE_PARAMS)
 def test_smoke_variant_runs_and_its_report_parses_back(table, tmp_path):
     results = reproduce(table, smoke=True, out=str(tmp_path), verbose=0)
     out = tmp_path / table

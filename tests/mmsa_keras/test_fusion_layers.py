@@ -61,6 +61,29 @@ def test_late_fusion_product_has_the_argmax_of_the_product():
     np.testing.assert_allclose(absent, p[0], rtol=1e-4)
 
 
+def test_logit_sum_from_logits_keeps_gradient_when_a_head_saturates():
+    """The CMAC collapse on random ResNet-50 features: a head whose softmax underflows to exactly 0/1.
+
+    Through `log(max(p, 1e-12))` the fused output stops depending on the
+    saturated logits (zero gradient: training stalls on one class); from the
+    logits, the fusion is softmax(z_text + z_image) and every logit gets gradient.
+    """
+    import tensorflow as tf
+
+    z_text = tf.Variable([[200.0, 0.0, 0.0]])  # softmax == [1, 0, 0] exactly in float32
+    z_image = tf.Variable([[0.0, 1.0, 3.0]])
+    label = tf.constant([2])
+    for from_logits, expect_gradient in ((False, False), (True, True)):
+        with tf.GradientTape() as tape:
+            heads = [z_text, z_image] if from_logits else [tf.nn.softmax(z_text), tf.nn.softmax(z_image)]
+            fused = ProbabilityFusion("logit_sum", from_logits=from_logits)(heads)
+            loss = tf.keras.losses.sparse_categorical_crossentropy(label, fused)
+        grad = tape.gradient(loss, z_text)
+        assert (grad is not None and float(tf.reduce_max(tf.abs(grad))) > 0.1) == expect_gradient
+    fused = np.asarray(ProbabilityFusion("logit_sum", from_logits=True)([z_text, z_image]))
+    np.testing.assert_allclose(fused, tf.nn.softmax(z_text + z_image).numpy(), rtol=1e-5)
+
+
 def test_nearest_label_picks_the_label_of_highest_cosine():
     rng = np.random.default_rng(3)
     labels = rng.normal(size=(3, 50)).astype("float32")

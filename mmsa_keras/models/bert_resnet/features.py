@@ -69,9 +69,12 @@ def two_head_fusion(text_in, image_in, features: dict, num_classes, head_hidden_
     from mmsa_keras.layers.probability_fusion import ProbabilityFusion
     from mmsa_keras.models.base import PROBABILITIES
 
-    p_text = ClassifierHead(num_classes, head_hidden_dim, head_dropout, name="text_head")(text_in)
-    p_image = ClassifierHead(num_classes, head_hidden_dim, head_dropout, name="image_head")(image_in)
-    fused = ProbabilityFusion(mode, name="fusion")(
-        [p_text, p_image], presence=[features["text_present"], features["image_present"]]
+    # the heads give logits; the fusion takes them (stable log-softmax, no gradient lost to a saturated head)
+    z_text = ClassifierHead(num_classes, head_hidden_dim, head_dropout, activation=None, name="text_head")(text_in)
+    z_image = ClassifierHead(num_classes, head_hidden_dim, head_dropout, activation=None, name="image_head")(image_in)
+    p_text = keras.layers.Softmax(name="text_head_softmax", dtype="float32")(z_text)
+    p_image = keras.layers.Softmax(name="image_head_softmax", dtype="float32")(z_image)
+    fused = ProbabilityFusion(mode, from_logits=True, name="fusion")(
+        [z_text, z_image], presence=[features["text_present"], features["image_present"]]
     )
     return {PROBABILITIES: fused, "text_probabilities": p_text, "image_probabilities": p_image}

@@ -1,0 +1,54 @@
+"""Training recipes: named sets of `TrainConfig` settings (`mmsa recipes`).
+
+`mmsa train --recipe NAME --data-dir D --format F --out RUN` starts from the
+recipe's settings; every flag typed explicitly overrides the recipe's value
+(`--set` model overrides are merged key by key). The run's `config.json`
+records the final settings and the recipe's name.
+
+Each recipe states where its settings come from: they are measured choices
+(BENCHMARKS.md, "A strong offline recipe"), not guesses.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from mmsa_keras.errors import UsageError
+
+RECIPES: dict[str, dict] = {
+    "mvsa": {
+        "description": (
+            "image+caption sentiment that runs offline: MiniLM-L6 fine-tuned end to end "
+            "(AdamW, linear warm-up then linear decay, encoder rate 4e-5, head 1e-3, layer decay 0.9) "
+            "with balanced class weights, fused with a small CNN by CMAC's logit-sum fusion; "
+            "measured on a held-out part of MVSA-Single and on the Twitter sentiment CSV (BENCHMARKS.md)"
+        ),
+        "settings": {
+            "model": "cmac",
+            "text_encoder": "minilm_l6",
+            "image_encoder": "small_cnn",
+            "sequence_length": 64,
+            "image_size": 128,
+            "unfreeze": "all",
+            "optimizer": "adamw",
+            "weight_decay": 0.01,
+            "learning_rate": 1e-3,
+            "encoder_learning_rate": 4e-5,
+            "layer_decay": 0.9,
+            "schedule": "linear",
+            "warmup_steps": 100,
+            "epochs": 4,
+            "batch_size": 16,
+            "class_weight": "balanced",
+            "monitor": "val_macro_f1",
+            "patience": 2,
+        },
+    },
+}
+
+
+def recipe_settings(name: str) -> dict:
+    """A copy of recipe `name`'s settings; a clear error names the known recipes."""
+    if name not in RECIPES:
+        raise UsageError(f"unknown recipe {name!r}; known: {', '.join(sorted(RECIPES))} (see `mmsa recipes`)")
+    return copy.deepcopy(RECIPES[name]["settings"])
