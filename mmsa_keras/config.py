@@ -240,7 +240,11 @@ def add_config_arguments(parser: argparse.ArgumentParser, only=None, required=RE
         flag = "--" + f.name.replace("_", "-")
         default = f.default if f.default is not dataclasses.MISSING else None
         is_required = f.name in required
-        shown = "" if is_required else f" (default: {_shown(f.name, default)})"
+        shown = (
+            ""
+            if is_required or "default:" in meta["help"] or meta.get("kind") in ("bool", "flag")
+            else f" (default: {_shown(f.name, default)})"
+        )
         if f.name in REQUIRED and not is_required:
             shown = " (required, unless a --recipe sets it)"
         kwargs: dict[str, Any] = {

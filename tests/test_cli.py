@@ -227,6 +227,7 @@ def test_help_is_instant_and_shows_defaults():
         ["features", "extract"],
         ["serve"],
         ["baseline"],
+        ["recipes"],
     ]
     for cmd in commands:
         start = time.time()
@@ -244,6 +245,8 @@ def test_help_is_instant_and_shows_defaults():
         [sys.executable, "-m", "mmsa_keras.cli", "train", "--help"], capture_output=True, text=True, cwd=REPO
     ).stdout
     assert "(default: 10)" in train_help and "(default: adam)" in train_help and "--no-early-stopping" in train_help
+    flat = " ".join(train_help.split())
+    assert "--seed) (default:" not in flat and "None) (default:" not in flat  # one default per option
     # nothing heavy is imported to answer --help
     script = (
         "import sys; from mmsa_keras.cli import build_parser; build_parser(); "

@@ -239,3 +239,24 @@ def test_precision_auto_is_float32_without_a_gpu():
         assert resolve_precision("auto") == "float32"
     with pytest.raises(ValueError):
         resolve_precision("half")
+
+
+@pytest.mark.parametrize("model", ["native_cat", "cmac"])  # a single output and a dict of outputs
+def test_class_weights_reach_the_loss(model, synthetic_dir, tmp_path):
+    """`--class-weight FILE`: a class of weight 0 never enters the loss; `balanced` is n / (k n_c)."""
+    weights = tmp_path / "weights.json"
+    weights.write_text(json.dumps({"negative": 0.0, "neutral": 0.0}))  # positive keeps 1.0
+    summary = train(_config(synthetic_dir, tmp_path / model, model=model, epochs=3, class_weight=str(weights)))
+    config = json.load(open(os.path.join(summary["run_dir"], "run_config.json")))
+    assert config["class_weights"] == [0.0, 0.0, 1.0]
+    predicted = np.asarray(summary["all_metrics"]["test"]["confusion_matrix"]).sum(axis=0)
+    assert predicted[2] == predicted.sum()  # only "positive" was ever rewarded
+
+    from data_pipelines.datasets import load_dataset
+    from data_pipelines.pipeline import class_weights_for
+
+    train_posts = [p for p in load_dataset(synthetic_dir, "mvsa")["all"]][:90]
+    counts = np.bincount([p.label for p in train_posts], minlength=3)
+    balanced = class_weights_for(train_posts, 3, "balanced")
+    np.testing.assert_allclose(balanced, 90 / (3 * counts), rtol=1e-6)
+    np.testing.assert_allclose((balanced * counts).sum(), 90, rtol=1e-5)  # the total weight is unchanged
