@@ -27,6 +27,7 @@ when a model later needs them.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -150,6 +151,38 @@ class FeatureSet:
             self.ids = json.load(f)
         self.index = {pid: i for i, pid in enumerate(self.ids)}
         self._columns: dict[str, np.ndarray] = {}
+        #: {output: (mean, std)} applied to what the datasets read (see `standardized`)
+        self.standardization: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def statistics(self, ids, names, chunk: int = 256) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Per-channel (last axis) mean and std of the named outputs over these posts.
+
+        Sequences (spatial maps) pool every position; a channel whose std is
+        below 1e-6 (a dead unit) gets std 1, so it stays at 0 after centring.
+        Computed in float64 over chunks of the memory map.
+        """
+        rows = np.sort(self.rows(ids))
+        out = {}
+        for name in names:
+            column = self.column(name)
+            width = column.shape[-1]
+            total, total_sq, count = np.zeros(width), np.zeros(width), 0
+            for start in range(0, len(rows), chunk):
+                x = np.asarray(column[rows[start : start + chunk]], np.float64).reshape(-1, width)
+                total += x.sum(0)
+                total_sq += (x * x).sum(0)
+                count += len(x)
+            mean = total / max(count, 1)
+            std = np.sqrt(np.maximum(total_sq / max(count, 1) - mean * mean, 0.0))
+            std[std < 1e-6] = 1.0
+            out[name] = (mean.astype(np.float32), std.astype(np.float32))
+        return out
+
+    def standardized(self, stats: dict[str, tuple[np.ndarray, np.ndarray]]) -> FeatureSet:
+        """A view of this set whose datasets read `(x - mean) / std` for the outputs in `stats`."""
+        view = copy.copy(self)
+        view.standardization = {**self.standardization, **stats}
+        return view
 
     @property
     def names(self) -> list[str]:
@@ -462,6 +495,9 @@ def feature_inputs(
     out = {}
     for name, fs, output, dtype in _feature_columns(text, image, text_feature, sequences):
         out[name] = fs.arrays(ids, [output])[output].astype(dtype.as_numpy_dtype)
+        if output in fs.standardization:
+            mean, std = fs.standardization[output]
+            out[name] = (out[name] - mean) / std
     if text is not None:
         out["text_present"] = np.array([float(p.has_text) for p in posts], np.float32)
     if image is not None:
@@ -493,12 +529,15 @@ def stored_input_fn(
     def gather(idx):
         return tuple(_gather(col, r[idx]) for col, r in zip(columns, rows))
 
+    scale = [fs.standardization.get(output) for _, fs, output, _ in cols]
+
     def fn(idx):
         arrays = tf.numpy_function(gather, [idx], dtypes, stateful=False)
-        return {
-            name: tf.cast(tf.ensure_shape(a, shape), dtype)
-            for (name, _, _, dtype), a, shape in zip(cols, arrays, shapes)
-        }
+        out = {}
+        for (name, _, _, dtype), a, shape, ms in zip(cols, arrays, shapes, scale):
+            x = tf.cast(tf.ensure_shape(a, shape), dtype)
+            out[name] = x if ms is None else (x - ms[0]) / ms[1]
+        return out
 
     return fn
 

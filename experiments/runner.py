@@ -243,6 +243,11 @@ def _plan_departures(ctx: Context, row: Row, plan) -> list[str]:
                 f"{enc.name} randomly initialised (no pretrained weights were used; "
                 f"--image-weights {enc.name}=FILE gives them)"
             )
+    if plan.standardized_modalities:
+        out.append(
+            f"stored frozen {' and '.join(plan.standardized_modalities)} features standardised per channel with "
+            "the training split's mean/std (kept in the saved model; mmsa train --no-standardize-features turns it off)"
+        )
     accepted = _accepted(row.model)
     if "label_vectors" in accepted and not ctx.glove:
         out.append(

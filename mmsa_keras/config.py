@@ -157,6 +157,14 @@ class TrainConfig:
         choices=FEATURE_MODES,
         group="encoders",
     )
+    standardize_features: bool | None = _field(
+        None,
+        "standardise stored frozen image features per channel with training-split statistics, in "
+        "training and in the saved model (default: on when the image encoder's outputs are stored; "
+        "random-weight ResNet-50 maps are on a very different scale from text states)",
+        kind="tristate",
+        group="encoders",
+    )
     feature_store: str | None = _field(
         None, "feature store folder (default: $MMSA_CACHE_DIR/features, ~/.cache/mmsa_keras/features)", group="encoders"
     )

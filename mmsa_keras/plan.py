@@ -216,6 +216,8 @@ class RunPlan:
     feature_store: str
     notes: list[str] = dataclasses.field(default_factory=list)
     init_from: str | None = None
+    #: stored modalities whose features are standardised per channel (training-split statistics)
+    standardized_modalities: list[str] = dataclasses.field(default_factory=list)
 
     # ------------------------------------------------------------------ model
     @property
@@ -280,6 +282,11 @@ class RunPlan:
             )
         else:
             how = "end to end on raw inputs"
+        if self.standardized_modalities:
+            how += (
+                f"; stored {' and '.join(self.standardized_modalities)} features standardised per channel "
+                "(training-split mean/std, kept in the saved model)"
+            )
         lines.append(f"training: {how}; {self.stopping.describe()}")
         o = self.optimizer
         lines.append(
@@ -519,6 +526,12 @@ def make_plan(config: TrainConfig, check_paths: bool = True) -> RunPlan:
             notes.append(
                 "augmentation off: the image encoder is frozen (--augment trains on augmented images through it)"
             )
+    if config.standardize_features and "image" not in stored:
+        raise UsageError(
+            "--standardize-features needs the image encoder's outputs from the feature store "
+            "(a pretrained, frozen image encoder, no --augment, --feature-mode auto or on)"
+        )
+    standardized = ["image"] if "image" in stored and config.standardize_features is not False else []
     if config.balance_to is not None and int(config.balance_to) < 1:
         raise UsageError("--balance-to must be a positive number of posts per class")
     if config.balance_to and not augment:
@@ -607,6 +620,7 @@ def make_plan(config: TrainConfig, check_paths: bool = True) -> RunPlan:
         feature_store=config.feature_store or default_feature_store(),
         notes=notes,
         init_from=os.path.abspath(config.init_from) if config.init_from else None,
+        standardized_modalities=standardized,
     )
 
 

@@ -476,6 +476,30 @@ def extract_run_features(
     return out
 
 
+def standardize_stored(plan: RunPlan, stores: dict, encoders: dict, train_posts, verbose: bool) -> None:
+    """Standardise the stored features of `plan.standardized_modalities` with training-split statistics.
+
+    The feature sets become views that read `(x - mean) / std`, and the
+    encoders are wrapped with the same fixed transform (`standardized_encoder`),
+    so the saved raw-input model computes what the head was trained on.
+    """
+    from mmsa_keras.encoders import standardized_encoder
+
+    for m in plan.standardized_modalities:
+        names = ["pooled_output"] + (["feature_map"] if plan.uses_sequences else [])
+        names = [n for n in names if n in stores[m].names]
+        stats = stores[m].statistics([p.id for p in train_posts], names)
+        stores[m] = stores[m].standardized(stats)
+        stats = {n: (mean, std) for n, (mean, std) in stats.items()}
+        encoders[m] = standardized_encoder(encoders[m], stats)
+        if verbose:
+            spread = ", ".join(
+                f"{n}: mean {float(mean.mean()):.3g}, std {float(std.mean()):.3g} (channel averages)"
+                for n, (mean, std) in stats.items()
+            )
+            print(f"[plan] {m} features standardised with the training split's statistics ({spread})", flush=True)
+
+
 def feature_shapes(plan: RunPlan, stores: dict) -> dict:
     shapes = {}
     for m, fs in stores.items():
@@ -637,8 +661,6 @@ def _train_locked(config: TrainConfig, plan: RunPlan, run_dir: str, resuming: bo
                     from mmsa_keras.custom_objects import load_model
 
                     encoders[m] = getattr(load_model(source), f"{m}_encoder", None) or encoders[m]
-            model = plan.build_model(dataset.num_classes, preprocessor, encoders=encoders)
-            head = model
             stores = {}
             if plan.stored_modalities:
                 stores = extract_run_features(
@@ -649,6 +671,10 @@ def _train_locked(config: TrainConfig, plan: RunPlan, run_dir: str, resuming: bo
                     verbose,
                     lambda: _image_cache(plan, dataset, verbose),
                 )
+                standardize_stored(plan, stores, encoders, train_posts, verbose)
+            model = plan.build_model(dataset.num_classes, preprocessor, encoders=encoders)
+            head = model
+            if plan.stored_modalities:
                 # the head: stored features for frozen encoders, the same (shared) trainable encoders otherwise
                 head = plan.build_model(
                     dataset.num_classes, preprocessor, encoders=encoders, feature_shapes=feature_shapes(plan, stores)

@@ -132,3 +132,32 @@ __all__ = [
     "text_encoder_spec",
     "tokenizer_for",
 ]
+
+
+def standardized_encoder(encoder, stats: dict):
+    """`encoder` followed by a fixed per-channel standardisation of some of its outputs.
+
+    `stats` maps an output name (`pooled_output`, `feature_map`) to `(mean,
+    std)` over its last axis, computed on the training split's stored features
+    (`FeatureSet.statistics`). The head trained on the standardised stored
+    features then sees, in the saved raw-input model, exactly what it was
+    trained on. The layers are `keras.layers.Normalization` with the statistics
+    in their config, so the model saves, loads and exports like any other.
+    """
+    import keras
+    import numpy as np
+
+    spec = encoder.input
+    if isinstance(spec, dict):
+        inputs = {k: keras.Input(t.shape[1:], dtype=t.dtype, name=k) for k, t in spec.items()}
+    else:
+        inputs = keras.Input(spec.shape[1:], dtype=spec.dtype, name="images")
+    outputs = dict(encoder(inputs))
+    for name, (mean, std) in stats.items():
+        outputs[name] = keras.layers.Normalization(
+            axis=-1,
+            mean=np.asarray(mean, np.float32),
+            variance=np.square(np.asarray(std, np.float32)),
+            name=f"{name}_standardization",
+        )(outputs[name])
+    return keras.Model(inputs, outputs, name=f"{encoder.name}_standardized")

@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 
@@ -60,6 +61,32 @@ def test_native_combine_is_the_renormalised_sum_of_its_heads():
     expected = (wt * pt + wi * pi) / (wt * pt + wi * pi).sum(-1, keepdims=True)
     np.testing.assert_allclose(out["probabilities"], expected, rtol=1e-5)
     np.testing.assert_allclose(out["probabilities"][1], pt[1], rtol=1e-5)  # image absent: text head alone
+
+
+def test_native_combine_head_losses_unstick_a_saturated_head():
+    """The collapse on random ResNet-50 features: an image head saturated on one class outvotes the text
+    head for ever when only the average is trained; each head's own loss (head_loss_weight) brings it back."""
+    rng = np.random.default_rng(0)
+    results = {}
+    for weight in (0.0, 0.2):
+        keras.utils.set_random_seed(0)
+        model = create_model("native_combine", head_loss_weight=weight, **_overrides("native_combine", "features"))
+        logits = model.get_layer("image_head").logits
+        logits.bias.assign(np.array([0.0, 0.0, 40.0], "float32"))  # softmax == [0, 0, 1] in float32
+        inputs = random_inputs(model, batch_size=96)
+        labels = np.arange(96) % 3
+        key = "text_pooled_features" if "text_pooled_features" in inputs else "text_features"
+        inputs[key] = (np.eye(3)[labels] @ rng.normal(size=(3, inputs[key].shape[-1]))).astype(
+            "float32"
+        )  # says the class
+        objective = model.training_objective()
+        assert set(objective["loss"]) == ({"probabilities"} if not weight else set(model.output))
+        model.compile(optimizer=keras.optimizers.Adam(1e-2), **objective)
+        model.fit(inputs, {k: labels for k in model.output}, epochs=30, batch_size=32, verbose=0)
+        out = {k: np.asarray(v) for k, v in model(inputs).items()}
+        results[weight] = (out["image_probabilities"].max(-1).min(), (out["probabilities"].argmax(-1) == labels).mean())
+    assert results[0.0][0] > 0.99 and results[0.0][1] <= 0.34 + 1e-6  # stuck: one class for every post
+    assert results[0.2][0] < 0.9 and results[0.2][1] > 0.6  # the text decides again (measured 0.74)
 
 
 @pytest.mark.parametrize("model_name", ["cmac", "hstec"])

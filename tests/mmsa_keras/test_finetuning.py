@@ -97,6 +97,7 @@ def test_feature_mode_matches_raw_mode_with_frozen_encoders(synthetic_dir, tmp_p
         verbose=0,
         feature_store=str(tmp_path / "store"),
         model_overrides={"projection_dropout": 0.0, "head_dropout": 0.0},
+        standardize_features=False,  # raw mode has no stored statistics: compare like with like
     )
     feat = train(TrainConfig(out=str(tmp_path / "feature"), feature_mode="auto", **common))
     raw = train(TrainConfig(out=str(tmp_path / "raw"), feature_mode="off", **common))
@@ -110,6 +111,42 @@ def test_feature_mode_matches_raw_mode_with_frozen_encoders(synthetic_dir, tmp_p
     again = evaluate_run(str(tmp_path / "feature"), "validation", verbose=0)
     assert again["accuracy"] == pytest.approx(acc_f, abs=1e-6)
     assert feat["train_seconds"] < raw["train_seconds"]
+
+
+def test_stored_image_features_are_standardised_in_training_and_in_the_saved_model(synthetic_dir, tmp_path):
+    """Default with a stored frozen image encoder: per-channel training-split mean/std, applied to what the
+    head reads and kept (as Normalization layers) in the saved raw-input model, whose predictions match."""
+    from data_pipelines.features import FeatureSet
+    from mmsa_keras.custom_objects import load_model
+    from mmsa_keras.evaluation import evaluate_run
+
+    out = tmp_path / "run"
+    summary = train(
+        TrainConfig(
+            model="bert_resnet_image_only",
+            data_dir=synthetic_dir,
+            out=str(out),
+            epochs=2,
+            batch_size=16,
+            image_size=32,
+            image_encoder="mobilenet_v2",
+            image_weights="none",
+            feature_store=str(tmp_path / "store"),
+            verbose=0,
+        )
+    )
+    assert summary["feature_mode"] and summary["plan"].standardized_modalities == ["image"]
+    (store,) = [tmp_path / "store" / d for d in os.listdir(tmp_path / "store")]
+    train_ids = json.load(open(out / "splits.json"))["train"]
+    pooled = FeatureSet(str(store)).arrays(train_ids, ["pooled_output"])["pooled_output"].astype(np.float64)
+    model = load_model(str(out / "model.keras"))
+    layer = model.get_layer("mobilenet_v2_standardized").get_layer("pooled_output_standardization")
+    mean, variance = (np.asarray(v).reshape(-1) for v in (layer.mean, layer.variance))
+    np.testing.assert_allclose(mean, pooled.mean(0), rtol=1e-4, atol=1e-5)
+    std = pooled.std(0)
+    np.testing.assert_allclose(np.sqrt(variance), np.where(std < 1e-6, 1.0, std), rtol=1e-3, atol=1e-5)
+    again = evaluate_run(str(out), "validation", verbose=0)
+    assert again["accuracy"] == pytest.approx(summary["all_metrics"]["validation"]["accuracy"], abs=1e-6)
 
 
 def test_mirrored_strategy_on_two_logical_cpus_matches_one_device(synthetic_dir, tmp_path):
