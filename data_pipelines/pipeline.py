@@ -34,13 +34,19 @@ NORMALISATIONS = ("mean_std", "unit", "none")
 EPOCH_STRIDE = 1_000_003
 
 
+BALANCED_WEIGHTS = ("balanced", "sqrt_balanced")
+
+
 def class_weights_for(posts: list[Post], num_classes: int, spec) -> np.ndarray | None:
-    """Per-class loss weights: None, "balanced" (n / (k * n_c)) or a {class: weight} mapping."""
+    """Per-class loss weights: None, "balanced" (n / (k * n_c)), "sqrt_balanced" (its square
+    root: a milder push towards rare classes) or a {class: weight} mapping."""
     if not spec:
         return None
-    if isinstance(spec, str) and spec == "balanced":
+    if isinstance(spec, str) and spec in BALANCED_WEIGHTS:
         counts = np.bincount([p.label for p in posts if p.label is not None], minlength=num_classes)
         weights = len([p for p in posts if p.label is not None]) / (num_classes * np.maximum(counts, 1))
+        if spec == "sqrt_balanced":
+            weights = np.sqrt(weights)
         return weights.astype(np.float32)
     return np.asarray(spec, np.float32)
 

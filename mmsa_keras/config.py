@@ -124,7 +124,9 @@ class TrainConfig:
     )
     balance_to: int | None = _field(None, "resample every training class to N posts (repeats are augmented)")
     class_weight: str | None = _field(
-        None, "weight the loss per class: balanced (n / (k * n_class)) or a JSON file {class name: weight}"
+        None,
+        "weight the loss per class: balanced (n / (k * n_class)), sqrt_balanced (its square root) "
+        "or a JSON file {class name: weight}",
     )
     tensorboard: bool = _field(False, "write TensorBoard logs to RUN_DIR/tensorboard", kind="flag")
     force: bool = _field(

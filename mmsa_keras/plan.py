@@ -560,11 +560,13 @@ def make_plan(config: TrainConfig, check_paths: bool = True) -> RunPlan:
         raise UsageError("--train-on-holdout needs --holdout-fraction")
     if (
         config.class_weight
-        and config.class_weight != "balanced"
+        and config.class_weight not in ("balanced", "sqrt_balanced")
         and check_paths
         and not os.path.exists(config.class_weight)
     ):
-        raise UsageError(f"--class-weight {config.class_weight}: neither 'balanced' nor an existing JSON file")
+        raise UsageError(
+            f"--class-weight {config.class_weight}: neither 'balanced', 'sqrt_balanced' nor an existing JSON file"
+        )
     if config.monitor != "val_loss" and not config.early_stopping:
         notes.append(f"--monitor {config.monitor} only picks the best checkpoint: early stopping is off")
 

@@ -511,7 +511,7 @@ def feature_shapes(plan: RunPlan, stores: dict) -> dict:
 
 
 def _class_weight_spec(plan: RunPlan, class_names) -> Any:
-    if not plan.class_weight or plan.class_weight == "balanced":
+    if not plan.class_weight or plan.class_weight in ("balanced", "sqrt_balanced"):
         return plan.class_weight
     try:
         with open(plan.class_weight, encoding="utf-8") as f:

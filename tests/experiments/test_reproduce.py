@@ -1,3 +1,4 @@
+import importlib
 import json
 import os
 
@@ -5,7 +6,7 @@ import pytest
 
 from experiments.report import parse_report
 from experiments.runner import metric_value, reproduce, unit_of
-from experiments.tables import CONFIG_DIR, load_table, table_names
+from experiments.tables import CONFIG_DIR, ConfigError, load_table, module_name, table_from_dict, table_names
 
 TABLES = table_names()
 # one smoke reproduction per paper in the default run (paper 002's Table 4 runs from the command line in
@@ -31,6 +32,30 @@ def test_every_config_file_is_a_listed_table_and_every_table_loads():
         assert any(r.paper for r in cfg.rows), name  # the paper's numbers are in every config
         smoke = load_table(name, smoke=True)
         assert smoke.synthetic["posts"] < cfg.synthetic["posts"]
+
+
+def _bad(change):
+    d = importlib.import_module(module_name("bert_resnet/table4")).get_config(smoke=False)
+    d = {**d, "rows": [dict(r) for r in d["rows"]]}
+    change(d)
+    return d
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        (lambda d: d.update(titel="x"), "table: unknown key 'titel' (did you mean 'title'?)"),
+        (lambda d: d["rows"][0].update(modle="cmac"), "unknown key 'modle' (did you mean 'model'?)"),
+        (lambda d: d["rows"][2].update(model="cmak"), "unknown model 'cmak'"),
+        (lambda d: d["rows"][2].update(training={"epohcs": 3}), "unknown setting 'epohcs'"),
+        (lambda d: d["rows"][2].update(kind="svm"), "unknown kind 'svm'"),
+        (lambda d: d.update(metrics=["accuracy", "acuracy"]), "unknown metric 'acuracy'"),
+    ],
+)
+def test_a_typo_in_a_table_config_is_an_error_naming_the_file_and_key(change, words):
+    with pytest.raises(ConfigError) as err:
+        table_from_dict("bert_resnet/table4", _bad(change), "configs/bert_resnet_table4.py")
+    assert str(err.value).startswith("configs/bert_resnet_table4.py: ") and words in str(err.value)
 
 
 @pytest.mark.parametrize("table", SMOKE_PARAMS)

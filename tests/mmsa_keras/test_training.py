@@ -260,3 +260,5 @@ def test_class_weights_reach_the_loss(model, synthetic_dir, tmp_path):
     balanced = class_weights_for(train_posts, 3, "balanced")
     np.testing.assert_allclose(balanced, 90 / (3 * counts), rtol=1e-6)
     np.testing.assert_allclose((balanced * counts).sum(), 90, rtol=1e-5)  # the total weight is unchanged
+    sqrt_balanced = class_weights_for(train_posts, 3, "sqrt_balanced")
+    np.testing.assert_allclose(sqrt_balanced, np.sqrt(90 / (3 * counts)), rtol=1e-6)
