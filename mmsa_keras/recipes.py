@@ -19,7 +19,8 @@ RECIPES: dict[str, dict] = {
     "mvsa": {
         "description": (
             "image+caption sentiment that runs offline: MiniLM-L6 fine-tuned end to end "
-            "(AdamW, wd 0.01, 100 warm-up steps then linear decay, encoder rate 3e-5, head 1e-3, 4 epochs, "
+            "(AdamW, wd 0.01, 100 warm-up steps then linear decay, encoder rate 5e-5 with layer-wise decay 0.9, "
+            "head 1e-3, 4 epochs, "
             "batch 16, the best validation-loss epoch kept) with square-root balanced class weights, "
             "fused with a small CNN (64 px, trained from scratch with augmentation) by CMAC's logit-sum "
             "fusion; measured against TF-IDF + LinearSVC, frozen features and every paper-002 fusion row "
@@ -35,7 +36,8 @@ RECIPES: dict[str, dict] = {
             "optimizer": "adamw",
             "weight_decay": 0.01,
             "learning_rate": 1e-3,
-            "encoder_learning_rate": 3e-5,
+            "encoder_learning_rate": 5e-5,
+            "layer_decay": 0.9,
             "schedule": "linear",
             "warmup_steps": 100,
             "epochs": 4,

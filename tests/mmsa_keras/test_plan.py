@@ -105,7 +105,7 @@ def test_balancing_is_honoured_in_feature_mode(synthetic_dir, tmp_path):
         ({"format": "nope"}, "unknown dataset format"),
         ({"epochs": 0}, "--epochs must be at least 1"),
         ({"monitor": "val_f1"}, "--monitor must be one of"),
-        ({"class_weight": "weights.json"}, "neither 'balanced' nor an existing JSON file"),
+        ({"class_weight": "weights.json"}, "neither 'balanced', 'sqrt_balanced' nor an existing JSON file"),
     ],
 )
 def test_settings_that_cannot_be_honoured_are_errors(synthetic_dir, kw, words):
