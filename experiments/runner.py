@@ -238,7 +238,8 @@ def _plan_departures(ctx: Context, row: Row, plan) -> list[str]:
     """What the resolved plan of a row changed against the paper (beyond the table-wide departures)."""
     out = []
     for enc in plan.encoders.values():
-        if enc.random_weights and not ctx.embedded:
+        said = any(d.startswith(f"{enc.name} ran with RANDOM weights") for d in ctx.departures)
+        if enc.random_weights and not ctx.embedded and not said:
             out.append(
                 f"{enc.name} randomly initialised (no pretrained weights were used; "
                 f"--image-weights {enc.name}=FILE gives them)"

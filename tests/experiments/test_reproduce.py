@@ -102,3 +102,22 @@ def test_metric_value_reads_every_metric_kind():
         0.45,
         0.7,
     ]
+
+
+def test_random_image_weights_are_declared_once_per_row():
+    """The ledger says once that ResNet-50 ran with random weights: when the run could not fetch its
+    ImageNet weights (table-wide line) the row's plan does not add a second line saying the same."""
+    from types import SimpleNamespace as NS
+
+    from experiments.runner import _plan_departures
+
+    resnet = NS(name="resnet50", random_weights=True, frozen=True, pretrained=True)
+    plan = NS(encoders={"image": resnet}, standardized_modalities=[])
+    row = NS(model="cmac", training={})
+    table = NS(glove_uses=(), finetune=False)
+    ctx = NS(departures=[], embedded=False, glove=None, table=table, finetune=False)
+    assert [d for d in _plan_departures(ctx, row, plan) if "resnet50" in d] == [
+        "resnet50 randomly initialised (no pretrained weights were used; --image-weights resnet50=FILE gives them)"
+    ]
+    ctx.departures = ["resnet50 ran with RANDOM weights: its ImageNet weights could not be had (offline)"]
+    assert not [d for d in _plan_departures(ctx, row, plan) if "resnet50" in d]
