@@ -25,16 +25,13 @@ import tensorflow as tf
 
 from data_pipelines.augmentation import augment_batch, balance_posts
 from data_pipelines.images import decode_image_bytes, read_image_file, safe_decode_batch
-from data_pipelines.post import Post
+from data_pipelines.post import BALANCED_WEIGHTS, Post
 from data_pipelines.tokenization import VocabularyTokenizer, load_tokenizer
 
 AUTOTUNE = tf.data.AUTOTUNE
 NORMALISATIONS = ("mean_std", "unit", "none")
 #: the stride between epochs in the per-batch augmentation seed
 EPOCH_STRIDE = 1_000_003
-
-
-BALANCED_WEIGHTS = ("balanced", "sqrt_balanced")
 
 
 def class_weights_for(posts: list[Post], num_classes: int, spec) -> np.ndarray | None:

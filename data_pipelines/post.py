@@ -12,6 +12,8 @@ SENTIMENT_CLASSES = ("negative", "neutral", "positive")
 SENTIMENT_CLASSES_2 = ("negative", "positive")
 #: The label of an unlabelled post (e.g. MVSA `test_without_label.txt`).
 NO_LABEL = None
+#: `--class-weight` rules computed from the training split's class counts (`pipeline.class_weights_for`)
+BALANCED_WEIGHTS = ("balanced", "sqrt_balanced")
 
 
 @dataclasses.dataclass

@@ -22,6 +22,7 @@ import json
 import os
 from typing import Any
 
+from data_pipelines.post import BALANCED_WEIGHTS
 from mmsa_keras.config import FEATURE_MODES, MONITORS, OPTIMIZERS, PRECISIONS, SCHEDULES, STRATEGIES, TrainConfig
 from mmsa_keras.errors import UsageError
 
@@ -560,7 +561,7 @@ def make_plan(config: TrainConfig, check_paths: bool = True) -> RunPlan:
         raise UsageError("--train-on-holdout needs --holdout-fraction")
     if (
         config.class_weight
-        and config.class_weight not in ("balanced", "sqrt_balanced")
+        and config.class_weight not in BALANCED_WEIGHTS
         and check_paths
         and not os.path.exists(config.class_weight)
     ):

@@ -6,7 +6,7 @@ recipe's settings; every flag typed explicitly overrides the recipe's value
 records the final settings and the recipe's name.
 
 Each recipe states where its settings come from: they are measured choices
-(BENCHMARKS.md, "A strong offline recipe"), not guesses.
+(BENCHMARKS.md, "Real data: MVSA-Single and the Twitter CSV"), not guesses.
 """
 
 from __future__ import annotations

@@ -41,6 +41,7 @@ import numpy as np
 import tensorflow as tf
 
 from data_pipelines.pipeline import Preprocessor, class_weights_for
+from data_pipelines.post import BALANCED_WEIGHTS
 from data_pipelines.report import DataReport
 from mmsa_keras import runs
 from mmsa_keras.config import PRECISIONS, STRATEGIES, TrainConfig
@@ -490,7 +491,6 @@ def standardize_stored(plan: RunPlan, stores: dict, encoders: dict, train_posts,
         names = [n for n in names if n in stores[m].names]
         stats = stores[m].statistics([p.id for p in train_posts], names)
         stores[m] = stores[m].standardized(stats)
-        stats = {n: (mean, std) for n, (mean, std) in stats.items()}
         encoders[m] = standardized_encoder(encoders[m], stats)
         if verbose:
             spread = ", ".join(
@@ -511,7 +511,7 @@ def feature_shapes(plan: RunPlan, stores: dict) -> dict:
 
 
 def _class_weight_spec(plan: RunPlan, class_names) -> Any:
-    if not plan.class_weight or plan.class_weight in ("balanced", "sqrt_balanced"):
+    if not plan.class_weight or plan.class_weight in BALANCED_WEIGHTS:
         return plan.class_weight
     try:
         with open(plan.class_weight, encoding="utf-8") as f:
