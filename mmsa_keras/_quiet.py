@@ -34,6 +34,10 @@ def filter_native_stderr() -> None:
     global _filtering
     if _filtering or debug_enabled():
         return
+    if sys.stderr is not sys.__stderr__:
+        # `main()` called by a host that redirected Python's stderr (pytest's capture, a notebook):
+        # leave its stream in place rather than writing past it to the descriptor
+        return
     import threading
 
     sys.stderr.flush()

@@ -7,6 +7,17 @@ at decay^(L + 1)). `GroupedAdamW` and `GroupedSGD` multiply the learning rate
 of each variable named in `lr_multipliers` by its factor at every update.
 `WarmupDecay` warms up linearly for `warmup_steps`, then decays linearly or with
 a cosine to zero (paper 000: 500 warm-up steps, AdamW weight decay 0.01).
+
+Decoupled weight decay follows each variable's own rate (`lr * factor * wd`), as
+in PyTorch's AdamW with parameter groups: an encoder fine-tuned at 5e-5 is not
+decayed at the head's 1e-3.
+
+With the TensorFlow backend and no distribution strategy, the update of each
+variable is traced without `tf.distribute`'s per-variable merge calls, and
+`GroupedAdamW` updates each variable with TensorFlow's fused Adam kernel
+(`ResourceApplyAdam`, the same formula as Keras' Adam); this cuts the time to
+trace a fine-tuning step of MiniLM + ResNet-50 (hundreds of variables) several
+fold. Under a strategy (mirrored, multi-worker) Keras' own path is used.
 """
 
 from __future__ import annotations
@@ -60,6 +71,19 @@ def _variable_key(variable) -> str:
     return path if path is not None else variable.name.split(":")[0]
 
 
+def _tf_default_strategy() -> bool:
+    """True with the TensorFlow backend and no tf.distribute strategy in scope (one device)."""
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    return not tf.distribute.has_strategy() and tf.distribute.get_replica_context() is not None
+
+
+def _tf_variable(variable):
+    return variable.value if isinstance(variable, keras.Variable) else variable
+
+
 class _GroupedLearningRate:
     def _set_groups(self, lr_multipliers, slow_variable_paths=(), slow_factor=1.0):
         multipliers = {str(k): float(v) for k, v in dict(lr_multipliers or {}).items()}
@@ -67,11 +91,59 @@ class _GroupedLearningRate:
             multipliers.setdefault(str(path), float(slow_factor))
         self.lr_multipliers = {k: v for k, v in multipliers.items() if v != 1.0}
 
-    def update_step(self, gradient, variable, learning_rate):
+    def _scaled(self, variable, learning_rate):
         factor = self.lr_multipliers.get(_variable_key(variable))
-        if factor is not None:
-            learning_rate = learning_rate * factor
-        return super().update_step(gradient, variable, learning_rate)
+        return learning_rate if factor is None else learning_rate * factor
+
+    def update_step(self, gradient, variable, learning_rate):
+        return super().update_step(gradient, variable, self._scaled(variable, learning_rate))
+
+    def _backend_update_step(self, grads, trainable_variables, learning_rate):
+        if not _tf_default_strategy():
+            return super()._backend_update_step(grads, trainable_variables, learning_rate)
+        # one device: what tf.distribute's update would do, without a merge call per variable
+        self._step_terms = {}  # per dtype, terms every variable's update shares (built once per step)
+        try:
+            for grad, variable in zip(grads, trainable_variables):
+                self.update_step(grad, _tf_variable(variable), learning_rate)
+        finally:
+            self._step_terms = None
+
+    def _shared(self, dtype, make):
+        """`make()` once per step and dtype while `_backend_update_step` runs; every call otherwise."""
+        cache = getattr(self, "_step_terms", None)
+        if cache is None:
+            return make()
+        if dtype not in cache:
+            cache[dtype] = make()
+        return cache[dtype]
+
+    def _apply_weight_decay(self, variables):
+        if not self.weight_decay:  # None or 0: Adam, not AdamW
+            return
+        learning_rate = self._get_current_learning_rate()  # once, not once per variable
+
+        def decay(variable):
+            if self._use_weight_decay(variable):
+                rate = ops.cast(self._scaled(variable, learning_rate), variable.dtype)
+                variable.assign_sub(variable * ops.cast(self.weight_decay, variable.dtype) * rate)
+
+        if keras.backend.backend() != "tensorflow":
+            for variable in variables:
+                decay(variable)
+            return
+        import tensorflow as tf
+
+        if _tf_default_strategy():
+            for variable in variables:
+                decay(_tf_variable(variable))
+            return
+
+        def distributed(distribution, variables):
+            for variable in variables:
+                distribution.extended.update(_tf_variable(variable), decay, group=False)
+
+        tf.__internal__.distribute.interim.maybe_merge_call(distributed, self._distribution_strategy, variables)
 
     def get_config(self):
         return {**super().get_config(), "lr_multipliers": self.lr_multipliers}
@@ -85,6 +157,40 @@ class GroupedAdamW(_GroupedLearningRate, keras.optimizers.AdamW):
     def __init__(self, lr_multipliers=None, slow_variable_paths=(), slow_factor=1.0, **kwargs):
         super().__init__(**kwargs)
         self._set_groups(lr_multipliers, slow_variable_paths, slow_factor)
+
+    def update_step(self, gradient, variable, learning_rate):
+        if self.amsgrad or not _tf_default_strategy():
+            return super().update_step(gradient, variable, learning_rate)
+        import tensorflow as tf
+
+        # TensorFlow's fused kernel: alpha = lr sqrt(1 - b2^t) / (1 - b1^t); m += (g - m)(1 - b1);
+        # v += (g^2 - v)(1 - b2); w -= alpha m / (sqrt(v) + eps) -- Keras' Adam.update_step, in one op
+        variable = _tf_variable(variable)
+        dtype = variable.dtype
+        index = self._get_variable_index(variable)
+
+        def terms():
+            step = tf.cast(self.iterations + 1, dtype)
+            beta_1, beta_2 = tf.cast(self.beta_1, dtype), tf.cast(self.beta_2, dtype)
+            lr = tf.cast(learning_rate, dtype)
+            return beta_1, beta_2, tf.pow(beta_1, step), tf.pow(beta_2, step), tf.cast(self.epsilon, dtype), lr
+
+        beta_1, beta_2, beta_1_power, beta_2_power, epsilon, lr = self._shared(dtype, terms)
+        factor = self.lr_multipliers.get(_variable_key(variable))
+        tf.raw_ops.ResourceApplyAdam(
+            var=variable.handle,
+            m=_tf_variable(self._momentums[index]).handle,
+            v=_tf_variable(self._velocities[index]).handle,
+            beta1_power=beta_1_power,
+            beta2_power=beta_2_power,
+            lr=lr if factor is None else lr * factor,
+            beta1=beta_1,
+            beta2=beta_2,
+            epsilon=epsilon,
+            grad=tf.cast(tf.convert_to_tensor(gradient), dtype),
+            use_locking=False,
+            use_nesterov=False,
+        )
 
 
 @mmsa_export("mmsa_keras.optimizers.GroupedSGD")

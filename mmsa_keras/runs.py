@@ -50,7 +50,8 @@ RUN_OUTPUTS = (
 )
 RUN_OUTPUT_DIRS = ("checkpoints", BACKUP_DIR, "tensorboard", "tokenizer_preset", "evaluations")
 #: settings that do not change what a run computes
-IGNORED_FOR_RESUME = ("verbose", "force", "tensorboard", "run_eagerly", "recipe")
+# "out": a run directory that was moved or copied resumes where it is
+IGNORED_FOR_RESUME = ("verbose", "force", "tensorboard", "run_eagerly", "recipe", "out")
 
 
 def write_json(path: str, obj) -> None:

@@ -15,14 +15,44 @@ def pytest_addoption(parser):
     parser.addoption("--runslow", action="store_true", default=False, help="run tests marked slow")
 
 
+# the modules whose tests take longest (processes, full training runs) go first, so that pytest-xdist's
+# workers do not end the session waiting on one long test that was handed out last
+_LONG_FIRST = ("tests/test_cli.py", "tests/mmsa_keras/test_training.py", "tests/mmsa_keras/test_finetuning.py")
+
+
+# module-scoped fixtures that train or export (name -> group): the tests that use one run in the same
+# pytest-xdist worker (--dist loadgroup), so that it is built once, not once per worker
+_SHARED_RUNS = {
+    "trained": "trained",
+    "exported": "trained",
+    "trained_run": "trained_run",
+    "straight_run": "straight_run",
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks
 def pytest_collection_modifyitems(config, items):
     """Slow tests are deselected (not skipped) unless --runslow is given: `.ci/run` runs them in a second step."""
-    if config.getoption("--runslow"):
-        return
-    slow = [item for item in items if "slow" in item.keywords]
-    if slow:
-        config.hook.pytest_deselected(items=slow)
-        items[:] = [item for item in items if "slow" not in item.keywords]
+    for item in items:
+        groups = {_SHARED_RUNS[f] for f in getattr(item, "fixturenames", ()) if f in _SHARED_RUNS}
+        if groups:
+            item.add_marker(pytest.mark.xdist_group(f"{item.nodeid.split('::')[0]}:{'+'.join(sorted(groups))}"))
+    if not config.getoption("--runslow"):
+        slow = [item for item in items if "slow" in item.keywords]
+        if slow:
+            config.hook.pytest_deselected(items=slow)
+            items[:] = [item for item in items if "slow" not in item.keywords]
+
+    def rank(item):
+        path = item.nodeid.split("::")[0]
+        return _LONG_FIRST.index(path) if path in _LONG_FIRST else len(_LONG_FIRST)
+
+    items.sort(key=rank)  # stable: the order within each module is kept
+
+
+def pytest_xdist_auto_num_workers(config):
+    """`-n auto` (the default, see setup.cfg): one worker per core, at most 4 (each holds TensorFlow, 1-2 GB)."""
+    return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
 
 
 @pytest.fixture(scope="session")

@@ -69,41 +69,56 @@ def data(tmp_path_factory):
     return path
 
 
+# the README's train command, small; long enough (5 epochs, with augmentation and early stopping) that the
+# SIGKILL test below can kill a copy of it mid-run and compare the resumed weights with this one's
+TRAIN = ["train", "--model", "native_cat", "--data-dir", "DATA", "--epochs", "5", "--patience", "2", "--augment"]
+TRAIN += ["--image-size", "32", "--batch-size", "16", "--sequence-length", "16"]
+
+
 @pytest.fixture(scope="module")
 def trained(data, tmp_path_factory):
     run = tmp_path_factory.mktemp("cli_runs") / "native_cat"
-    proc = mmsa("train", "--model", "native_cat", "--data-dir", data, "--out", run, *SMALL)
+    proc = mmsa(*[data if a == "DATA" else a for a in TRAIN], "--out", run)
     _no_noise(proc)
     assert "trained in" in proc.stdout and "[plan] model native_cat" in proc.stdout
     return run
 
 
+@pytest.fixture(scope="module")
+def exported(trained, tmp_path_factory):
+    """`mmsa export` of the trained run, in its own process (shared by the tests that read an export)."""
+    export = tmp_path_factory.mktemp("cli_export") / "export"
+    _no_noise(mmsa("export", trained, export))
+    return export
+
+
 # ============================================================================ the README's sequence
-def test_train_evaluate_export_predict_each_in_a_new_process(data, trained, tmp_path):
+def test_train_evaluate_export_predict_each_in_a_new_process(data, trained, exported, tmp_path):
+    # train (the `trained` fixture) and export (`exported`) each ran in their own process before this
     proc = mmsa("evaluate", trained)  # a new process: the saved optimizer's classes must load
     _no_noise(proc)
     assert "[test] accuracy" in proc.stdout
     js = json.loads(mmsa("evaluate", trained, "--json").stdout)
     assert set(js) >= {"accuracy", "weighted_f1", "macro_f1", "n"} and 0 <= js["accuracy"] <= 1 and js["n"] > 0
-    export = tmp_path / "export"
-    _no_noise(mmsa("export", trained, export))
     image = data / "data" / "1.jpg"
-    for args in (["--text", "what a lovely day"], ["--image", image], ["--text", "so sad", "--image", image]):
-        out = mmsa("predict", export, *args)
-        _no_noise(out)
-        rows = list(csv.reader(io.StringIO(out.stdout), delimiter="\t"))
-        assert rows[0][:2] == ["id", "label"] and rows[1][1] in ("negative", "neutral", "positive")
-        assert sum(float(x) for x in rows[1][2:]) == pytest.approx(1.0, abs=1e-3)
+    out = mmsa("predict", exported, "--text", "so sad", "--image", image)
+    _no_noise(out)
+    rows = list(csv.reader(io.StringIO(out.stdout), delimiter="\t"))
+    assert rows[0][:2] == ["id", "label"] and rows[1][1] in ("negative", "neutral", "positive")
+    assert sum(float(x) for x in rows[1][2:]) == pytest.approx(1.0, abs=1e-3)
+    # text only, image only, both, and a broken image, streamed from a CSV in batches
     table = tmp_path / "posts.csv"
-    table.write_text(f"id,text,image_path\na,so sad,\nb,,{image}\nc,broken image,{table}\n")
-    out = mmsa("predict", export, "--csv", table, "--batch-size", "2")
-    assert [r.split("\t")[0] for r in out.stdout.splitlines()[1:]] == ["a", "b", "c"]
+    table.write_text(f"id,text,image_path\na,so sad,\nb,,{image}\nc,broken image,{table}\nd,so happy,{image}\n")
+    out = mmsa("predict", exported, "--csv", table, "--batch-size", "2")
+    rows = list(csv.reader(io.StringIO(out.stdout), delimiter="\t"))
+    assert [r[0] for r in rows[1:]] == ["a", "b", "c", "d"]
+    assert all(r[1] in ("negative", "neutral", "positive") for r in rows[1:])
+    assert all(sum(float(x) for x in r[2:]) == pytest.approx(1.0, abs=1e-3) for r in rows[1:])
     assert "undecodable image" in out.stderr and str(table) in out.stderr  # reported, not fatal
 
 
-def test_the_export_loads_with_only_tensorflow_and_tensorflow_text(data, trained, tmp_path):
-    export = tmp_path / "export"
-    mmsa("export", trained, export)
+def test_the_export_loads_with_only_tensorflow_and_tensorflow_text(data, exported):
+    export = exported
     script = f"""
 import sys, tensorflow as tf, tensorflow_text
 serve = tf.saved_model.load({str(export)!r}).signatures["serve"]
@@ -167,10 +182,21 @@ def test_reproduce_smoke_from_the_command_line(tmp_path):
 
 
 # ============================================================================ errors a person can read
+# Every case runs `mmsa` with the same arguments; the ones marked NEW_PROCESS (one per kind of exit:
+# an argparse error, a name check, a plan check, a runtime data error, a usage error after loading
+# nothing) in a new process as a user's shell would, the rest through `main()` in this process (the
+# same code path and streams, without paying a TensorFlow start-up per message).
+NEW_PROCESS = object()
+
+
 @pytest.mark.parametrize(
     "args,code,words",
     [
-        (["train", "--model", "nativ_cat", "--data-dir", "DATA", "--out", "OUT"], 2, "did you mean 'native_cat'"),
+        (
+            [NEW_PROCESS, "train", "--model", "nativ_cat", "--data-dir", "DATA", "--out", "OUT"],
+            2,
+            "did you mean 'native_cat'",
+        ),
         (["train", "--model", "native_cat", "--data-dir", "/no/such/dir", "--out", "OUT"], 2, "no such file"),
         (
             ["train", "--model", "native_cat", "--data-dir", "DATA", "--out", "OUT", "--format", "mvsa2"],
@@ -178,7 +204,7 @@ def test_reproduce_smoke_from_the_command_line(tmp_path):
             "unknown dataset format",
         ),
         (
-            ["train", "--model", "native_cat", "--data-dir", "DATA", "--out", "OUT", "--unfreeze", "2"],
+            [NEW_PROCESS, "train", "--model", "native_cat", "--data-dir", "DATA", "--out", "OUT", "--unfreeze", "2"],
             2,
             "nothing frozen to unfreeze",
         ),
@@ -192,21 +218,36 @@ def test_reproduce_smoke_from_the_command_line(tmp_path):
             2,
             "did you mean 'hidden_dim'",
         ),
-        (["train", "--model", "native_cat", "--data-dir", "DATA", "--out", "OUT", "--epochs", "x"], 2, "invalid int"),
-        (["evaluate", "/no/such/run"], 1, "no such run directory"),
+        (
+            [NEW_PROCESS, "train", "--model", "native_cat", "--data-dir", "DATA", "--out", "OUT", "--epochs", "x"],
+            2,
+            "invalid int",
+        ),
+        ([NEW_PROCESS, "evaluate", "/no/such/run"], 1, "no such run directory"),
         (["export", "DATA", "OUT"], 1, "not a run directory"),
         (["predict", "/no/such/export", "--text", "hi"], 1, "not an exported model"),
         (["reproduce", "bert_resnet/table44"], 2, "did you mean 'bert_resnet/table4'"),
-        (["predict", "DATA"], 2, "give --text"),
+        ([NEW_PROCESS, "predict", "DATA"], 2, "give --text"),
     ],
 )
-def test_usage_and_data_errors_are_one_line(data, tmp_path, args, code, words):
-    args = [str(data) if a == "DATA" else str(tmp_path / "out") if a == "OUT" else a for a in args]
-    proc = mmsa(*args, check=False)
-    assert proc.returncode == code, (proc.returncode, proc.stderr)
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and words in lines[0], proc.stderr
-    assert "Traceback" not in proc.stderr
+def test_usage_and_data_errors_are_one_line(data, tmp_path, capsys, args, code, words):
+    fresh = args[0] is NEW_PROCESS
+    args = [str(data) if a == "DATA" else str(tmp_path / "out") if a == "OUT" else a for a in args[fresh:]]
+    if fresh:
+        proc = mmsa(*args, check=False)
+        returncode, stderr = proc.returncode, proc.stderr
+    else:
+        from mmsa_keras.cli import main
+
+        try:
+            returncode = main(args)
+        except SystemExit as e:  # argparse's own errors
+            returncode = e.code
+        stderr = capsys.readouterr().err
+    assert returncode == code, (returncode, stderr)
+    lines = [ln for ln in stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and words in lines[0], stderr
+    assert "Traceback" not in stderr
     assert not (tmp_path / "out").exists()  # --out is created only when a run starts
 
 
@@ -281,48 +322,29 @@ def _kill_after_epoch(cmd, backup_latest, epoch, timeout=300):
         proc.wait()
 
 
-def test_a_run_killed_with_sigkill_resumes_to_the_same_weights(data, tmp_path):
+def test_a_run_killed_with_sigkill_resumes_to_the_same_weights(data, trained, tmp_path):
     from mmsa_keras.custom_objects import load_model
 
-    args = [
-        "train",
-        "--model",
-        "native_cat",
-        "--data-dir",
-        data,
-        "--image-size",
-        "32",
-        "--batch-size",
-        "16",
-        "--sequence-length",
-        "16",
-        "--epochs",
-        "5",
-        "--patience",
-        "2",
-        "--augment",
-    ]
-    mmsa(*args, "--out", tmp_path / "straight")
+    args = [data if a == "DATA" else a for a in TRAIN]  # the `trained` run, uninterrupted
     run = tmp_path / "killed"
     _kill_after_epoch([*args, "--out", run], run / "backup" / "latest.json", epoch=2)
     assert (run / "backup").is_dir() and not (run / "model.keras").exists()
     assert "lock" not in mmsa(*args, "--out", run).stderr.lower()  # the dead process's lock is taken over
     a = load_model(str(run / "model.keras")).get_weights()
-    b = load_model(str(tmp_path / "straight" / "model.keras")).get_weights()
+    b = load_model(str(trained / "model.keras")).get_weights()
     assert len(a) == len(b)
     for x, y in zip(a, b):
         np.testing.assert_array_equal(x, y)
 
 
-def test_serve_answers_real_requests_on_localhost(data, trained, tmp_path):
+def test_serve_answers_real_requests_on_localhost(data, exported):
     """`mmsa serve` in its own process: health, text, image, batches, concurrency, size limit, bad input."""
     import base64
     import threading
     import urllib.error
     import urllib.request
 
-    export = tmp_path / "export"
-    mmsa("export", trained, export)
+    export = exported
     proc = subprocess.Popen(
         [sys.executable, "-m", "mmsa_keras.cli", "serve", str(export), "--port", "0", "--max-request-bytes", "200000"],
         cwd=REPO,
@@ -382,8 +404,10 @@ def test_serve_answers_real_requests_on_localhost(data, trained, tmp_path):
 
 
 def test_evaluate_a_run_on_another_dataset(trained, tmp_path):
+    from data_pipelines.datasets.synthetic import make_synthetic
+
     other = tmp_path / "other"
-    mmsa("datasets", "make-synthetic", other, "--posts", "60", "--image-size", "32", "--seed", "7")
+    make_synthetic(str(other), posts=60, image_size=32, seed=7)  # `make-synthetic` itself: the `data` fixture
     out = mmsa("evaluate", trained, "--data-dir", other, "--format", "mvsa", "--split", "all", "--json")
     result = json.loads(out.stdout)
     assert result["n"] == 60 and set(result) >= {"accuracy", "weighted_f1", "macro_f1", "n"}

@@ -148,11 +148,21 @@ def _weights(run_dir):
     return load_model(os.path.join(run_dir, "model.keras")).get_weights()
 
 
-def test_a_resumed_run_ends_bitwise_equal_to_an_uninterrupted_one(synthetic_dir, tmp_path):
+# dropout, shuffling, augmentation and early stopping all carry state from one epoch to the next
+_RESUMED = dict(epochs=4, patience=1, augment=True, model_overrides={"projection_dropout": 0.2})
+
+
+@pytest.fixture(scope="module")
+def straight_run(synthetic_dir, tmp_path_factory):
+    """The uninterrupted run that the resumed runs below must equal, bit for bit."""
+    out = tmp_path_factory.mktemp("straight") / "run"
+    return train(_config(synthetic_dir, out, **_RESUMED))
+
+
+def test_a_resumed_run_ends_bitwise_equal_to_an_uninterrupted_one(synthetic_dir, straight_run, tmp_path):
     """Dropout, shuffling, augmentation and early-stopping state all continue exactly (on a CPU)."""
-    common = dict(epochs=4, patience=1, augment=True, model_overrides={"projection_dropout": 0.2})
-    straight = train(_config(synthetic_dir, tmp_path / "straight", **common))
-    config = _config(synthetic_dir, tmp_path / "run", **common)
+    straight = straight_run
+    config = _config(synthetic_dir, tmp_path / "run", **_RESUMED)
     with pytest.raises(KeyboardInterrupt):
         train(config, extra_callbacks=[_Interrupt(at_epoch=1)])
     assert os.path.isdir(tmp_path / "run" / "backup")
@@ -160,11 +170,11 @@ def test_a_resumed_run_ends_bitwise_equal_to_an_uninterrupted_one(synthetic_dir,
     assert summary["trained"] and summary["epochs_run"] == 3  # epochs 2..4 ran again
     with open(tmp_path / "run" / "history.csv") as f:
         rows = list(csv.DictReader(f))
-    with open(tmp_path / "straight" / "history.csv") as f:
+    with open(os.path.join(straight["run_dir"], "history.csv")) as f:
         straight_rows = list(csv.DictReader(f))
     assert [r["epoch"] for r in rows] == [r["epoch"] for r in straight_rows]
     assert [r["val_loss"] for r in rows] == [r["val_loss"] for r in straight_rows]
-    for a, b in zip(_weights(tmp_path / "run"), _weights(tmp_path / "straight")):
+    for a, b in zip(_weights(tmp_path / "run"), _weights(straight["run_dir"])):
         np.testing.assert_array_equal(a, b)
     assert summary["all_metrics"]["test"]["confusion_matrix"] == straight["all_metrics"]["test"]["confusion_matrix"]
     assert not os.path.exists(tmp_path / "run" / "backup")
@@ -172,29 +182,31 @@ def test_a_resumed_run_ends_bitwise_equal_to_an_uninterrupted_one(synthetic_dir,
     assert again["trained"] is False
 
 
-def test_a_corrupt_backup_falls_back_to_the_previous_generation(synthetic_dir, tmp_path, capsys):
-    config = _config(synthetic_dir, tmp_path / "run", epochs=4, patience=10)
+def test_a_corrupt_backup_falls_back_to_the_previous_generation(synthetic_dir, straight_run, tmp_path, capsys):
+    import shutil
+
+    config = _config(synthetic_dir, tmp_path / "run", **_RESUMED)
     with pytest.raises(KeyboardInterrupt):
         train(config, extra_callbacks=[_Interrupt(at_epoch=2)])
     backup = tmp_path / "run" / "backup"
     generations = sorted(p.name for p in backup.glob("epoch-*"))
     assert generations == ["epoch-00001", "epoch-00002"]  # the newest and the one before it
+    shutil.copytree(tmp_path / "run", tmp_path / "run2")  # the same interrupted run, for the last case
     newest = backup / "epoch-00002" / "variables.npz"
     newest.write_bytes(newest.read_bytes()[:100])  # truncated, as by a full disk or a kill mid-write
     summary = train(config)
     err = capsys.readouterr().err
     assert "epoch-00002" in err and "unusable" in err and "epoch-00001" in err
     assert summary["trained"] and summary["epochs_run"] == 3  # resumed after epoch 1
-    train(_config(synthetic_dir, tmp_path / "straight", epochs=4, patience=10))
-    for a, b in zip(_weights(tmp_path / "run"), _weights(tmp_path / "straight")):
+    for a, b in zip(_weights(tmp_path / "run"), _weights(straight_run["run_dir"])):
         np.testing.assert_array_equal(a, b)
     # nothing usable at all: a fresh start, said on stderr, never a blocked run
-    with pytest.raises(KeyboardInterrupt):
-        train(config.replace(out=str(tmp_path / "run2")), extra_callbacks=[_Interrupt(at_epoch=1)])
     for f in (tmp_path / "run2" / "backup").glob("epoch-*/checksums.json"):
         f.write_text("{not json")
     summary = train(config.replace(out=str(tmp_path / "run2")))
     assert "starts again from epoch 1" in capsys.readouterr().err and summary["epochs_run"] == 4
+    for a, b in zip(_weights(tmp_path / "run2"), _weights(straight_run["run_dir"])):
+        np.testing.assert_array_equal(a, b)  # and the fresh start is the uninterrupted run again
 
 
 def test_changed_settings_with_a_backup_ask_for_force(synthetic_dir, tmp_path):
