@@ -120,9 +120,25 @@ class VocabularyTokenizer:
             json.dump({**self.get_config(), "vocabulary": self.vocabulary()}, f, ensure_ascii=False)
 
 
+_LOADED_TOKENIZERS: dict = {}
+
+
 def _tokenizer_from(preset: str):
     """A keras-hub tokenizer from a preset name, a preset / Hugging Face directory, or a folder written
-    by `Tokenizer.save_to_preset` (tokenizer.json + assets/, no model config.json)."""
+    by `Tokenizer.save_to_preset` (tokenizer.json + assets/, no model config.json).
+
+    Loaded once per process and preset (a folder's path and modification time): a sweep of ten
+    heads, or a table's seven rows, reads the 30,000-word vocabulary once, not once per run.
+    """
+    key = preset
+    if os.path.isdir(preset):
+        key = (os.path.realpath(preset), os.stat(preset).st_mtime_ns)
+    if key not in _LOADED_TOKENIZERS:
+        _LOADED_TOKENIZERS[key] = _load_tokenizer(preset)
+    return _LOADED_TOKENIZERS[key]
+
+
+def _load_tokenizer(preset: str):
     import keras_hub
 
     saved = os.path.join(preset, "tokenizer.json")
