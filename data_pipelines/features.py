@@ -14,7 +14,10 @@ set: each post is encoded once.
 Extraction writes resumable `.npz` shards (atomically, recorded in
 `manifest.json` as they finish: an interrupted extraction resumes at the first
 missing shard), then consolidates them into one `.npy` file per output, read
-back memory-mapped: a training run keeps only the batches it is using in RAM.
+back row by row (`StoredColumn`, positioned reads): a training run holds only
+the batches it is using; the file's pages live in the kernel's page cache,
+shared by every process and row and dropped under memory pressure, not in
+the run's own resident memory.
 
 Stored per post: text — `pooled_output`, `mean_output` (masked mean of the
 token states) and, when a model needs them, `sequence_output` + `padding_mask`;
@@ -138,8 +141,91 @@ def store_key(encoder, modality: str, posts: list[Post], preprocessor) -> tuple[
     return _sha(parts)[:16], parts
 
 
+class StoredColumn:
+    """One stored output (`NAME.npy`, shape [N, ...]) read by rows with `os.pread`, never mapped or loaded.
+
+    `column[rows]` (an int array or a slice) reads just those rows (runs of consecutive rows in one
+    read) and returns them in the order asked; `np.asarray(column)` reads everything. Safe to call
+    from several `tf.data` threads at once (positioned reads share no file offset).
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+            else:
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+            self.offset = f.tell()
+        if fortran:
+            raise ValueError(f"{path}: stored in Fortran order; extract the features again")
+        self.shape, self.dtype = tuple(shape), np.dtype(dtype)
+        self.row_bytes = int(np.prod(self.shape[1:], dtype=np.int64)) * self.dtype.itemsize
+        self._fd = None
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def _descriptor(self) -> int:
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDONLY)
+        return self._fd
+
+    def __del__(self):
+        if getattr(self, "_fd", None) is not None:
+            try:
+                os.close(self._fd)
+            except OSError:
+                pass
+
+    def __getstate__(self):  # copies (FeatureSet views, pickling) open their own descriptor
+        return {**self.__dict__, "_fd": None}
+
+    def __copy__(self):
+        clone = type(self).__new__(type(self))
+        clone.__dict__.update(self.__getstate__())
+        return clone
+
+    def __getitem__(self, rows) -> np.ndarray:
+        if isinstance(rows, slice):
+            rows = np.arange(*rows.indices(len(self)))
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        if rows.size and (rows.min() < 0 or rows.max() >= len(self)):
+            raise IndexError(f"{self.path}: rows out of range 0..{len(self) - 1}")
+        out = np.empty((len(rows), *self.shape[1:]), self.dtype)
+        if not rows.size or not self.row_bytes:
+            return out
+        order = np.argsort(rows, kind="stable")
+        ordered = rows[order]
+        flat = out.reshape(len(rows), -1).view(np.uint8).reshape(len(rows), self.row_bytes)
+        fd = self._descriptor()
+        start = 0
+        while start < len(ordered):  # one read per run of consecutive (or repeated) rows
+            end = start + 1
+            while end < len(ordered) and ordered[end] - ordered[end - 1] <= 1:
+                end += 1
+            first, last = int(ordered[start]), int(ordered[end - 1])
+            size = (last - first + 1) * self.row_bytes
+            data = os.pread(fd, size, self.offset + first * self.row_bytes)
+            if len(data) != size:
+                raise OSError(f"{self.path}: truncated (wanted {size} bytes at row {first}, got {len(data)})")
+            block = np.frombuffer(data, np.uint8).reshape(last - first + 1, self.row_bytes)
+            flat[order[start:end]] = block[ordered[start:end] - first]
+            start = end
+        return out
+
+    def __array__(self, dtype=None, copy=None):
+        array = self[:]
+        return array if dtype is None else array.astype(dtype)
+
+
 class FeatureSet:
-    """The stored outputs of one encoder over one set of posts (memory-mapped)."""
+    """The stored outputs of one encoder over one set of posts (read by rows, see `StoredColumn`)."""
 
     def __init__(self, directory: str):
         self.directory = directory
@@ -195,12 +281,12 @@ class FeatureSet:
     def shape(self, name: str) -> tuple:
         return tuple(self.manifest["outputs"][name])
 
-    def column(self, name: str) -> np.ndarray:
-        """The memory-mapped `[N, ...]` array of one output."""
+    def column(self, name: str) -> StoredColumn:
+        """The `[N, ...]` rows of one output, read from disk as they are asked for."""
         if name not in self._columns:
             if name not in self.manifest["outputs"]:
                 raise KeyError(f"{self.directory}: no stored output {name!r} (has {self.names})")
-            self._columns[name] = np.load(os.path.join(self.directory, f"{name}.npy"), mmap_mode="r")
+            self._columns[name] = StoredColumn(os.path.join(self.directory, f"{name}.npy"))
         return self._columns[name]
 
     def rows(self, ids) -> np.ndarray:
@@ -215,8 +301,10 @@ class FeatureSet:
         return {n: _gather(self.column(n), rows) for n in (names or self.names)}
 
 
-def _gather(column: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """`column[rows]` read in sorted order (kinder to a memory map), returned in `rows` order."""
+def _gather(column, rows: np.ndarray) -> np.ndarray:
+    """`column[rows]`, in `rows` order (a `StoredColumn` reads them in file order itself)."""
+    if isinstance(column, StoredColumn):
+        return column[rows]
     order = np.argsort(rows, kind="stable")
     out = np.empty((len(rows), *column.shape[1:]), column.dtype)
     out[order] = column[rows[order]]
@@ -514,7 +602,7 @@ def stored_input_fn(
     input_names=None,
 ):
     """A graph function `idx [B] → {input name: [B, ...]}` gathering the stored features of `posts[idx]`
-    from the memory-mapped store (only the inputs in `input_names`)."""
+    from the store, reading only those rows (only the inputs in `input_names`)."""
     cols = _feature_columns(text, image, text_feature, sequences)
     if input_names is not None:
         cols = [c for c in cols if c[0] in input_names]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from data_pipelines.datasets import load_dataset
-from data_pipelines.features import extract_features, feature_dataset
+from data_pipelines.features import StoredColumn, extract_features, feature_dataset
 from data_pipelines.pipeline import Preprocessor
 from data_pipelines.report import DataReport
 from mmsa_keras.encoders import build_image_encoder, build_text_encoder
@@ -28,7 +28,13 @@ def test_extraction_is_cached_and_matches_the_encoder(setup, tmp_path):
     posts, pre, image, text = setup
     fs = extract_features(image, "image", posts, pre, str(tmp_path), shard_size=16, verbose=False)
     assert fs.manifest["complete"] and len(fs.ids) == 40
-    assert isinstance(fs.column("pooled_output"), np.memmap)  # read memory-mapped, not loaded
+    column = fs.column("pooled_output")  # read by rows from disk, never loaded or mapped whole
+    full = np.load(tmp_path / os.path.basename(fs.directory) / "pooled_output.npy")
+    assert isinstance(column, StoredColumn) and column.shape == full.shape and column.dtype == full.dtype
+    for rows in ([5, 3, 4, 3, 39, 0], slice(2, 9), np.arange(40)[::-1], []):
+        np.testing.assert_array_equal(column[rows], full[rows])
+    with pytest.raises(IndexError):
+        column[[40]]
     assert not list(tmp_path.glob("*/shard_*"))  # shards consolidated into one .npy per output
     again = extract_features(image, "image", posts, pre, str(tmp_path), shard_size=16, verbose=False)
     assert again.directory == fs.directory and again.manifest["finished"] == fs.manifest["finished"]
