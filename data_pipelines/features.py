@@ -43,6 +43,7 @@ import numpy as np
 import tensorflow as tf
 
 from data_pipelines.post import Post
+from data_pipelines.stored_arrays import NpyWriter, StoredColumn
 
 FORMAT_VERSION = 2
 SEQUENCE_OUTPUTS = ("sequence_output", "padding_mask", "feature_map")
@@ -139,89 +140,6 @@ def store_key(encoder, modality: str, posts: list[Post], preprocessor) -> tuple[
         "posts": posts_fingerprint(posts, modality),
     }
     return _sha(parts)[:16], parts
-
-
-class StoredColumn:
-    """One stored output (`NAME.npy`, shape [N, ...]) read by rows with `os.pread`, never mapped or loaded.
-
-    `column[rows]` (an int array or a slice) reads just those rows (runs of consecutive rows in one
-    read) and returns them in the order asked; `np.asarray(column)` reads everything. Safe to call
-    from several `tf.data` threads at once (positioned reads share no file offset).
-    """
-
-    def __init__(self, path: str):
-        self.path = path
-        with open(path, "rb") as f:
-            version = np.lib.format.read_magic(f)
-            if version == (1, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-            else:
-                shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-            self.offset = f.tell()
-        if fortran:
-            raise ValueError(f"{path}: stored in Fortran order; extract the features again")
-        self.shape, self.dtype = tuple(shape), np.dtype(dtype)
-        self.row_bytes = int(np.prod(self.shape[1:], dtype=np.int64)) * self.dtype.itemsize
-        self._fd = None
-
-    def __len__(self) -> int:
-        return self.shape[0]
-
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
-    def _descriptor(self) -> int:
-        if self._fd is None:
-            self._fd = os.open(self.path, os.O_RDONLY)
-        return self._fd
-
-    def __del__(self):
-        if getattr(self, "_fd", None) is not None:
-            try:
-                os.close(self._fd)
-            except OSError:
-                pass
-
-    def __getstate__(self):  # copies (FeatureSet views, pickling) open their own descriptor
-        return {**self.__dict__, "_fd": None}
-
-    def __copy__(self):
-        clone = type(self).__new__(type(self))
-        clone.__dict__.update(self.__getstate__())
-        return clone
-
-    def __getitem__(self, rows) -> np.ndarray:
-        if isinstance(rows, slice):
-            rows = np.arange(*rows.indices(len(self)))
-        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
-        if rows.size and (rows.min() < 0 or rows.max() >= len(self)):
-            raise IndexError(f"{self.path}: rows out of range 0..{len(self) - 1}")
-        out = np.empty((len(rows), *self.shape[1:]), self.dtype)
-        if not rows.size or not self.row_bytes:
-            return out
-        order = np.argsort(rows, kind="stable")
-        ordered = rows[order]
-        flat = out.reshape(len(rows), -1).view(np.uint8).reshape(len(rows), self.row_bytes)
-        fd = self._descriptor()
-        start = 0
-        while start < len(ordered):  # one read per run of consecutive (or repeated) rows
-            end = start + 1
-            while end < len(ordered) and ordered[end] - ordered[end - 1] <= 1:
-                end += 1
-            first, last = int(ordered[start]), int(ordered[end - 1])
-            size = (last - first + 1) * self.row_bytes
-            data = os.pread(fd, size, self.offset + first * self.row_bytes)
-            if len(data) != size:
-                raise OSError(f"{self.path}: truncated (wanted {size} bytes at row {first}, got {len(data)})")
-            block = np.frombuffer(data, np.uint8).reshape(last - first + 1, self.row_bytes)
-            flat[order[start:end]] = block[ordered[start:end] - first]
-            start = end
-        return out
-
-    def __array__(self, dtype=None, copy=None):
-        array = self[:]
-        return array if dtype is None else array.astype(dtype)
 
 
 class FeatureSet:
@@ -485,26 +403,29 @@ def _consolidate(directory: str, manifest: dict, total_shards: int, ids: list[st
         shapes = {k: first[k].shape[1:] for k in names}
         dtypes = {k: first[k].dtype for k in names}
     columns = {
-        k: np.lib.format.open_memmap(
-            os.path.join(directory, f".{k}.npy.tmp"), mode="w+", dtype=dtypes[k], shape=(len(ids), *shapes[k])
+        k: NpyWriter(
+            os.path.join(directory, f"{k}.npy"),
+            (len(ids), *shapes[k]),
+            dtypes[k],
+            tmp=os.path.join(directory, f".{k}.npy.tmp"),
         )
         for k in names
     }
-    start = 0
     stored_ids = []
-    for shard in shards:
-        with np.load(shard) as data:
-            n = len(data["ids"])
-            stored_ids.extend(data["ids"].tolist())
-            for k in names:
-                columns[k][start : start + n] = data[k]
-            start += n
-    if stored_ids != ids:
-        raise ValueError(f"{directory}: the shards do not hold the expected posts; delete the folder to re-extract")
-    for k, col in columns.items():
-        col.flush()
-        del col
-        os.replace(os.path.join(directory, f".{k}.npy.tmp"), os.path.join(directory, f"{k}.npy"))
+    try:
+        for shard in shards:
+            with np.load(shard) as data:
+                stored_ids.extend(data["ids"].tolist())
+                for k in names:
+                    columns[k].append(data[k])
+        if stored_ids != ids:
+            raise ValueError(f"{directory}: the shards do not hold the expected posts; delete the folder to re-extract")
+    except BaseException:
+        for col in columns.values():
+            col.abort()
+        raise
+    for col in columns.values():
+        col.close()
     _write_json(os.path.join(directory, "ids.json"), ids)
     manifest.update(
         outputs={k: list(map(int, shapes[k])) for k in names},

@@ -2,7 +2,7 @@
 
 `ImageCache.build(posts, image_size, directory)` decodes every post's image
 (the pipeline's own `decode_image_bytes`, values rounded to integers) into one
-uint8 `[N, S, S, 3]` `.npy` file, read back memory-mapped. It is keyed like the
+uint8 `[N, S, S, 3]` `.npy` file, read back by rows (`StoredColumn`). It is keyed like the
 feature store: by the image side and the content of every image file, so a
 changed image gives a new cache and an unchanged dataset reuses it across runs.
 Writes go to a temporary file renamed into place, so an interrupted build
@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from data_pipelines.images import decode_image_bytes
 from data_pipelines.post import Post
+from data_pipelines.stored_arrays import NpyWriter, StoredColumn
 
 FORMAT_VERSION = 1
 
@@ -33,13 +34,13 @@ def _file_digest(path: str) -> bytes:
 
 
 class ImageCache:
-    """A memory-mapped uint8 array of decoded images and the row of each post id."""
+    """A uint8 array of decoded images on disk (read by rows, see `StoredColumn`) and the row of each post id."""
 
     def __init__(self, path: str, ids: list[str]):
         self.path = path
         self.ids = ids
         self.row = {pid: i for i, pid in enumerate(ids)}
-        self.images = np.load(path, mmap_mode="r")
+        self.images = StoredColumn(path)
 
     @property
     def image_size(self) -> int:
@@ -56,8 +57,7 @@ class ImageCache:
         out = np.zeros((len(rows), *self.images.shape[1:]), np.uint8)
         if present.any():
             take = rows[present]
-            order = np.argsort(take)  # sorted reads are kinder to the page cache
-            out[np.flatnonzero(present)[order]] = self.images[take[order]]
+            out[np.flatnonzero(present)] = self.images[take]
         return out, present.astype(np.float32)
 
     @classmethod
@@ -86,8 +86,6 @@ class ImageCache:
             with open(ids_path, encoding="utf-8") as f:
                 return cls(path, json.load(f))
         n = len(with_image)
-        tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
-        array = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(n, image_size, image_size, 3))
         paths = tf.constant([p.image_path for p in with_image] or [""], tf.string)[:n]
         ds = (
             tf.data.Dataset.from_tensor_slices(paths)
@@ -102,18 +100,13 @@ class ImageCache:
             .prefetch(2)
         )
         bar = Progress(n, f"Decoding images once ({image_size}px cache)", unit="image") if verbose and n else None
-        start = 0
-        for batch in ds:
-            b = batch.numpy()
-            array[start : start + len(b)] = b
-            start += len(b)
-            if bar is not None:
-                bar.add(len(b))
+        with NpyWriter(path, (n, image_size, image_size, 3), np.uint8) as array:  # moved into place at the end
+            for batch in ds:
+                array.append(batch.numpy())
+                if bar is not None:
+                    bar.add(len(batch))
         if bar is not None:
             bar.close()
-        array.flush()
-        del array
-        os.replace(tmp, path)
         with open(ids_path + ".tmp", "w", encoding="utf-8") as f:
             json.dump([p.id for p in with_image], f)
         os.replace(ids_path + ".tmp", ids_path)
