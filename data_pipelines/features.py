@@ -163,7 +163,7 @@ class FeatureSet:
 
         Sequences (spatial maps) pool every position; a channel whose std is
         below 1e-6 (a dead unit) gets std 1, so it stays at 0 after centring.
-        Computed in float64 over chunks of the memory map.
+        Computed in float64 over chunks of rows read from the store.
         """
         rows = np.sort(self.rows(ids))
         out = {}
@@ -216,17 +216,7 @@ class FeatureSet:
     def arrays(self, ids, names=None) -> dict[str, np.ndarray]:
         """Rows of the named outputs for these post ids, in that order (copied into memory)."""
         rows = self.rows(ids)
-        return {n: _gather(self.column(n), rows) for n in (names or self.names)}
-
-
-def _gather(column, rows: np.ndarray) -> np.ndarray:
-    """`column[rows]`, in `rows` order (a `StoredColumn` reads them in file order itself)."""
-    if isinstance(column, StoredColumn):
-        return column[rows]
-    order = np.argsort(rows, kind="stable")
-    out = np.empty((len(rows), *column.shape[1:]), column.dtype)
-    out[order] = column[rows[order]]
-    return out
+        return {n: self.column(n)[rows] for n in (names or self.names)}
 
 
 def find_features(store: str, modality: str, key: str) -> FeatureSet | None:
@@ -536,7 +526,7 @@ def stored_input_fn(
     dtypes = [tf.as_dtype(col.dtype) for col in columns]
 
     def gather(idx):
-        return tuple(_gather(col, r[idx]) for col, r in zip(columns, rows))
+        return tuple(col[r[idx]] for col, r in zip(columns, rows))
 
     scale = [fs.standardization.get(output) for _, fs, output, _ in cols]
 
@@ -568,7 +558,7 @@ def feature_stream(
     drop_remainder: bool = False,
     with_labels: bool = True,
 ) -> tuple[tf.data.Dataset, int]:
-    """Batches of feature-mode inputs read from the memory-mapped store, epoch by epoch.
+    """Batches of feature-mode inputs read by rows from the store, epoch by epoch.
 
     The same contract as `Preprocessor.stream`: epoch e's order comes from
     (seed, e) alone, so a resumed run sees the batches an uninterrupted one does.

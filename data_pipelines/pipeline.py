@@ -10,7 +10,7 @@ permutation drawn from (seed, e), batches, and per batch k an augmentation
 drawn from (seed, e, k). Nothing in it carries state from one epoch to the
 next, so a run resumed at epoch e sees exactly the batches an uninterrupted one
 does. Images come from an `ImageCache` (decoded and resized once, uint8,
-memory-mapped) when one is given, else they are decoded per element.
+read by rows) when one is given, else they are decoded per element.
 `make_dataset(...)` is the one-pass version for evaluation and inference.
 """
 

@@ -40,10 +40,6 @@ class StoredColumn:
     def __len__(self) -> int:
         return self.shape[0]
 
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
     def _descriptor(self) -> int:
         if self._fd is None:
             self._fd = os.open(self.path, os.O_RDONLY)
@@ -55,14 +51,6 @@ class StoredColumn:
                 os.close(self._fd)
             except OSError:
                 pass
-
-    def __getstate__(self):  # copies (FeatureSet views, pickling) open their own descriptor
-        return {**self.__dict__, "_fd": None}
-
-    def __copy__(self):
-        clone = type(self).__new__(type(self))
-        clone.__dict__.update(self.__getstate__())
-        return clone
 
     def __getitem__(self, rows) -> np.ndarray:
         if isinstance(rows, slice):

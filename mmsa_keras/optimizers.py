@@ -15,9 +15,10 @@ decayed at the head's 1e-3.
 With the TensorFlow backend and no distribution strategy, the update of each
 variable is traced without `tf.distribute`'s per-variable merge calls, and
 `GroupedAdamW` updates each variable with TensorFlow's fused Adam kernel
-(`ResourceApplyAdam`, the same formula as Keras' Adam); this cuts the time to
-trace a fine-tuning step of MiniLM + ResNet-50 (hundreds of variables) several
-fold. Under a strategy (mirrored, multi-worker) Keras' own path is used.
+(`ResourceApplyAdam`, the same formula as Keras' Adam); with the slots built
+before `fit`, this halves the first step of fine-tuning MiniLM (hundreds of
+variables; BENCHMARKS.md). Under a strategy (mirrored, multi-worker) Keras' own
+path is used.
 """
 
 from __future__ import annotations
@@ -176,14 +177,13 @@ class GroupedAdamW(_GroupedLearningRate, keras.optimizers.AdamW):
             return beta_1, beta_2, tf.pow(beta_1, step), tf.pow(beta_2, step), tf.cast(self.epsilon, dtype), lr
 
         beta_1, beta_2, beta_1_power, beta_2_power, epsilon, lr = self._shared(dtype, terms)
-        factor = self.lr_multipliers.get(_variable_key(variable))
         tf.raw_ops.ResourceApplyAdam(
             var=variable.handle,
             m=_tf_variable(self._momentums[index]).handle,
             v=_tf_variable(self._velocities[index]).handle,
             beta1_power=beta_1_power,
             beta2_power=beta_2_power,
-            lr=lr if factor is None else lr * factor,
+            lr=self._scaled(variable, lr),
             beta1=beta_1,
             beta2=beta_2,
             epsilon=epsilon,
