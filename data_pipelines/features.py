@@ -25,11 +25,14 @@ image — `pooled_output` and, when needed, the flattened `feature_map`.
 Sequences (token states, spatial maps) are stored in float16 (half the disk
 and memory; the measured effect on accuracy is in BENCHMARKS.md); pooled
 vectors stay float32. A set extracted without sequences is extended in place
-when a model later needs them.
+when a model later needs them; a caller that knows a later run will need them
+(a table whose rows share an encoder) says so with `extract_sequences_for`, so
+each encoder runs once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
@@ -219,6 +222,27 @@ class FeatureSet:
         return {n: self.column(n)[rows] for n in (names or self.names)}
 
 
+#: (modality, encoder name) pairs whose sequences are stored on first extraction (`extract_sequences_for`)
+_SEQUENCES_WANTED: set[tuple[str, str]] = set()
+
+
+@contextlib.contextmanager
+def extract_sequences_for(pairs):
+    """Within the block, extraction for these `(modality, encoder name)` pairs also stores the sequences
+    (token states, spatial maps) even when the run asking needs only pooled vectors.
+
+    A table whose later rows need an encoder's sequences sets this around all its
+    rows, so the encoder runs over the posts once instead of twice (pooled for the
+    first rows, then again with sequences). The stored set is the same either way.
+    """
+    added = {(str(m), str(n)) for m, n in pairs} - _SEQUENCES_WANTED
+    _SEQUENCES_WANTED.update(added)
+    try:
+        yield
+    finally:
+        _SEQUENCES_WANTED.difference_update(added)
+
+
 def find_features(store: str, modality: str, key: str) -> FeatureSet | None:
     """The complete stored set with this key, if any (whatever encoder name it was stored under)."""
     if not os.path.isdir(store):
@@ -274,6 +298,8 @@ def extract_features(
                 flush=True,
             )
         return existing
+    names = {encoder.name, (encoder_spec or {}).get("name", encoder.name)}
+    sequences = sequences or any((modality, n) in _SEQUENCES_WANTED for n in names)
     directory = existing.directory if existing is not None else os.path.join(store, f"{modality}-{encoder.name}-{key}")
     manifest_path = os.path.join(directory, "manifest.json")
     os.makedirs(directory, exist_ok=True)
@@ -524,9 +550,25 @@ def stored_input_fn(
     columns = [fs.column(output) for _, fs, output, _ in cols]
     shapes = [(None, *fs.shape(output)) for _, fs, output, _ in cols]
     dtypes = [tf.as_dtype(col.dtype) for col in columns]
+    names = [c[0] for c in cols]
+    # token states come cut to the batch's longest caption (their padding is masked: same outputs, less work)
+    trim = (
+        "text_features" in names
+        and "text_feature_mask" in names
+        and cols[names.index("text_features")][2] == ("sequence_output")
+    )
+    if trim:
+        states, mask = names.index("text_features"), names.index("text_feature_mask")
+        shapes[states] = (None, None, *shapes[states][2:])
+        shapes[mask] = (None, None)
 
     def gather(idx):
-        return tuple(col[r[idx]] for col, r in zip(columns, rows))
+        arrays = [col[r[idx]] for col, r in zip(columns, rows)]
+        if trim:
+            length = max(1, int(arrays[mask].sum(axis=1).max(initial=0)))
+            arrays[states] = arrays[states][:, :length]
+            arrays[mask] = arrays[mask][:, :length]
+        return tuple(arrays)
 
     scale = [fs.standardization.get(output) for _, fs, output, _ in cols]
 

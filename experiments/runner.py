@@ -486,21 +486,30 @@ def _image_weights(table: TableConfig, encoders: dict, given: str | None, embedd
     return out
 
 
-def _check_plans(ctx: Context, rows: list[Row], seeds: int) -> None:
-    """Resolve every keras row's plan before anything trains: a bad setting fails at once."""
+def _check_plans(ctx: Context, rows: list[Row], seeds: int) -> set[tuple[str, str]]:
+    """Resolve every keras row's plan before anything trains: a bad setting fails at once.
+
+    Returns the `(modality, encoder)` pairs whose stored sequences some row needs
+    (token states, spatial maps), for `extract_sequences_for`: the first row to
+    extract with such an encoder stores them too, so each encoder runs once.
+    """
     from mmsa_keras.plan import make_plan
 
     ctx.run_dirs = {s: {} for s in range(seeds)}
+    sequences = set()
     for row in rows:
         if row.kind != "keras":
             continue
         for source in [*row.uses.values(), *filter(None, [row.init_from])]:
             ctx.run_dirs[0][source] = ctx.row_dir(ctx.table.row(source), 0)
         try:
-            make_plan(ctx.train_config(row, 0).replace(init_from=None))  # its model is trained by an earlier row
+            plan = make_plan(ctx.train_config(row, 0).replace(init_from=None))  # its model: an earlier row's
         except UsageError as e:
             raise UsageError(f"{ctx.table.name}, row {row.name!r}: {e}") from None
+        if plan.uses_sequences:
+            sequences.update((m, plan.encoders[m].name) for m in plan.stored_modalities)
     ctx.run_dirs = {s: {} for s in range(seeds)}
+    return sequences
 
 
 # ----------------------------------------------------------------------------- reproduce
@@ -544,7 +553,7 @@ def reproduce(
         glove,
         options,
     )
-    _check_plans(ctx, selected, seeds)
+    sequences_needed = _check_plans(ctx, selected, seeds)
     os.makedirs(ctx.out_dir, exist_ok=True)
     split_info = _split_info(ctx)
     start = time.time()
@@ -561,32 +570,34 @@ def reproduce(
         "variant": ctx.variant,
         "class_names": ctx.class_names,
     }
-    for seed in range(seeds):
-        for row in selected:
-            if verbose:
-                print(f"[{name}] seed {seed}: {row.name}", flush=True)
+    from data_pipelines.features import extract_sequences_for
+
+    for seed, row in ((s, r) for s in range(seeds) for r in selected):
+        if verbose:
+            print(f"[{name}] seed {seed}: {row.name}", flush=True)
+        with extract_sequences_for(sequences_needed):
             metrics, extra = ROW_RUNNERS[row.kind](ctx, row, seed)
-            if "wann_pairs" in extra:
-                results.setdefault("wann_pairs", {})[str(seed)] = extra.pop("wann_pairs")
-                continue
-            entry = results["rows"].setdefault(
-                row.name, {"model": row.model or row.kind, "seeds": {}, "departures": _row_departures(ctx, row)}
-            )
-            for d in extra.pop("plan_departures", []):
-                if d not in entry["departures"]:
-                    entry["departures"].append(d)
-            if metrics is None:  # a row that cannot run on this dataset (e.g. pixels without images)
-                results.setdefault("skipped", {})[row.name] = extra.get("why", "")
-                continue
-            entry["seeds"][str(seed)] = {
-                "metrics": {m: _scale(metric_value(metrics, m), unit_of(table.unit, m)) for m in table.metrics},
-                "accuracy": metrics["accuracy"],
-                "macro_f1": metrics["macro"]["f1"],
-                "weighted_f1": metrics["weighted"]["f1"],
-                "num_examples": metrics["num_examples"],
-                "confusion_matrix": metrics["confusion_matrix"],
-                **extra,
-            }
+        if "wann_pairs" in extra:
+            results.setdefault("wann_pairs", {})[str(seed)] = extra.pop("wann_pairs")
+            continue
+        entry = results["rows"].setdefault(
+            row.name, {"model": row.model or row.kind, "seeds": {}, "departures": _row_departures(ctx, row)}
+        )
+        for d in extra.pop("plan_departures", []):
+            if d not in entry["departures"]:
+                entry["departures"].append(d)
+        if metrics is None:  # a row that cannot run on this dataset (e.g. pixels without images)
+            results.setdefault("skipped", {})[row.name] = extra.get("why", "")
+            continue
+        entry["seeds"][str(seed)] = {
+            "metrics": {m: _scale(metric_value(metrics, m), unit_of(table.unit, m)) for m in table.metrics},
+            "accuracy": metrics["accuracy"],
+            "macro_f1": metrics["macro"]["f1"],
+            "weighted_f1": metrics["weighted"]["f1"],
+            "num_examples": metrics["num_examples"],
+            "confusion_matrix": metrics["confusion_matrix"],
+            **extra,
+        }
     for row_name, entry in results["rows"].items():
         if not entry["seeds"]:
             continue

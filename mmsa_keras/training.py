@@ -503,8 +503,11 @@ def standardize_stored(plan: RunPlan, stores: dict, encoders: dict, train_posts,
 def feature_shapes(plan: RunPlan, stores: dict) -> dict:
     shapes = {}
     for m, fs in stores.items():
-        if plan.uses_sequences:
-            shapes[f"{m}_feature_shape"] = fs.shape("sequence_output" if m == "text" else "feature_map")
+        if plan.uses_sequences and m == "text":
+            # any length: the stored token states arrive cut to each batch's longest caption (`feature_stream`)
+            shapes["text_feature_shape"] = (None, *fs.shape("sequence_output")[1:])
+        elif plan.uses_sequences:
+            shapes[f"{m}_feature_shape"] = fs.shape("feature_map")
         else:
             shapes[f"{m}_feature_shape"] = fs.shape(plan.text_feature if m == "text" else "pooled_output")
     return shapes

@@ -120,6 +120,62 @@ def test_feature_dataset_feeds_a_feature_mode_model(setup, tmp_path):
     assert np.isfinite(model.fit(ds, epochs=1, verbose=0).history["loss"][0])
 
 
+def test_extract_sequences_for_stores_them_on_the_first_pass(setup, tmp_path):
+    """A table whose later rows need token states asks for them up front: the encoder runs once."""
+    from data_pipelines.features import extract_sequences_for
+
+    posts, pre, image, text = setup
+    with extract_sequences_for({("text", text.name)}):
+        pooled_row = extract_features(text, "text", posts, pre, str(tmp_path), verbose=False)
+        image_row = extract_features(image, "image", posts, pre, str(tmp_path), verbose=False)
+    assert set(pooled_row.names) == {"pooled_output", "mean_output", "sequence_output", "padding_mask"}
+    assert set(image_row.names) == {"pooled_output"}  # not asked for: no maps
+    sequence_row = extract_features(text, "text", posts, pre, str(tmp_path), verbose=False, sequences=True)
+    assert sequence_row.directory == pooled_row.directory
+    assert sequence_row.manifest["finished"] == pooled_row.manifest["finished"]  # not extracted again
+    # outside the block a pooled request stores pooled vectors only
+    fresh = extract_features(text, "text", posts, pre, str(tmp_path / "fresh"), verbose=False)
+    assert set(fresh.names) == {"pooled_output", "mean_output"}
+
+
+def test_stored_token_states_arrive_cut_to_the_batch_and_change_nothing(setup, tmp_path):
+    """Feature-mode CMAC reads the token states cut to each batch's longest caption (the rest is padding):
+    its outputs equal those on the full-length states."""
+    from data_pipelines.features import feature_inputs, feature_stream
+    from mmsa_keras.registry import create_model
+
+    posts, _, image, _ = setup
+    pre = Preprocessor(image_size=16, sequence_length=40).fit(posts, verbose=False)
+    keras.utils.set_random_seed(1)
+    text = build_text_encoder(
+        "bag_of_embeddings", vocabulary_size=pre.tokenizer.vocabulary_size, sequence_length=40, hidden_dim=5
+    )
+    t = extract_features(text, "text", posts, pre, str(tmp_path), verbose=False, sequences=True)
+    i = extract_features(image, "image", posts, pre, str(tmp_path), verbose=False, sequences=True)
+    model = create_model(
+        "cmac",
+        text_feature_shape=(None, 5),  # as training builds it (`feature_shapes`)
+        image_feature_shape=i.shape("feature_map"),
+        hidden_dim=8,
+        head_hidden_dim=4,
+        num_heads=2,
+        image_channels=4,
+    )
+    ds, _ = feature_stream(posts, t, i, batch_size=8, sequences=True, input_names=list(model.input))
+    lengths = t.arrays([p.id for p in posts], ["padding_mask"])["padding_mask"].sum(1)
+    full = feature_inputs(posts, t, i, sequences=True)
+    assert full["text_features"].shape[1] == 40 and lengths.max() < 40
+    for b, (x, _) in enumerate(ds):
+        rows = slice(8 * b, 8 * b + 8)
+        assert x["text_features"].shape[1] == x["text_feature_mask"].shape[1] == lengths[rows].max()
+        whole = {k: v[rows] for k, v in full.items() if k in model.input}
+        np.testing.assert_allclose(
+            np.asarray(model(x, training=False)["probabilities"]),
+            np.asarray(model(whole, training=False)["probabilities"]),
+            atol=1e-6,
+        )
+
+
 def test_the_same_encoder_built_twice_reuses_the_store(setup, tmp_path):
     posts, _, _, _ = setup
     pre = Preprocessor(image_size=32, sequence_length=8, normalisation="none").fit(posts, verbose=False)
