@@ -29,6 +29,7 @@ import keras
 import tensorflow as tf
 
 from data_pipelines.pipeline import Preprocessor
+from mmsa_keras.custom_objects import fast_keras_saving
 from mmsa_keras.models.base import class_scores
 
 
@@ -66,6 +67,7 @@ def export_model(model: keras.Model, preprocessor: Preprocessor, class_names, ou
     tmp = f"{os.path.normpath(out_dir)}.{os.getpid()}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     archive.write_out(tmp, verbose=False)
+    fast_keras_saving()
     model.save(os.path.join(tmp, "model.keras"))
     preprocessor.save(tmp)
     with open(os.path.join(tmp, "labels.json"), "w", encoding="utf-8") as f:

@@ -45,6 +45,7 @@ from data_pipelines.post import BALANCED_WEIGHTS
 from data_pipelines.report import DataReport
 from mmsa_keras import runs
 from mmsa_keras.config import PRECISIONS, STRATEGIES, TrainConfig
+from mmsa_keras.custom_objects import fast_keras_saving
 from mmsa_keras.errors import DataError, RunError, UsageError
 from mmsa_keras.plan import RunPlan, make_plan
 
@@ -714,6 +715,7 @@ def _train_locked(config: TrainConfig, plan: RunPlan, run_dir: str, resuming: bo
             )
             # the optimizer's slots, created now (eagerly) rather than while the first step is traced: 6x faster
             head.optimizer.build(head.trainable_variables)
+        fast_keras_saving()  # the per-epoch checkpoints save too
         callbacks = make_callbacks(plan, run_dir, config, chief)
         initial_epoch = 0
         if resuming:
@@ -817,6 +819,7 @@ def _train_locked(config: TrainConfig, plan: RunPlan, run_dir: str, resuming: bo
         return {"run_dir": run_dir, "trained": True, "chief": False, "history": history.history}
     model_path = os.path.join(run_dir, runs.MODEL_FILE)
     tmp = os.path.join(run_dir, f".model.{os.getpid()}.keras")
+    fast_keras_saving()
     model.save(tmp)
     os.replace(tmp, model_path)
     report.save(os.path.join(run_dir, "data_report.json"))
