@@ -552,11 +552,7 @@ def stored_input_fn(
     dtypes = [tf.as_dtype(col.dtype) for col in columns]
     names = [c[0] for c in cols]
     # token states come cut to the batch's longest caption (their padding is masked: same outputs, less work)
-    trim = (
-        "text_features" in names
-        and "text_feature_mask" in names
-        and cols[names.index("text_features")][2] == ("sequence_output")
-    )
+    trim = "text_feature_mask" in names and cols[names.index("text_features")][2] == "sequence_output"
     if trim:
         states, mask = names.index("text_features"), names.index("text_feature_mask")
         shapes[states] = (None, None, *shapes[states][2:])
