@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import weakref
 
 import numpy as np
 
@@ -40,6 +41,9 @@ def compute_metrics(y_true, y_prob, class_names) -> dict:
     return out
 
 
+_SCORES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def predict_dataset(model, dataset, verbose=1):
     """Run `model` over a `(inputs, labels[, weights])` dataset; returns `(y_true, y_prob)`."""
     import tensorflow as tf
@@ -47,10 +51,15 @@ def predict_dataset(model, dataset, verbose=1):
     from data_pipelines.progress import Progress
     from mmsa_keras.models.base import class_scores
 
-    @tf.function(reduce_retracing=True)
-    def scores(inputs):
-        return tf.cast(class_scores(model(inputs, training=False)), tf.float32)
+    scores = _SCORES.get(model)  # one traced function per model: the validation and test splits share it
+    if scores is None:
+        ref = weakref.ref(model)  # the function must not keep the model (the cache's key) alive
 
+        @tf.function(reduce_retracing=True)
+        def scores(inputs):
+            return tf.cast(class_scores(ref()(inputs, training=False)), tf.float32)
+
+        _SCORES[model] = scores
     labels, probs = [], []
     n = int(dataset.cardinality().numpy())
     bar = Progress(n if n > 0 else None, "Predicting", unit="batch") if verbose else None

@@ -592,7 +592,6 @@ def train(config: TrainConfig, extra_callbacks=None) -> dict[str, Any]:
 
 def _train_locked(config: TrainConfig, plan: RunPlan, run_dir: str, resuming: bool, extra_callbacks) -> dict:
     from data_pipelines.features import feature_stream
-    from mmsa_keras.evaluation import plot_history, predict_dataset
     from mmsa_keras.optimizers import make_optimizer
 
     verbose = bool(config.verbose)
@@ -817,11 +816,60 @@ def _train_locked(config: TrainConfig, plan: RunPlan, run_dir: str, resuming: bo
         for name in (f".worker{worker_task()[1]}_backup", f".worker{worker_task()[1]}_checkpoints"):
             shutil.rmtree(os.path.join(run_dir, name), ignore_errors=True)
         return {"run_dir": run_dir, "trained": True, "chief": False, "history": history.history}
-    model_path = os.path.join(run_dir, runs.MODEL_FILE)
-    tmp = os.path.join(run_dir, f".model.{os.getpid()}.keras")
-    fast_keras_saving()
-    model.save(tmp)
-    os.replace(tmp, model_path)
+    # written while the run is evaluated and plotted (the save is mostly I/O); complete before train() returns
+    saving = BackgroundSave(model, os.path.join(run_dir, runs.MODEL_FILE))
+    try:
+        summary = _finish_run(
+            config, plan, run_dir, model, head, preprocessor, dataset, stores, stored, image_cache, report
+        )
+    finally:
+        saving.join()
+    shutil.rmtree(os.path.join(run_dir, runs.BACKUP_DIR), ignore_errors=True)  # complete: nothing to resume
+    summary.update(
+        history=history.history, train_seconds=train_seconds, epochs_run=len(history.history.get("loss", []))
+    )
+    return summary
+
+
+class BackgroundSave:
+    """`model.save(path)` in a thread, written to a temporary name and renamed when complete.
+
+    Keras' saving state is per thread (`fast_keras_saving` is applied in the
+    thread); the model must not change until `join()`, which re-raises any error
+    of the save.
+    """
+
+    def __init__(self, model, path: str):
+        import threading
+
+        self._error: BaseException | None = None
+        self._tmp = os.path.join(os.path.dirname(path), f".model.{os.getpid()}.keras")
+        self._path = path
+        self._thread = threading.Thread(target=self._run, args=(model,), name="mmsa-save", daemon=True)
+        self._thread.start()
+
+    def _run(self, model) -> None:
+        try:
+            fast_keras_saving()
+            model.save(self._tmp)
+            os.replace(self._tmp, self._path)
+        except BaseException as e:  # handed to join()
+            self._error = e
+            if os.path.exists(self._tmp):
+                os.remove(self._tmp)
+
+    def join(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
+def _finish_run(config, plan, run_dir, model, head, preprocessor, dataset, stores, stored, image_cache, report) -> dict:
+    """The end of a chief's run: data report, training curves, validation and test metrics."""
+    from data_pipelines.features import feature_stream
+    from mmsa_keras.evaluation import plot_history, predict_dataset
+
+    verbose = bool(config.verbose)
     report.save(os.path.join(run_dir, "data_report.json"))
     plot_history(
         os.path.join(run_dir, "history.csv"),
@@ -857,18 +905,14 @@ def _train_locked(config: TrainConfig, plan: RunPlan, run_dir: str, resuming: bo
             )
             predictions = predict_dataset(model, ds, verbose=0)
         metrics[split] = run.evaluate(split, verbose=config.verbose, predictions=predictions, dataset=dataset)
-    shutil.rmtree(os.path.join(run_dir, runs.BACKUP_DIR), ignore_errors=True)  # complete: nothing to resume
     if verbose:
         print(report.summary())
     return {
         "run_dir": run_dir,
         "metrics": metrics.get("test", metrics.get("validation")),
         "all_metrics": metrics,
-        "history": history.history,
-        "train_seconds": train_seconds,
         "trained": True,
         "data_report": report.counts(),
         "feature_mode": plan.feature_mode,
         "plan": plan,
-        "epochs_run": len(history.history.get("loss", [])),
     }

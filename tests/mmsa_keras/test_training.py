@@ -274,3 +274,37 @@ def test_class_weights_reach_the_loss(model, synthetic_dir, tmp_path):
     np.testing.assert_allclose((balanced * counts).sum(), 90, rtol=1e-5)  # the total weight is unchanged
     sqrt_balanced = class_weights_for(train_posts, 3, "sqrt_balanced")
     np.testing.assert_allclose(sqrt_balanced, np.sqrt(90 / (3 * counts)), rtol=1e-6)
+
+
+def test_the_model_saved_in_the_background_is_whole_and_its_errors_reach_the_caller(synthetic_dir, tmp_path):
+    """`train` writes model.keras in a thread while it evaluates; a failed save is raised, never half-written."""
+    from mmsa_keras.custom_objects import load_model
+    from mmsa_keras.runs import run_state
+    from mmsa_keras.training import BackgroundSave
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    saving = BackgroundSave(model, str(tmp_path / "model.keras"))
+    saving.join()
+    x = np.ones((1, 3), "float32")
+    np.testing.assert_array_equal(load_model(str(tmp_path / "model.keras"))(x), model(x))
+    assert sorted(os.listdir(tmp_path)) == ["model.keras"]
+
+    run = tmp_path / "run"
+    original = keras.Model.save
+
+    def failing_save(self, path, *args, **kwargs):
+        if not os.path.basename(path).startswith(".model."):  # the per-epoch backups save as usual
+            return original(self, path, *args, **kwargs)
+        with open(path, "wb") as f:
+            f.write(b"half")
+        raise OSError("disk full")
+
+    keras.Model.save = failing_save
+    try:
+        with pytest.raises(OSError, match="disk full"):
+            train(_config(synthetic_dir, run, epochs=1))
+    finally:
+        keras.Model.save = original
+    assert not (run / "model.keras").exists() and not [n for n in os.listdir(run) if n.startswith(".model.")]
+    assert run_state(str(run)) == "interrupted"  # the backup is kept: the same command resumes the run
+    assert train(_config(synthetic_dir, run, epochs=1))["trained"] and run_state(str(run)) == "complete"
