@@ -16,7 +16,7 @@ resident memory.
     python benchmarks/feature_sweep.py [--posts 400] [--image-size 64] [--epochs 3] [--batch-size 32]
 
 The defaults keep the run short (about 6 minutes on 2 cores); Table 8's own
-schedule for its combined rows is `--epochs 10 --batch-size 64` (about 20).
+schedule for its combined rows is `--epochs 10 --batch-size 64` (about 11).
 """
 
 from __future__ import annotations

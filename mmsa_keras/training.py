@@ -843,7 +843,8 @@ class BackgroundSave:
         import threading
 
         self._error: BaseException | None = None
-        self._tmp = os.path.join(os.path.dirname(path), f".model.{os.getpid()}.keras")
+        stem = os.path.splitext(os.path.basename(path))[0]
+        self._tmp = os.path.join(os.path.dirname(path), f".{stem}.{os.getpid()}.keras")  # Keras wants .keras
         self._path = path
         self._thread = threading.Thread(target=self._run, args=(model,), name="mmsa-save", daemon=True)
         self._thread.start()

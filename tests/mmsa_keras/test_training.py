@@ -276,7 +276,9 @@ def test_class_weights_reach_the_loss(model, synthetic_dir, tmp_path):
     np.testing.assert_allclose(sqrt_balanced, np.sqrt(90 / (3 * counts)), rtol=1e-6)
 
 
-def test_the_model_saved_in_the_background_is_whole_and_its_errors_reach_the_caller(synthetic_dir, tmp_path):
+def test_the_model_saved_in_the_background_is_whole_and_its_errors_reach_the_caller(
+    synthetic_dir, tmp_path, monkeypatch
+):
     """`train` writes model.keras in a thread while it evaluates; a failed save is raised, never half-written."""
     from mmsa_keras.custom_objects import load_model
     from mmsa_keras.runs import run_state
@@ -299,12 +301,10 @@ def test_the_model_saved_in_the_background_is_whole_and_its_errors_reach_the_cal
             f.write(b"half")
         raise OSError("disk full")
 
-    keras.Model.save = failing_save
-    try:
+    with monkeypatch.context() as patch:
+        patch.setattr(keras.Model, "save", failing_save)
         with pytest.raises(OSError, match="disk full"):
             train(_config(synthetic_dir, run, epochs=1))
-    finally:
-        keras.Model.save = original
     assert not (run / "model.keras").exists() and not [n for n in os.listdir(run) if n.startswith(".model.")]
     assert run_state(str(run)) == "interrupted"  # the backup is kept: the same command resumes the run
     assert train(_config(synthetic_dir, run, epochs=1))["trained"] and run_state(str(run)) == "complete"
