@@ -602,6 +602,7 @@ def feature_stream(
     (seed, e) alone, so a resumed run sees the batches an uninterrupted one does.
     """
     from data_pipelines.augmentation import balance_posts
+    from data_pipelines.pipeline import prefetched
 
     if with_labels:
         posts = [p for p in posts if p.label is not None]
@@ -639,7 +640,7 @@ def feature_stream(
         return ds.map(assemble, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
     ds = tf.data.Dataset.range(initial_epoch, max(epochs, initial_epoch + 1)).flat_map(one_epoch)
-    return ds.prefetch(tf.data.AUTOTUNE), steps
+    return prefetched(ds), steps
 
 
 def feature_dataset(

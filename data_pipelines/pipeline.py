@@ -34,6 +34,19 @@ NORMALISATIONS = ("mean_std", "unit", "none")
 EPOCH_STRIDE = 1_000_003
 
 
+def prefetched(ds: tf.data.Dataset) -> tf.data.Dataset:
+    """`ds.prefetch(AUTOTUNE)`, its background threads started when the iterator is created.
+
+    By default tf.data starts them on the first `next()`, which for `fit` is
+    inside the first train step, after the step has been traced: the first
+    batch was decoded, augmented and tokenised while the step waited. Started
+    with the iterator, it is made while Keras traces the step.
+    """
+    options = tf.data.Options()
+    options.experimental_warm_start = True
+    return ds.prefetch(AUTOTUNE).with_options(options)
+
+
 def class_weights_for(posts: list[Post], num_classes: int, spec) -> np.ndarray | None:
     """Per-class loss weights: None, "balanced" (n / (k * n_c)), "sqrt_balanced" (its square
     root: a milder push towards rare classes) or a {class: weight} mapping."""
@@ -321,7 +334,7 @@ class Preprocessor:
             )
 
         ds = tf.data.Dataset.range(initial_epoch, max(epochs, initial_epoch + 1)).flat_map(one_epoch)
-        return ds.prefetch(AUTOTUNE), steps
+        return prefetched(ds), steps
 
     def make_dataset(
         self,

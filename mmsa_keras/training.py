@@ -149,6 +149,24 @@ def training_objective(model: keras.Model, num_classes: int | None = None) -> di
     return objective
 
 
+def build_compiled_metrics(model: keras.Model, dataset) -> None:
+    """Create `compile()`'s metrics now, from the dataset's label spec and the model's outputs.
+
+    Without a distribution strategy Keras builds them inside the first traced train step. Their
+    variables (`accuracy`'s total and count) are then created during that trace, and TensorFlow's
+    `tf.function` answers a trace that created variables by tracing the whole step again without
+    them: a second trace of every layer and its gradient (about 4 s of the first fine-tuning step
+    with ResNet-50 + MiniLM on 2 cores). Built here, the step is traced once.
+    """
+    metrics = getattr(model, "_compile_metrics", None)
+    if metrics is None or metrics.built:
+        return
+    y_true = tf.nest.map_structure(lambda s: keras.KerasTensor(s.shape, s.dtype), dataset.element_spec[1])
+    y_pred = tf.nest.map_structure(lambda t: keras.KerasTensor(t.shape, t.dtype), model.output)
+    with model.distribute_strategy.scope():
+        metrics.build(y_true, y_pred)
+
+
 def labels_for(model: keras.Model, dataset):
     """Give every output that has a loss the integer labels (dict-output models)."""
     if not isinstance(model.output, dict):
@@ -796,6 +814,7 @@ def _train_locked(config: TrainConfig, plan: RunPlan, run_dir: str, resuming: bo
             history = keras.callbacks.History()
             history.history = {}
         else:
+            build_compiled_metrics(head, train_ds)
             history = head.fit(
                 train_ds,
                 validation_data=val_ds,

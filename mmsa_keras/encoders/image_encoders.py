@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import keras
 
+from mmsa_keras.layers.fused_batch_norm import FusedBatchNormalization, fuse_batch_norm
+
 
 def small_cnn(image_size: int = 64, filters=(16, 32, 64), output_dim: int = 64, name: str = "small_cnn") -> keras.Model:
     """A small Conv-BN-ReLU-MaxPool CNN for the embedded default.
@@ -28,7 +30,7 @@ def small_cnn(image_size: int = 64, filters=(16, 32, 64), output_dim: int = 64, 
     x = images
     for i, f in enumerate(filters):
         x = keras.layers.Conv2D(f, 3, padding="same", use_bias=False, name=f"conv{i + 1}")(x)
-        x = keras.layers.BatchNormalization(name=f"bn{i + 1}")(x)
+        x = FusedBatchNormalization(name=f"bn{i + 1}")(x)
         x = keras.layers.ReLU(name=f"relu{i + 1}")(x)
         x = keras.layers.MaxPooling2D(2, name=f"pool{i + 1}")(x)
     feature_map = keras.layers.Conv2D(output_dim, 1, activation="relu", name="project")(x)
@@ -45,10 +47,10 @@ def mvso_pixel_cnn(image_size: int = 32, name: str = "mvso_pixel_cnn") -> keras.
     images = keras.Input((image_size, image_size, 3), name="images")
     x = keras.layers.Conv2D(96, 3, padding="same", activation="relu", name="conv1")(images)
     x = keras.layers.MaxPooling2D(2, name="pool1")(x)
-    x = keras.layers.BatchNormalization(name="bn1")(x)
+    x = FusedBatchNormalization(name="bn1")(x)
     x = keras.layers.Conv2D(256, 3, padding="same", activation="relu", name="conv2")(x)
     x = keras.layers.MaxPooling2D(2, name="pool2")(x)
-    feature_map = keras.layers.BatchNormalization(name="bn2")(x)
+    feature_map = FusedBatchNormalization(name="bn2")(x)
     flat = keras.layers.Flatten(name="flatten")(feature_map)
     return keras.Model(images, {"pooled_output": flat, "feature_map": feature_map}, name=name)
 
@@ -160,6 +162,7 @@ def keras_application(
             backbone.set_weights(keras.saving.load_model(weights, compile=False).get_weights())
         else:
             backbone.load_weights(weights)
+    fuse_batch_norm(backbone)  # trains through TensorFlow's fused kernel (mmsa_keras.layers.fused_batch_norm)
     set_trainable_top_blocks(backbone, unfreeze, pattern)
     if input_preprocessing not in ("default", "none"):
         raise ValueError(f"input_preprocessing must be default or none, got {input_preprocessing!r}")
@@ -210,7 +213,7 @@ def alexnet(weights=None, image_size: int = 227, unfreeze=0, name: str = "alexne
         padding = "valid" if layer_name == "conv1" else "same"
         x = keras.layers.Conv2D(filters, kernel, strides=stride, padding=padding, activation="relu", name=layer_name)(x)
         if layer_name in ("conv1", "conv2"):
-            x = keras.layers.BatchNormalization(name=f"{layer_name}_norm")(x)
+            x = FusedBatchNormalization(name=f"{layer_name}_norm")(x)
         if pool:
             x = keras.layers.MaxPooling2D(3, 2, name=f"{layer_name}_pool")(x)
     feature_map = x

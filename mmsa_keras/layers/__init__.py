@@ -2,6 +2,7 @@
 
 from mmsa_keras.layers.classifier_head import ClassifierHead
 from mmsa_keras.layers.cross_modal_attention import CrossModalAttention
+from mmsa_keras.layers.fused_batch_norm import FusedBatchNormalization, fuse_batch_norm
 from mmsa_keras.layers.gating import GL1, GL2, UnitInterval
 from mmsa_keras.layers.image_preprocessing import ApplicationPreprocessing
 from mmsa_keras.layers.masked_pooling import MaskedPooling
@@ -16,10 +17,12 @@ __all__ = [
     "ApplicationPreprocessing",
     "ClassifierHead",
     "CrossModalAttention",
+    "FusedBatchNormalization",
     "MaskedPooling",
     "ModalityPooling",
     "NearestLabel",
     "PresenceMask",
     "ProbabilityFusion",
     "UnitInterval",
+    "fuse_batch_norm",
 ]
