@@ -15,7 +15,10 @@ reports:
   * peak resident memory of the process (`ru_maxrss`).
 
     python benchmarks/finetune_memory.py [--data-dir ../shared/data/mvsa_single_sample]
-        [--models ote,native_cat] [--frozen]
+        [--models ote,native_cat] [--frozen] [--repeats N]
+
+On a shared 2-core machine the time to the first step varies by several
+seconds from one process to the next; `--repeats 5` gives the median.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -78,6 +82,16 @@ def measure(settings: dict) -> dict:
     return json.loads(line[len("RESULT") :])
 
 
+def summarise(values: list[float], fmt: str) -> str:
+    """One run: its value; several: the median and the range, e.g. `15.6 (14.9–17.3)`."""
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return fmt.format(values[0])
+    low, high = min(values), max(values)
+    return f"{fmt.format(statistics.median(values))} ({fmt.format(low)}–{fmt.format(high)})"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -86,6 +100,12 @@ def main(argv=None):
     parser.add_argument("--models", default="ote,native_cat")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--frozen", action="store_true", help="also measure each model with frozen encoders")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="fresh processes per configuration; the table gives the median (and the range) of each figure",
+    )
     args = parser.parse_args(argv)
 
     from benchmarks.common import print_table
@@ -111,19 +131,22 @@ def main(argv=None):
                     verbose=0,
                     feature_store=os.path.join(tmp, "store"),
                 )
-                r = measure(settings)
+                # a fresh run directory each time (a complete one would only be evaluated)
+                runs = [measure({**settings, "out": f"{settings['out']}_{i}"}) for i in range(max(1, args.repeats))]
                 rows.append(
                     [
                         f"{model}, {label}",
-                        f"{r['first_step_s']:.1f}",
-                        f"{r['posts_per_s']:.1f}" if r["posts_per_s"] == r["posts_per_s"] else "-",
-                        f"{r['peak_rss_mib'] / 1024:.2f}",
+                        summarise([r["first_step_s"] for r in runs], "{:.1f}"),
+                        summarise([r["posts_per_s"] for r in runs if r["posts_per_s"] == r["posts_per_s"]], "{:.1f}"),
+                        summarise([r["peak_rss_mib"] / 1024 for r in runs], "{:.2f}"),
                     ]
                 )
                 print(rows[-1], flush=True)
     print(
         f"\nMiniLM-L6 + ResNet-50 (random weights), 224 px, 64 tokens, batch {args.batch_size}, "
-        f"{os.path.basename(os.path.normpath(args.data_dir))}, one epoch, {os.cpu_count()} CPU cores\n"
+        f"{os.path.basename(os.path.normpath(args.data_dir))}, one epoch, {os.cpu_count()} CPU cores"
+        + (f", median (range) of {args.repeats} processes each" if args.repeats > 1 else "")
+        + "\n"
     )
     print_table(["run", "to first step (s)", "train posts/s", "peak RSS (GB)"], rows)
 

@@ -67,6 +67,16 @@ def test_fused_batch_norm_trains_like_keras_batch_norm_and_replaces_it_in_place(
         for a, b in zip(plain.get_weights(), fused.get_weights()):  # moving mean and (biased) variance included
             np.testing.assert_allclose(b, a, atol=2e-6)
         np.testing.assert_allclose(fused(x, training=False), plain(x, training=False), atol=2e-5)
+    # mixed precision: float16 in and out, statistics in float32, as Keras' layer
+    half = tf.constant(rng.normal(2.0, 3.0, size=(4, 5, 5, 6)).astype("float16"))
+    plain16, fused16 = (
+        cls(dtype="mixed_float16") for cls in (keras.layers.BatchNormalization, FusedBatchNormalization)
+    )
+    y_plain, y_fused = plain16(half, training=True), fused16(half, training=True)
+    assert y_fused.dtype == y_plain.dtype == tf.float16
+    np.testing.assert_allclose(np.asarray(y_fused, "float32"), np.asarray(y_plain, "float32"), atol=2e-3)
+    for a, b in zip(plain16.get_weights(), fused16.get_weights()):
+        np.testing.assert_allclose(b, a, atol=1e-5)
     # the fused graph really is the fused kernel (not the fallback)
     graph = tf.function(lambda t: fused(t, training=True)).get_concrete_function(tf.TensorSpec((None, 4, 4, 5))).graph
     assert any(op.type == "FusedBatchNormV3" for op in graph.get_operations())
