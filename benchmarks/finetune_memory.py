@@ -113,9 +113,10 @@ def main(argv=None):
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         variants = [("all layers trainable", "all")] + ([("encoders frozen", "0")] if args.frozen else [])
+        configs = {}
         for model in args.models.split(","):
             for label, unfreeze in variants:
-                settings = dict(
+                configs[f"{model}, {label}"] = dict(
                     model=model,
                     data_dir=args.data_dir,
                     format="mvsa",
@@ -129,19 +130,25 @@ def main(argv=None):
                     unfreeze=unfreeze,
                     epochs=1,
                     verbose=0,
-                    feature_store=os.path.join(tmp, "store"),
                 )
-                # a fresh run directory each time (a complete one would only be evaluated)
-                runs = [measure({**settings, "out": f"{settings['out']}_{i}"}) for i in range(max(1, args.repeats))]
-                rows.append(
-                    [
-                        f"{model}, {label}",
-                        summarise([r["first_step_s"] for r in runs], "{:.1f}"),
-                        summarise([r["posts_per_s"] for r in runs if r["posts_per_s"] == r["posts_per_s"]], "{:.1f}"),
-                        summarise([r["peak_rss_mib"] / 1024 for r in runs], "{:.2f}"),
-                    ]
-                )
-                print(rows[-1], flush=True)
+        # repeats interleaved (every configuration once, then again), so a machine that drifts
+        # during the benchmark weighs on every configuration alike; a fresh run directory each
+        # time (a complete one would only be evaluated)
+        results = {name: [] for name in configs}
+        for i in range(max(1, args.repeats)):
+            for name, settings in configs.items():
+                store = os.path.join(tmp, f"store_{i}")  # per repeat: its first frozen run extracts, as in one run
+                results[name].append(measure({**settings, "out": f"{settings['out']}_{i}", "feature_store": store}))
+                print(name, i, json.dumps(results[name][-1]), flush=True)
+        for name, runs in results.items():
+            rows.append(
+                [
+                    name,
+                    summarise([r["first_step_s"] for r in runs], "{:.1f}"),
+                    summarise([r["posts_per_s"] for r in runs if r["posts_per_s"] == r["posts_per_s"]], "{:.1f}"),
+                    summarise([r["peak_rss_mib"] / 1024 for r in runs], "{:.2f}"),
+                ]
+            )
     print(
         f"\nMiniLM-L6 + ResNet-50 (random weights), 224 px, 64 tokens, batch {args.batch_size}, "
         f"{os.path.basename(os.path.normpath(args.data_dir))}, one epoch, {os.cpu_count()} CPU cores"
