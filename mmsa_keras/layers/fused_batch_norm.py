@@ -9,7 +9,6 @@ node, as `tf.keras` 2 did by default:
 
 * the OTE train step (MiniLM-L6 + ResNet-50) has 10,056 graph nodes instead
   of 13,519, and fewer to trace and optimise before the first step;
-
 * ResNet-50 at 224 px, batch 16, 2 CPU cores: a training step 2.17 s → 1.52 s,
   the first (traced) step 9.8 s → 7.7 s (`benchmarks/finetune_memory.py`
   measures the whole fine-tuning run);
@@ -109,7 +108,7 @@ def fuse_batch_norm(model: keras.Model) -> int:
 
     The subclass adds no state and the same call signature, so a built layer
     changes class without changing its weights, config or what it computes;
-    a saved model records the new class name.
+    a saved model records it as `mmsa_keras>BatchNormalization`.
     """
     if keras.backend.backend() != "tensorflow":
         return 0
