@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from data_pipelines.datasets import load_dataset
 from data_pipelines.images import scan_images
+from data_pipelines.paths import dataset_root
 from data_pipelines.post import MultimodalDataset
 from data_pipelines.report import KINDS, DataReport
 
@@ -19,7 +20,8 @@ def describe(path: str, format: str, check_images: bool = True, verbose: bool = 
     dataset = load_dataset(path, format, report=report, **options)
     undecodable = 0
     if check_images:
-        undecodable = scan_images(dataset.all_posts(), report, verbose=verbose)
+        with dataset_root(path, bool(options.get("allow_outside_paths")), extra=(options.get("image_dir"),)):
+            undecodable = scan_images(dataset.all_posts(), report, verbose=verbose)
     out = dataset.summary()
     out.update(
         {

@@ -45,6 +45,7 @@ import weakref
 import numpy as np
 import tensorflow as tf
 
+from data_pipelines.outputs import claim_output_dir
 from data_pipelines.post import Post
 from data_pipelines.stored_arrays import NpyWriter, StoredColumn
 
@@ -298,6 +299,7 @@ def extract_features(
                 flush=True,
             )
         return existing
+    claim_output_dir(store, "features", flag="feature store")  # new, empty or a store of mmsa's
     names = {encoder.name, (encoder_spec or {}).get("name", encoder.name)}
     sequences = sequences or any((modality, n) in _SEQUENCES_WANTED for n in names)
     directory = existing.directory if existing is not None else os.path.join(store, f"{modality}-{encoder.name}-{key}")

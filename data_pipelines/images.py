@@ -77,12 +77,21 @@ def image_dimensions(raw: bytes) -> tuple[int, int] | None:
     return None
 
 
+OUTSIDE_MESSAGE = "it resolves through a symlink to a file outside (--allow-outside-paths reads it)"
+
+
 def read_regular_file(path: str, limit: int) -> tuple[bytes | None, str | None]:
     """Read at most `limit + 1` bytes of `path` if it is a regular file.
 
     Returns `(bytes, None)`, or `(None, problem)` for a missing path or one that
-    is a folder, FIFO, socket or device (never opened, so a FIFO cannot hang the run).
+    is a folder, FIFO, socket or device (never opened, so a FIFO cannot hang the run),
+    or `(None, "outside")` for one that resolves outside the dataset being read
+    (`data_pipelines.paths.dataset_root`).
     """
+    from data_pipelines.paths import outside_root
+
+    if outside_root(path):
+        return None, "outside"
     try:
         st = os.stat(path)
     except OSError:
@@ -276,6 +285,8 @@ def check_image_file(path: str) -> tuple[str | None, str]:
     raw, problem = read_regular_file(path, MAX_IMAGE_BYTES)
     if problem == "missing":
         return "missing_image", "file not found"
+    if problem == "outside":
+        return "outside_path", OUTSIDE_MESSAGE
     if problem is not None:
         return "not_a_file", f"the path is {problem}"
     return check_image_bytes(raw)

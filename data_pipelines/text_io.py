@@ -59,6 +59,10 @@ def read_caption(path: str, report: DataReport | None = None) -> str | None:
         if report is not None:
             if problem == "missing":
                 report.add("missing_text", path)
+            elif problem == "outside":
+                from data_pipelines.images import OUTSIDE_MESSAGE
+
+                report.add("outside_path", path, OUTSIDE_MESSAGE)
             else:
                 report.add("not_a_file", path, f"the caption path is {problem}")
         return None

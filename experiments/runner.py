@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from data_pipelines.outputs import claim_output_dir
 from experiments.tables import Row, TableConfig, load_table, table_names  # noqa: F401
 from mmsa_keras.errors import UsageError
 
@@ -382,6 +383,7 @@ def _prepare(
     from data_pipelines.datasets.synthetic import make_synthetic
 
     out_dir = os.path.join(out, table.name)
+    claim_output_dir(out_dir, "results")  # new, empty or an earlier report of this table
     ds = table.dataset
     variant = variant or ds.default_variant
     embedded = data_dir is None

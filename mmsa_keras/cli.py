@@ -208,6 +208,10 @@ def cmd_train(args) -> int:
         config = config.replace(recipe=args.recipe)
     _check_format(config.format)
     _check_path(config.data_dir)
+    from data_pipelines.outputs import claim_output_dir, is_owned
+
+    if os.path.isdir(config.out) and os.listdir(config.out) and not is_owned(config.out, "run"):
+        claim_output_dir(config.out, "run")  # refused before TensorFlow loads (raises, naming the folder)
     _tf()
     from mmsa_keras.training import train
 
@@ -262,6 +266,12 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_export(args) -> int:
+    from data_pipelines.outputs import check_not_enclosing, claim_output_dir, is_owned
+
+    # refused before TensorFlow loads: the current folder, the run itself or a parent of it, other files
+    check_not_enclosing(args.out_dir, {"the run being exported": args.run_dir}, flag="OUT_DIR")
+    if os.path.isdir(args.out_dir) and os.listdir(args.out_dir) and not is_owned(args.out_dir, "export"):
+        claim_output_dir(args.out_dir, "export", flag="OUT_DIR")  # raises, naming the folder
     _tf()
     from mmsa_keras.export import export_run
 
@@ -287,7 +297,14 @@ def _predict_rows(path: str):
         if "text" not in cols and "image_path" not in cols:
             raise DataError(f"{path}:1: needs a 'text' and/or an 'image_path' column (found {list(cols) or 'none'})")
         base = os.path.dirname(os.path.abspath(path))
-        for row in reader:
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as e:  # e.g. a field over the size limit: the rows before it were predicted
+                where = f"{path}:{reader.line_num}"
+                raise DataError(f"{where}: unreadable CSV row ({e}); the rows before it were predicted") from None
             line = reader.line_num
             image = (row.get(cols.get("image_path", ""), "") or "").strip()
             if image and not os.path.isabs(image):
@@ -304,7 +321,10 @@ def cmd_predict(args) -> int:
     if args.csv and (args.text is not None or args.image is not None):
         raise UsageError("--csv cannot be combined with --text / --image")
     _tf()
+    import contextlib
+
     from data_pipelines.images import check_image_file
+    from data_pipelines.paths import dataset_root
     from mmsa_keras.export import ExportedModel
 
     model = ExportedModel(args.model_dir)
@@ -320,23 +340,27 @@ def cmd_predict(args) -> int:
         sys.stdout.flush()
 
     batch = []
-    for line, pid, text, image in rows:
-        if image:
-            kind, message = check_image_file(image)
-            if kind is not None:
-                where = f"{args.csv}:{line}: " if args.csv else ""
-                print(
-                    f"[mmsa] {where}{image}: {kind.replace('_', ' ')} ({message}); predicting without the image",
-                    file=sys.stderr,
-                )
-                image = None
-        batch.append((line, pid, text, image))
-        count += 1
-        if len(batch) >= args.batch_size:
-            flush(batch)
-            batch = []
-    if batch:
-        flush(batch)
+    # a CSV's image paths stay inside its folder (symlinks resolved) unless --allow-outside-paths
+    wall = dataset_root(args.csv, allow_outside=args.allow_outside_paths) if args.csv else contextlib.nullcontext()
+    with wall:
+        try:
+            for line, pid, text, image in rows:
+                if image:
+                    kind, message = check_image_file(image)
+                    if kind is not None:
+                        where = f"{args.csv}:{line}: " if args.csv else ""
+                        what = kind.replace("_", " ")
+                        note = f"[mmsa] {where}{image}: {what} ({message}); predicting without the image"
+                        print(note, file=sys.stderr)
+                        image = None
+                batch.append((line, pid, text, image))
+                count += 1
+                if len(batch) >= args.batch_size:
+                    flush(batch)
+                    batch = []
+        finally:
+            if batch:
+                flush(batch)
     if count == 0:
         raise DataError(f"{args.csv}: no posts (only a header?)")
     return 0
@@ -434,7 +458,7 @@ def cmd_convert_alexnet(args) -> int:
     _tf()
     from mmsa_keras.encoders.alexnet_weights import convert_caffe_alexnet
 
-    out = convert_caffe_alexnet(args.src, args.out)
+    out = convert_caffe_alexnet(args.src, args.out, force=args.force)
     print(f"AlexNet weights written to {out}; use them with --image-weights alexnet={out}")
     return 0
 
@@ -515,7 +539,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--allow-outside-paths",
             action="store_true",
-            help="table format: accept image paths outside the file's folder (default: refused)",
+            help="read files that resolve outside the dataset folder (absolute or ../ image paths of a table, "
+            "symlinks leading out of the folder; default: refused and counted)",
         )
         _add_format_options(p)
         if name == "describe":
@@ -557,6 +582,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image", help="an image file")
     p.add_argument("--csv", help="CSV with columns text and/or image_path (and optional id); streamed in batches")
     p.add_argument("--batch-size", type=int, default=64, help="posts per batch for --csv (default: 64)")
+    p.add_argument(
+        "--allow-outside-paths",
+        action="store_true",
+        help="--csv: read image paths that resolve outside the CSV's folder (absolute paths, symlinks; "
+        "default: refused, the post is predicted without its image)",
+    )
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("serve", help="a local HTTP JSON endpoint over an exported model")
@@ -624,7 +655,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("convert-alexnet", help="convert Caffe AlexNet weights (bvlc_alexnet.npy) for paper 003")
     p.add_argument("src", help="bvlc_alexnet.npy: {layer: [weights, biases]}, conv kernels [h, w, in/groups, out]")
-    p.add_argument("out", help="the .weights.h5 file to write")
+    p.add_argument("out", help="the .weights.h5 file to write (an existing file is refused)")
+    p.add_argument("--force", action="store_true", help="replace OUT if it exists")
     p.set_defaults(func=cmd_convert_alexnet)
 
     p = sub.add_parser("demo", help="the embedded default end to end")
@@ -676,7 +708,7 @@ def main(argv=None) -> int:
             raise
         text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         print(f"mmsa {args.command}: error: {text}", file=sys.stderr)
-        return 1
+        return int(getattr(e, "exit_code", 1))
     except Exception as e:  # noqa: BLE001 - the last resort keeps the promise of one line
         if debug:
             raise

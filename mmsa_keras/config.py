@@ -196,7 +196,10 @@ class TrainConfig:
         False, "train on the held-out part (--holdout-fraction) instead of the rest", kind="flag"
     )
     allow_outside_paths: bool = _field(
-        False, "table format: allow absolute image paths outside the file's folder", kind="flag", group="data"
+        False,
+        "read files that resolve outside the dataset folder (absolute or ../ table paths, symlinks leading out)",
+        kind="flag",
+        group="data",
     )
     run_eagerly: bool = _field(False, "", cli=False)  # no graph tracing: faster for a handful of tiny steps
     recipe: str | None = _field(None, "", cli=False)  # the recipe the settings came from (`mmsa recipes`)

@@ -108,8 +108,11 @@ def read_dataset(
     except (FileNotFoundError, ValueError) as e:
         raise DataError(str(e)) from None
     from data_pipelines.images import scan_images
+    from data_pipelines.paths import dataset_root
 
-    scan_images([p for posts in dataset.splits.values() for p in posts], report, verbose=verbose)
+    options = format_options or {}
+    with dataset_root(data_dir, bool(options.get("allow_outside_paths")), extra=(options.get("image_dir"),)):
+        scan_images([p for posts in dataset.splits.values() for p in posts], report, verbose=verbose)
     _DATASETS[key] = (copy.deepcopy(dataset), report)
     return dataset, report, True
 
@@ -292,6 +295,13 @@ class Run:
         if not os.path.isdir(run_dir):
             raise RunError(f"{run_dir}: no such run directory (train one with `mmsa train ... --out {run_dir}`)")
         path = os.path.join(run_dir, RUN_CONFIG)
+        if not os.path.exists(path) and os.path.exists(os.path.join(run_dir, "saved_model.pb")):
+            from mmsa_keras.errors import UsageError
+
+            raise UsageError(
+                f"{run_dir} is an export, not a training run; `mmsa predict {run_dir} ...` uses an export, "
+                "`mmsa evaluate` and `mmsa export` take the run folder it came from"
+            )
         if not os.path.exists(path):
             raise RunError(
                 f"{run_dir}: not a run directory (no {RUN_CONFIG}); train one with `mmsa train ... --out {run_dir}`"

@@ -40,6 +40,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from data_pipelines.outputs import claim_output_dir
 from data_pipelines.pipeline import Preprocessor, class_weights_for
 from data_pipelines.post import BALANCED_WEIGHTS
 from data_pipelines.report import DataReport
@@ -564,6 +565,7 @@ def train(config: TrainConfig, extra_callbacks=None) -> dict[str, Any]:
     run_dir = config.out
     if os.path.exists(run_dir) and not os.path.isdir(run_dir):
         raise UsageError(f"--out {run_dir} is a file, not a folder")
+    claim_output_dir(run_dir, "run")  # a new, empty or earlier run folder; anything else is refused
     if plan.strategy == "multi_worker":
         task_type, index = worker_task()
         if task_type == "worker" and index > 0:  # not the chief: trains in step, writes nothing of the run

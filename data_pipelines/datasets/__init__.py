@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from data_pipelines.paths import dataset_root
 from data_pipelines.post import MultimodalDataset
 from data_pipelines.report import DataReport
 
@@ -40,7 +41,8 @@ def load_dataset(
     if format not in _READERS:
         raise ValueError(f"unknown dataset format {format!r}; known: {sorted(_READERS)}")
     report = report if report is not None else DataReport()
-    dataset = _READERS[format](path, report=report, **options)
+    with dataset_root(path, bool(options.get("allow_outside_paths")), extra=(options.get("image_dir"),)):
+        dataset = _READERS[format](path, report=report, **options)
     if keep_classes:
         dataset = restrict_classes(dataset, keep_classes, report)
     if not any(p.label is not None for p in dataset.all_posts()):

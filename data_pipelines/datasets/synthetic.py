@@ -35,9 +35,11 @@ from __future__ import annotations
 
 import colorsys
 import os
+import re
 
 import numpy as np
 
+from data_pipelines.outputs import claim_output_dir
 from data_pipelines.post import SENTIMENT_CLASSES
 
 CLASS_PRIOR = {"negative": 0.30, "neutral": 0.25, "positive": 0.45}
@@ -209,6 +211,23 @@ def caption_for(rng, kind: str, cls: str) -> str | None:
     return polar_caption(rng, cls)
 
 
+_WRITTEN = re.compile(r"^[0-9]+\.(txt|jpg)$")
+
+
+def _remove_earlier_set(out_dir: str) -> None:
+    """Remove the files an earlier `make_synthetic` wrote into `out_dir` (and nothing else), so a new
+    set with fewer posts leaves no old posts mixed in."""
+    data_dir = os.path.join(out_dir, "data")
+    if os.path.isdir(data_dir):
+        for name in os.listdir(data_dir):
+            path = os.path.join(data_dir, name)
+            if _WRITTEN.match(name) and os.path.isfile(path) and not os.path.islink(path):
+                os.remove(path)
+    for name in ("train.txt", "README.txt"):
+        if os.path.isfile(os.path.join(out_dir, name)):
+            os.remove(os.path.join(out_dir, name))
+
+
 def make_synthetic(out_dir: str, posts: int = 600, image_size: int = 64, seed: int = 0) -> dict:
     """Write the synthetic dataset to `out_dir` in the MVSA layout.
 
@@ -224,7 +243,9 @@ def make_synthetic(out_dir: str, posts: int = 600, image_size: int = 64, seed: i
     if posts < 10:
         raise ValueError("posts must be at least 10")
     rng = np.random.default_rng(seed)
+    claim_output_dir(out_dir, "synthetic", flag="OUT_DIR")  # new, empty or an earlier synthetic set
     data_dir = os.path.join(out_dir, "data")
+    _remove_earlier_set(out_dir)
     os.makedirs(data_dir, exist_ok=True)
     classes = list(CLASS_PRIOR)
     kinds = list(KIND_WEIGHTS)
@@ -238,9 +259,6 @@ def make_synthetic(out_dir: str, posts: int = 600, image_size: int = 64, seed: i
         image = draw_image(rng, cls, image_size, hard=rng.random() < HARD_IMAGE_RATE)
         txt_path = os.path.join(data_dir, guid + ".txt")
         jpg_path = os.path.join(data_dir, guid + ".jpg")
-        for path in (txt_path, jpg_path):
-            if os.path.exists(path):
-                os.remove(path)
         if caption is not None:
             with open(txt_path, "w", encoding="utf-8", newline="\n") as f:
                 f.write(caption + "\n")
