@@ -34,7 +34,16 @@ def describe(path: str, format: str, check_images: bool = True, verbose: bool = 
             "encodings": _encodings(report),
             "dropped_rows": sum(
                 report.count(k)
-                for k in ("bad_row", "unknown_label", "duplicate_id", "dropped_row", "no_label", "outside_path")
+                for k in (
+                    "bad_row",
+                    "unclosed_quote",
+                    "oversized_field",
+                    "unknown_label",
+                    "duplicate_id",
+                    "dropped_row",
+                    "no_label",
+                    "outside_path",
+                )
             ),
             "problems": report.counts(),
             "problem_examples": {k: v[:3] for k, v in report.events.items() if v},

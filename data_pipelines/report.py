@@ -30,6 +30,8 @@ KINDS = {
     "empty_text": "empty caption",
     "encoding_fallback": "caption not UTF-8 (decoded with a fall-back encoding)",
     "bad_row": "label row with a wrong number of fields (skipped)",
+    "unclosed_quote": "a quote that never closes (row skipped; reading resumed on the next line)",
+    "oversized_field": "a field over 16 MB (row skipped)",
     "unknown_label": "unknown label (row skipped)",
     "duplicate_id": "duplicate post id (later row skipped)",
     "dropped_row": "row dropped",

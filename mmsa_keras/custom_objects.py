@@ -85,4 +85,20 @@ def load_model(path: str, compile: bool = False):
     if not os.path.exists(path):
         raise RunError(f"{path}: no such model file")
     fast_keras_saving()
-    return keras.saving.load_model(path, compile=compile)
+    if not model_file_ok(path):
+        raise RunError(
+            f"{path}: damaged or cut short (not a whole .keras archive); for a run, the same `mmsa train` "
+            "command trains it again; for another file, save it again"
+        )
+    return keras.saving.load_model(path, compile=compile, safe_mode=True)
+
+
+def model_file_ok(path: str) -> bool:
+    """True when `path` is a whole `.keras` zip archive (its central directory and every member's CRC check out)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            return z.testzip() is None and "config.json" in z.namelist()
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError):
+        return False

@@ -102,6 +102,13 @@ def plot_confusion_matrix(matrix, class_names, path: str, title: str = "") -> st
     return path
 
 
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return float("nan")
+
+
 def plot_history(history_csv: str, path: str, title: str = "") -> str | None:
     """Plot loss, accuracy and (when logged) macro F1 per epoch, training and validation, from a CSVLogger file."""
     import csv
@@ -113,8 +120,13 @@ def plot_history(history_csv: str, path: str, title: str = "") -> str | None:
 
     if not os.path.exists(history_csv):
         return None
-    with open(history_csv, encoding="utf-8") as f:
+    with open(history_csv, encoding="utf-8", errors="replace") as f:
         rows = list(csv.DictReader(f))
+
+    def whole(row) -> bool:  # a row cut short or run together with the next one is left out of the plot
+        return None not in row and all(v is not None for v in row.values()) and str(row.get("epoch", "")).isdigit()
+
+    rows = [r for r in rows if whole(r)]
     if not rows:
         return None
     epochs = [int(r["epoch"]) + 1 for r in rows]
@@ -130,7 +142,7 @@ def plot_history(history_csv: str, path: str, title: str = "") -> str | None:
     for ax, (label, metric) in zip(axes, panels):
         for key, style, who in ((metric, "-", "train"), (f"val_{metric}", "--", "validation")):
             if key in rows[0]:
-                values = [float(r[key]) if r[key] not in ("", "nan") else np.nan for r in rows]
+                values = [_number(r[key]) for r in rows]
                 ax.plot(epochs, values, style, marker="o", markersize=3, label=who)
         ax.set_xlabel("epoch")
         ax.set_title(label)

@@ -21,17 +21,19 @@ Layout of `RUN_DIR/`:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import socket
+import sys
 import time
 
 from data_pipelines.datasets import load_dataset
 from data_pipelines.post import MultimodalDataset
 from data_pipelines.report import DataReport
 from data_pipelines.splits import split_dataset
-from mmsa_keras.errors import DataError, RunError
+from mmsa_keras.errors import DataError, RunError, UsageError
 
 RUN_CONFIG = "run_config.json"
 MODEL_FILE = "model.keras"
@@ -39,6 +41,7 @@ BACKUP_DIR = "backup"
 #: what --force removes
 RUN_OUTPUTS = (
     "model.keras",
+    "data_fingerprint.json",
     "history.csv",
     "metrics.json",
     "splits.json",
@@ -61,9 +64,66 @@ def write_json(path: str, obj) -> None:
     os.replace(tmp, path)
 
 
+def write_text(path: str, text: str) -> None:
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
 def read_json(path: str):
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    """A JSON file of a run; a truncated or damaged one raises `RunError` naming the file."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise RunError(f"{path}: not valid JSON ({type(e).__name__}: {e}); the file is damaged or cut short") from None
+
+
+# ----------------------------------------------------------------------------- the data a run trained on
+FINGERPRINT_FILE = "data_fingerprint.json"
+
+
+def _file_digest(path: str | None) -> str:
+    if not path:
+        return ""
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    except OSError:
+        return "unreadable"
+    return h.hexdigest()
+
+
+def data_fingerprint(dataset: MultimodalDataset) -> dict:
+    """What a run was trained on: per post (id) a digest of its split, label, caption and image bytes,
+    and one digest over all of them. Stored as `RUN_DIR/data_fingerprint.json`."""
+    posts = {}
+    for split, members in sorted(dataset.splits.items()):
+        for p in members:
+            content = json.dumps([split, p.label, p.text, _file_digest(p.image_path)], ensure_ascii=False)
+            posts[p.id] = hashlib.sha256(content.encode("utf-8")).hexdigest()[:16]
+    overall = hashlib.sha256(json.dumps(sorted(posts.items())).encode("utf-8")).hexdigest()
+    return {"sha256": overall, "num_posts": len(posts), "class_names": list(dataset.class_names), "posts": posts}
+
+
+def fingerprint_changes(saved: dict, current: dict) -> str | None:
+    """None when the data is the same; else a short description of what changed."""
+    if saved.get("sha256") == current["sha256"] and saved.get("class_names") == current["class_names"]:
+        return None
+    old, new = saved.get("posts") or {}, current["posts"]
+    changed = sorted(i for i in set(old) & set(new) if old[i] != new[i])
+    added, removed = sorted(set(new) - set(old)), sorted(set(old) - set(new))
+    parts = [
+        f"{len(v)} post{'s' if len(v) != 1 else ''} {what} (first: {v[0]})"
+        for v, what in ((changed, "changed"), (added, "added"), (removed, "removed"))
+        if v
+    ]
+    if saved.get("class_names") != current["class_names"]:
+        parts.append(f"classes {saved.get('class_names')} → {current['class_names']}")
+    return "; ".join(parts) or "the data differs"
 
 
 # ----------------------------------------------------------------------------- data of a run
@@ -136,8 +196,16 @@ def load_split_data(
     never saw). Validation and test are untouched.
     """
     dataset, _, _ = read_dataset(data_dir, format, format_options, report=report, verbose=verbose)
+    ids = None
     if splits_file and os.path.exists(splits_file):
-        ids = read_json(splits_file)
+        try:
+            ids = read_json(splits_file)
+            if not isinstance(ids, dict) or not all(isinstance(v, list) for v in ids.values()):
+                raise RunError(f"{splits_file}: not a mapping of split names to post ids")
+        except RunError as e:  # the splits are seeded: made again, they are the same
+            print(f"[mmsa] {e}; the splits are made again from split seed {seed}", file=sys.stderr)
+            ids = None
+    if ids is not None:
         by_id = {p.id: p for p in dataset.all_posts()}
         missing = [i for split in ids.values() for i in split if i not in by_id]
         if missing:
@@ -178,63 +246,64 @@ def save_splits(path: str, dataset: MultimodalDataset) -> None:
 
 
 # ----------------------------------------------------------------------------- lock
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class RunLock:
-    """`RUN_DIR/.lock` holding the writer's pid: a second writer is refused at once; a lock left by a
-    dead process (same host) is taken over."""
+    """`RUN_DIR/.lock`: an exclusive `fcntl.flock` held while a process writes to RUN_DIR.
+
+    The kernel releases the lock when its holder exits, however it exits, so a
+    lock left by a killed process is simply free: taking it over is the same
+    atomic `flock` call, and two processes racing for it cannot both win. After
+    locking, the holder checks that the file it locked is still the one at the
+    path (a holder that finished removes it), and tries again if not. The file
+    records the holder's pid and host for the message a second writer sees.
+    Locks are per host: a run directory on a network file system shared by
+    several machines needs its own coordination.
+    """
 
     def __init__(self, run_dir: str, name: str = ".lock"):
         self.path = os.path.join(run_dir, name)
         self.held = False
+        self._fd: int | None = None
 
     def __enter__(self):
+        import fcntl
+
         record = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
-        for _ in range(3):
+        for _ in range(50):
+            fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o644)
             try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
                 try:
                     other = read_json(self.path)
                 except (OSError, ValueError):
                     other = {}
-                pid, host = other.get("pid"), other.get("host")
-                if isinstance(pid, int) and host == socket.gethostname() and _alive(pid) and pid != os.getpid():
-                    raise RunError(
-                        f"{os.path.dirname(self.path)} is in use by process {pid} (since "
-                        f"{other.get('started', '?')}); wait for it, or choose another --out"
-                    ) from None
-                if host not in (None, socket.gethostname()) and isinstance(pid, int):
-                    raise RunError(
-                        f"{os.path.dirname(self.path)} is locked by process {pid} on {host}; if that "
-                        f"run is gone, delete {self.path}"
-                    ) from None
-                try:  # stale: its process is gone
-                    os.remove(self.path)
-                except FileNotFoundError:
-                    pass
+                raise RunError(
+                    f"{os.path.dirname(self.path)} is in use by process {other.get('pid', '?')} (since "
+                    f"{other.get('started', '?')}); wait for it, or choose another --out"
+                ) from None
+            try:
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if not same:  # the holder before us removed the file after we opened it: lock the new one
+                os.close(fd)
                 continue
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(record, f)
+            os.ftruncate(fd, 0)
+            os.write(fd, json.dumps(record).encode("utf-8"))
+            self._fd = fd
             self.held = True
             return self
         raise RunError(f"could not take the lock {self.path}")
 
     def __exit__(self, *exc):
-        if self.held:
+        if self.held and self._fd is not None:
             try:
-                if read_json(self.path).get("pid") == os.getpid():
-                    os.remove(self.path)
-            except (OSError, ValueError):
+                os.remove(self.path)  # while still locked: a waiting process then sees a new file
+            except OSError:
                 pass
+            os.close(self._fd)  # releases the lock
+            self._fd = None
             self.held = False
         return False
 
@@ -292,18 +361,16 @@ class Run:
         from mmsa_keras.plan import RunPlan
 
         self.directory = run_dir
-        if not os.path.isdir(run_dir):
-            raise RunError(f"{run_dir}: no such run directory (train one with `mmsa train ... --out {run_dir}`)")
+        if not os.path.isdir(run_dir):  # a wrong path or the wrong kind of folder is a usage error (exit 2)
+            raise UsageError(f"{run_dir}: no such run directory (train one with `mmsa train ... --out {run_dir}`)")
         path = os.path.join(run_dir, RUN_CONFIG)
         if not os.path.exists(path) and os.path.exists(os.path.join(run_dir, "saved_model.pb")):
-            from mmsa_keras.errors import UsageError
-
             raise UsageError(
                 f"{run_dir} is an export, not a training run; `mmsa predict {run_dir} ...` uses an export, "
                 "`mmsa evaluate` and `mmsa export` take the run folder it came from"
             )
         if not os.path.exists(path):
-            raise RunError(
+            raise UsageError(
                 f"{run_dir}: not a run directory (no {RUN_CONFIG}); train one with `mmsa train ... --out {run_dir}`"
             )
         try:

@@ -46,7 +46,7 @@ from data_pipelines.post import BALANCED_WEIGHTS
 from data_pipelines.report import DataReport
 from mmsa_keras import runs
 from mmsa_keras.config import PRECISIONS, STRATEGIES, TrainConfig
-from mmsa_keras.custom_objects import fast_keras_saving
+from mmsa_keras.custom_objects import fast_keras_saving, model_file_ok
 from mmsa_keras.errors import DataError, RunError, UsageError
 from mmsa_keras.plan import RunPlan, make_plan
 
@@ -365,18 +365,27 @@ class TrainingState(keras.callbacks.Callback):
 
 
 def truncate_history(path: str, epochs: int) -> None:
-    """Keep the first `epochs` rows of a CSVLogger file (rows of an epoch whose backup never finished go)."""
+    """Keep the whole rows of the first `epochs` epochs of a CSVLogger file: rows of an epoch whose backup
+    never finished go, and so does a row cut mid-line (a process killed while writing it)."""
     if not os.path.exists(path):
         return
-    with open(path, encoding="utf-8") as f:
-        lines = f.read().splitlines()
-    if not lines:
+    with open(path, encoding="utf-8", errors="replace") as f:
+        text = f.read()
+    lines = text.splitlines()
+    if not lines or not lines[0].startswith("epoch"):
+        os.remove(path)  # no usable header: the resumed run writes a new file
         return
-    kept = [lines[0]] + [
-        line for line in lines[1:] if line.split(",")[0].isdigit() and int(line.split(",")[0]) < epochs
-    ]
-    with open(path, "w", encoding="utf-8") as f:
-        f.write("\n".join(kept) + "\n")
+    width = len(lines[0].split(","))
+    kept = [lines[0]]
+    for i, line in enumerate(lines[1:], start=1):
+        fields = line.split(",")
+        whole = len(fields) == width and (i < len(lines) - 1 or text.endswith("\n"))
+        if not (whole and fields[0].isdigit() and int(fields[0]) < epochs):
+            break  # the rows after a torn or later one are not kept
+        kept.append(line)
+    if len(kept) - 1 < len(lines) - 1:
+        print(f"[mmsa] {path}: kept the {len(kept) - 1} whole epoch rows before the resumed epoch", file=sys.stderr)
+    runs.write_text(path, "\n".join(kept) + "\n")
 
 
 # ============================================================================ callbacks
@@ -573,6 +582,9 @@ def train(config: TrainConfig, extra_callbacks=None) -> dict[str, Any]:
             with runs.RunLock(run_dir, name=f".lock-worker{index}"):
                 return _train_locked(config, plan, run_dir, resuming=False, extra_callbacks=extra_callbacks)
     state = runs.run_state(run_dir)
+    if state == "complete" and not model_file_ok(os.path.join(run_dir, runs.MODEL_FILE)):
+        print(f"[mmsa] {os.path.join(run_dir, runs.MODEL_FILE)} is damaged or cut short: the run trains again")
+        config = config.replace(force=True)
     if state != "new" and not config.force:
         saved = (
             runs.read_json(os.path.join(run_dir, runs.RUN_CONFIG)).get("config")
@@ -639,8 +651,18 @@ def _train_locked(config: TrainConfig, plan: RunPlan, run_dir: str, resuming: bo
     for split in ("train", "validation"):
         if not dataset.labelled(split):
             raise DataError(f"{plan.data['data_dir']}: the {split} split has no labelled posts")
+    fingerprint = runs.data_fingerprint(dataset)
+    fingerprint_file = os.path.join(run_dir, runs.FINGERPRINT_FILE)
+    if resuming and os.path.exists(fingerprint_file):
+        change = runs.fingerprint_changes(runs.read_json(fingerprint_file), fingerprint)
+        if change:
+            raise RunError(
+                f"{plan.data['data_dir']} changed since {run_dir} started ({change}); resuming would mix two "
+                "datasets: restore the data, or add --force to start the run afresh"
+            )
     if chief:
         runs.save_splits(splits_file, dataset)
+        runs.write_json(fingerprint_file, fingerprint)
     # raw mode decodes every image once into the cache; feature mode only if features must be extracted
     image_cache = None if "image" in plan.stored_modalities else _image_cache(plan, dataset, verbose)
     if resuming and os.path.exists(os.path.join(run_dir, "preprocessing.json")):

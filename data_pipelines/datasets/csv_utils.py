@@ -8,9 +8,9 @@ import os
 
 from data_pipelines.report import DataReport
 
-#: the largest CSV field read (the csv module's default, 131,072, stops a run on a long caption)
+#: the largest CSV record read (the csv module's default, 131,072, stops a run on a long caption)
 FIELD_SIZE_LIMIT = 16 * 1024 * 1024
-csv.field_size_limit(FIELD_SIZE_LIMIT)
+csv.field_size_limit(FIELD_SIZE_LIMIT + 1024)
 
 
 def resolve_file(path: str, patterns=("*.csv",)) -> str:
@@ -27,34 +27,108 @@ def resolve_file(path: str, patterns=("*.csv",)) -> str:
     return path
 
 
+def _quote_state(line: str, in_quotes: bool, at_field_start: bool) -> tuple[bool, bool]:
+    """The csv module's quoting state after `line` (default dialect: `"` opens a field only at its start;
+    `""` inside a quoted field is a literal quote). Returns `(in_quotes, at_field_start)`."""
+    if '"' not in line:
+        return in_quotes, (not in_quotes and line.endswith(("\n", "\r"))) or (at_field_start and not line)
+    i, n = 0, len(line)
+    while i < n:
+        c = line[i]
+        if in_quotes:
+            if c == '"':
+                if i + 1 < n and line[i + 1] == '"':
+                    i += 1  # an escaped quote
+                else:
+                    in_quotes = False
+        elif c == '"' and at_field_start:
+            in_quotes = True
+        at_field_start = not in_quotes and c in ",\r\n"
+        i += 1
+    return in_quotes, at_field_start
+
+
+def _physical_records(path: str, report: DataReport, limit: int = FIELD_SIZE_LIMIT):
+    """Yield `(first line, record text)` for each CSV record, built from physical lines.
+
+    A quoted field may span lines. Two faults never swallow the rest of the file:
+    a quote that never closes (the record is skipped, counted with its line, and
+    reading resumes on the next line) and a record over `limit` characters (skipped
+    up to where its quote closes, counted with its first and last line).
+    """
+    with open(path, "rb") as f:
+        lineno = 0
+        while True:
+            start_offset = f.tell()
+            raw = f.readline()
+            if not raw:
+                return
+            lineno += 1
+            first = lineno
+            text = raw.decode("utf-8", errors="replace")
+            if first == 1 and text.startswith("\ufeff"):
+                text = text[1:]
+            in_quotes, _ = _quote_state(text, False, True)
+            parts, size, oversized = [text], len(text), False
+            while in_quotes:
+                raw = f.readline()
+                if not raw:
+                    break
+                lineno += 1
+                line = raw.decode("utf-8", errors="replace")
+                in_quotes, _ = _quote_state(line, True, False)
+                size += len(line)
+                if size > limit:
+                    oversized, parts = True, []
+                elif not oversized:
+                    parts.append(line)
+            if in_quotes:  # the end of the file came first: the quote opened on `first` never closes
+                report.add(
+                    "unclosed_quote",
+                    path,
+                    "the quote opened on this line never closes",
+                    first,
+                )
+                f.seek(start_offset)
+                f.readline()
+                lineno = first
+                continue
+            if oversized:
+                report.add(
+                    "oversized_field",
+                    path,
+                    f"lines {first}-{lineno}",
+                    first,
+                )
+                continue
+            yield first, "".join(parts)
+
+
 def csv_records(path: str, report: DataReport):
     """Yield `(line, {column: value})` for each row of a CSV with a header.
 
     Column names are lower-cased and stripped; a BOM is dropped; quoted fields
     may span lines (the line is where the row starts); blank rows are skipped;
-    a row with the wrong number of fields is recorded as `bad_row` with its
-    line and skipped.
+    a row with the wrong number of fields, a quote that never closes and a field
+    over `FIELD_SIZE_LIMIT` are each recorded as `bad_row` with their line and
+    skipped, and reading goes on with the next record (`_physical_records`).
     """
-    with open(path, encoding="utf-8-sig", newline="", errors="replace") as f:
-        reader = csv.reader(f)
-        header = [h.strip().lower() for h in next(reader, [])]
-        start = reader.line_num + 1
-        while True:
-            try:
-                fields = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as e:  # e.g. a field over FIELD_SIZE_LIMIT, a NUL byte
-                report.add("bad_row", path, f"unreadable row: {e}", start)
-                start = reader.line_num + 1
-                continue
-            lineno, start = start, reader.line_num + 1
-            if not any(x.strip() for x in fields):
-                continue
-            if len(fields) != len(header):
-                report.add("bad_row", path, f"expected {len(header)} fields, got {len(fields)}", lineno)
-                continue
-            yield lineno, dict(zip(header, fields))
+    header = None
+    for lineno, text in _physical_records(path, report):
+        try:
+            fields = next(csv.reader([text.rstrip("\r\n")]), [])
+        except csv.Error as e:  # e.g. a NUL byte
+            report.add("bad_row", path, f"unreadable row: {e}", lineno)
+            continue
+        if header is None:
+            header = [h.strip().lower() for h in fields]
+            continue
+        if not any(x.strip() for x in fields):
+            continue
+        if len(fields) != len(header):
+            report.add("bad_row", path, f"expected {len(header)} fields, got {len(fields)}", lineno)
+            continue
+        yield lineno, dict(zip(header, fields))
 
 
 def csv_header(path: str) -> list[str]:

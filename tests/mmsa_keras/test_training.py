@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 
 from mmsa_keras.training import TrainConfig, resolve_precision, train
+from tests.conftest import REPO
 
 
 def _config(data_dir, out, **overrides):
@@ -223,25 +224,74 @@ def test_changed_settings_with_a_backup_ask_for_force(synthetic_dir, tmp_path):
         assert [r["epoch"] for r in csv.DictReader(f)] == ["0", "1", "2"]
 
 
-def test_a_second_writer_is_refused_and_a_stale_lock_taken_over(synthetic_dir, tmp_path):
+_HOLD_LOCK = """
+import sys, time
+from data_pipelines.outputs import claim_output_dir
+from mmsa_keras.runs import RunLock
+claim_output_dir(sys.argv[1], "run")
+RunLock(sys.argv[1]).__enter__()
+print("held", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_second_writer_is_refused_and_a_killed_writers_lock_taken_over(synthetic_dir, tmp_path):
     from mmsa_keras.errors import RunError
     from mmsa_keras.runs import RunLock
 
     run = tmp_path / "run"
-    run.mkdir()
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(run)], stdout=subprocess.PIPE, text=True, cwd=REPO)
     try:
-        (run / ".lock").write_text(json.dumps({"pid": sleeper.pid, "host": socket.gethostname()}))
-        with pytest.raises(RunError, match=f"in use by process {sleeper.pid}"):
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(RunError, match=f"in use by process {holder.pid}"):
             train(_config(synthetic_dir, run, epochs=1))
     finally:
-        sleeper.kill()
-        sleeper.wait()
-    # the process is gone: its lock is stale and is taken over
-    summary = train(_config(synthetic_dir, run, epochs=1))
+        holder.kill()  # SIGKILL: no clean-up ran, the .lock file stays
+        holder.wait()
+    assert (run / ".lock").exists()
+    summary = train(_config(synthetic_dir, run, epochs=1))  # the kernel released the lock: taken over
     assert summary["trained"] and not (run / ".lock").exists()
     with RunLock(str(run)):
         assert json.loads((run / ".lock").read_text())["pid"] == os.getpid()
+
+
+_RACE = """
+import os, sys, time
+from mmsa_keras.errors import RunError
+from mmsa_keras.runs import RunLock
+run, rounds = sys.argv[1], int(sys.argv[2])
+held = 0
+for _ in range(rounds):
+    try:
+        with RunLock(run):
+            try:  # exclusive proof of holding: a second holder cannot create it
+                fd = os.open(os.path.join(run, "inside"), os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                print("two holders", flush=True)
+                sys.exit(3)
+            time.sleep(0.002)
+            os.close(fd)
+            os.remove(os.path.join(run, "inside"))
+            held += 1
+    except RunError:
+        pass
+    time.sleep(0.001)
+print("held", held, flush=True)
+"""
+
+
+def test_processes_racing_for_a_stale_lock_never_both_hold_it(tmp_path):
+    """Six processes take and release the lock 40 times each, starting from a lock a dead process left."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / ".lock").write_text(json.dumps({"pid": 999999, "host": socket.gethostname()}))
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _RACE, str(run), "40"], stdout=subprocess.PIPE, text=True, cwd=REPO)
+        for _ in range(6)
+    ]
+    outputs = [p.communicate(timeout=120)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), outputs
+    assert sum(int(o.split()[-1]) for o in outputs) > 0  # the lock was taken (and never by two at once)
 
 
 def test_precision_auto_is_float32_without_a_gpu():
