@@ -298,12 +298,13 @@ def _predict_rows(path: str):
             raise DataError(f"{path}:1: needs a 'text' and/or an 'image_path' column (found {list(cols) or 'none'})")
         base = os.path.dirname(os.path.abspath(path))
         while True:
+            start = reader.line_num + 1
             try:
                 row = next(reader)
             except StopIteration:
                 return
             except csv.Error as e:  # e.g. a field over the size limit: the rows before it were predicted
-                where = f"{path}:{reader.line_num}"
+                where = f"{path}:{start}"
                 raise DataError(f"{where}: unreadable CSV row ({e}); the rows before it were predicted") from None
             line = reader.line_num
             image = (row.get(cols.get("image_path", ""), "") or "").strip()
@@ -367,6 +368,9 @@ def cmd_predict(args) -> int:
 
 
 def cmd_serve(args) -> int:
+    from mmsa_keras.serving import _require_server_packages
+
+    _require_server_packages()  # a usage error naming the pip command, before TensorFlow loads
     _tf()
     from mmsa_keras.serving import serve_forever
 
@@ -376,6 +380,8 @@ def cmd_serve(args) -> int:
         port=args.port,
         max_request_bytes=args.max_request_bytes,
         max_batch=args.max_batch,
+        read_timeout_s=args.read_timeout,
+        max_request_pixels=args.max_request_pixels,
     )
     return 0
 
@@ -428,6 +434,10 @@ def cmd_features_extract(args) -> int:
     _check_path(args.data_dir)
     if args.num_shards < 1 or not 0 <= args.shard_index < args.num_shards:
         raise UsageError("--shard-index must be in 0 .. --num-shards - 1")
+    from data_pipelines.outputs import claim_output_dir, is_owned
+
+    if args.out and os.path.isdir(args.out) and os.listdir(args.out) and not is_owned(args.out, "features"):
+        claim_output_dir(args.out, "features", flag="--out")  # refused before TensorFlow loads
     _tf()
     from mmsa_keras.features_cli import extract
 
@@ -601,6 +611,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="largest request body accepted (default: 32 MiB)",
     )
     p.add_argument("--max-batch", type=int, default=64, help="posts run together at most (default: 64)")
+    p.add_argument(
+        "--read-timeout", type=float, default=30.0, help="seconds a request body may take to arrive (default: 30)"
+    )
+    p.add_argument(
+        "--max-request-pixels",
+        type=int,
+        default=40_000_000,
+        help="image pixels one request (and one model call) may announce in all; a larger single image is "
+        "predicted without it (default: 40,000,000)",
+    )
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("baseline", help="a classical baseline on the same splits and metrics as train")

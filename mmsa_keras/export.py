@@ -165,7 +165,7 @@ class ExportedModel:
         damaged = f"the export is damaged: write it again with `mmsa export RUN_DIR {directory}`"
         try:
             self.loaded = tf.saved_model.load(directory)
-        except (tf.errors.OpError, OSError, ValueError) as e:
+        except Exception as e:  # noqa: BLE001 - a damaged export fails in many ways (OpError, IndexError, ...)
             first = (str(getattr(e, "message", "") or e).strip().splitlines() or [type(e).__name__])[0][:200]
             raise RunError(f"{os.path.join(directory, 'variables')}: unreadable ({first}); {damaged}") from None
         self.serve = self.loaded.signatures["serve"] if "serve" in self.loaded.signatures else self.loaded.serve

@@ -404,6 +404,117 @@ def test_serve_answers_real_requests_on_localhost(data, exported):
         proc.wait(timeout=30)
 
 
+def _png_header(width: int, height: int) -> bytes:
+    """The first bytes of a PNG announcing `width` x `height` pixels (enough for the header check)."""
+    import struct
+    import zlib
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    return b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + chunk + struct.pack(">I", zlib.crc32(chunk)) + b"\0" * 64
+
+
+def _raw_http(port: int, data: bytes, timeout: float = 20.0) -> tuple[int, bytes]:
+    """Send raw bytes to 127.0.0.1:port; the status code and whatever came back before the server closed."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        out = b""
+        try:
+            while b"\r\n\r\n" not in out or len(out.split(b"\r\n\r\n", 1)[1]) == 0:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                out += chunk
+        except TimeoutError:
+            pass
+    return int(out.split(b" ", 2)[1]), out
+
+
+def test_serve_refuses_a_bad_request_alone(data, exported):
+    """Hostile requests on 127.0.0.1 (bounded: 30 requests, each with a timeout): each is refused with the
+    status and a message naming the field; concurrent innocent requests are unaffected."""
+    import base64
+    import threading
+    import urllib.error
+    import urllib.request
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mmsa_keras.cli", "serve", str(exported), "--port", "0", "--read-timeout", "2"]
+        + ["--max-request-bytes", "2000000", "--max-request-pixels", "1000000"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline()
+        assert "serving" in line, line + proc.stderr.read()
+        port = int(line.split("http://")[1].split()[0].rsplit(":", 1)[1])
+
+        def call(payload=None, raw=None):
+            body = raw if raw is not None else json.dumps(payload).encode()
+            req = urllib.request.Request(f"http://127.0.0.1:{port}/predict", data=body)
+            try:
+                with urllib.request.urlopen(req, timeout=60) as r:
+                    return r.status, json.loads(r.read())
+            except urllib.error.HTTPError as e:
+                return e.code, json.loads(e.read())
+
+        # Content-Length: missing, negative, over the limit (refused before the body is read), body never ending
+        head = b"POST /predict HTTP/1.1\r\nHost: x\r\n"
+        assert _raw_http(port, head + b"\r\n")[0] == 411
+        assert _raw_http(port, head + b"Content-Length: -1\r\n\r\n{}")[0] == 400
+        status, out = _raw_http(port, head + b"Content-Length: 40000000\r\n\r\n{")
+        assert status == 413 and b"over the limit" in out
+        start = time.monotonic()
+        status, out = _raw_http(port, head + b'Content-Length: 100\r\n\r\n{"te')
+        assert status == 408 and time.monotonic() - start < 15
+        # JSON nested 100,000 deep, a lone surrogate, misspelt fields, a non-string value: 400 naming it
+        status, out = call(raw=b"[" * 100_000)
+        assert status == 400 and "nested" in out["error"]
+        status, out = call(raw=b'{"posts": [{"text": "ok"}, {"text": "\\ud800"}]}')
+        assert status == 400 and "posts[1].text" in out["error"] and "Unicode" in out["error"]
+        assert call({"txt": "hello"}) == (
+            400,
+            {"error": "txt: unknown field (a post has the fields text and image_b64)"},
+        )
+        status, out = call({"posts": [{"img": "aGk="}]})
+        assert status == 400 and "posts[0].img" in out["error"]
+        status, out = call({"posts": [{"text": 5}]})
+        assert status == 400 and "posts[0].text" in out["error"] and "string" in out["error"]
+        # bytes that are not an image, an image over the pixel limit: predicted without it, with a warning
+        status, out = call({"posts": [{"text": "x", "image_b64": base64.b64encode(b"not an image").decode()}]})
+        assert status == 200 and "not a PNG, JPEG" in out["predictions"][0]["warnings"][0]
+        big = base64.b64encode(_png_header(2000, 1000)).decode()
+        status, out = call({"posts": [{"text": "x", "image_b64": big}]})
+        assert status == 200 and "over the limit" in out["predictions"][0]["warnings"][0]
+        # two images within the per-image limit but over the request's pixel budget together: 413
+        half = base64.b64encode(_png_header(800, 800)).decode()
+        status, out = call({"posts": [{"image_b64": half}, {"image_b64": half}]})
+        assert status == 413 and "pixels in all" in out["error"]
+        # ten innocent requests beside one with a lone surrogate, at the same time: the innocent all get 200
+        results = {}
+
+        def send(i):
+            text = "\\ud800" if i == 0 else f"post {i}"
+            results[i] = call(raw=f'{{"text": "{text}"}}'.encode())
+
+        threads = [threading.Thread(target=send, args=(i,)) for i in range(11)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert results[0][0] == 400
+        assert all(results[i][0] == 200 and results[i][1]["predictions"][0]["warnings"] == [] for i in range(1, 11))
+        assert proc.poll() is None  # still serving
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert "Traceback" not in proc.stderr.read()
+
+
 def test_evaluate_a_run_on_another_dataset(trained, tmp_path):
     from data_pipelines.datasets.synthetic import make_synthetic
 

@@ -190,7 +190,7 @@ def test_stored_image_features_are_standardised_in_training_and_in_the_saved_mod
         )
     )
     assert summary["feature_mode"] and summary["plan"].standardized_modalities == ["image"]
-    (store,) = [tmp_path / "store" / d for d in os.listdir(tmp_path / "store")]
+    (store,) = [tmp_path / "store" / d for d in os.listdir(tmp_path / "store") if not d.startswith(".")]
     train_ids = json.load(open(out / "splits.json"))["train"]
     pooled = FeatureSet(str(store)).arrays(train_ids, ["pooled_output"])["pooled_output"].astype(np.float64)
     model = load_model(str(out / "model.keras"))
