@@ -51,13 +51,15 @@ class DataReport:
         self.max_messages = max_messages
         self.stream = stream
         self.events: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        #: kinds counted but not printed one by one (e.g. the synthetic set's designed-in gaps)
+        self.quiet: set[str] = set()
 
     def add(self, kind: str, file: str, message: str = "", line: int | None = None) -> None:
         where = f"{file}:{line}" if line is not None else str(file)
         event = {"file": str(file), "line": line, "message": message}
         self.events[kind].append(event)
         n = len(self.events[kind])
-        if self.max_messages <= 0:
+        if self.max_messages <= 0 or kind in self.quiet:
             return
         if n <= self.max_messages:
             text = f"[mmsa] {where}: {KINDS.get(kind, kind)}" + (f": {message}" if message else "")

@@ -64,12 +64,16 @@ def cmd_reproduce(args) -> int:
     from mmsa_keras.errors import UsageError
 
     if args.list or not args.table:
+        quiet_tensorflow()  # the table configs import it: its start-up lines stay silent
+        filter_native_stderr()
         from experiments.tables import list_tables
 
         print(f"{'table':28s} title")
         for name, title in list_tables():
             print(f"{name:28s} {title}")
         return 0
+    quiet_tensorflow()
+    filter_native_stderr()
     from experiments.tables import table_names
 
     if args.table not in table_names():

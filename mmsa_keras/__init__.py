@@ -18,6 +18,7 @@ import importlib
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+importlib.import_module("mmsa_keras._quiet").install_quiet_import()  # TensorFlow's start-up lines stay silent
 
 __version__ = "0.1.0"
 

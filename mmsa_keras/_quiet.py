@@ -115,3 +115,40 @@ def quiet_tensorflow() -> None:
     import absl.logging
 
     absl.logging.set_verbosity(absl.logging.ERROR)
+
+
+class _QuietImport:
+    """A `sys.meta_path` finder that makes the first `import tensorflow` go through `quiet_tensorflow`.
+
+    `import mmsa_keras` stays instant; whichever submodule first imports
+    TensorFlow (from the Python API as much as from the CLI) does so without the
+    native start-up lines. The finder removes itself on first use.
+    """
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "tensorflow":
+            return None
+        import importlib.machinery
+
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+        quiet_tensorflow()  # imports it, with file descriptor 2 pointed elsewhere
+        module = sys.modules["tensorflow"]
+
+        class _Loaded:
+            @staticmethod
+            def create_module(spec):
+                return module
+
+            @staticmethod
+            def exec_module(mod):
+                return None
+
+        return importlib.machinery.ModuleSpec(name, _Loaded(), origin=getattr(module, "__file__", None))
+
+
+def install_quiet_import() -> None:
+    """Silence TensorFlow's start-up lines for whoever imports it first (not with --debug / MMSA_DEBUG=1)."""
+    if "tensorflow" in sys.modules or debug_enabled() or any(isinstance(f, _QuietImport) for f in sys.meta_path):
+        return
+    sys.meta_path.insert(0, _QuietImport())

@@ -168,12 +168,11 @@ def cmd_validate(args) -> int:
 
 # ============================================================================ models, recipes
 def cmd_models(args) -> int:
-    _tf()
-    from mmsa_keras.registry import list_models
+    from mmsa_keras.model_index import MODELS  # no TensorFlow: the index is checked against the registry
 
     print(f"{'name':28s} {'paper':5s} {'table':34s} description")
-    for spec in list_models():
-        print(f"{spec.name:28s} {spec.paper:5s} {spec.table:34s} {spec.description}")
+    for name, paper, table, description in MODELS:
+        print(f"{name:28s} {paper:5s} {table:34s} {description}")
     return 0
 
 

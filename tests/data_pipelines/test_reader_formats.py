@@ -101,7 +101,7 @@ def test_mvsa_original_multiple_majority_vote(tmp_path):
     assert "no majority" in report.events["dropped_row"][0]["message"]
 
 
-def test_mvsa_json_layout_matches_the_guid_layout_on_the_shared_sample(mvsa_sample_dir):
+def test_mvsa_json_layout_matches_the_guid_layout_on_real_posts(mvsa_sample_dir):
     guid = load_dataset(mvsa_sample_dir, "mvsa", report=DataReport(max_messages=0))
     js = load_dataset(mvsa_sample_dir, "mvsa", report=DataReport(max_messages=0), layout="json")
     assert {p.id: p.label for p in js.all_posts()} == {p.id: p.label for p in guid.all_posts()}
@@ -142,21 +142,13 @@ def test_paper002_split_keeps_the_clmlf_test_file(tmp_path):
 
 
 # ---------------------------------------------------------------- Twitter CSV
-def test_twitter_csv_on_the_shared_sample():
-    path = os.path.join(
-        os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-        "..",
-        "shared",
-        "data",
-        "twitter_sentiment_sample",
-        "Twitter_Data_sample.csv",
-    )
+def test_twitter_csv_on_real_rows(twitter_sample_file):
     report = DataReport(max_messages=0)
-    ds = load_dataset(path, "twitter_csv", report=report)
-    assert ds.class_counts() == {"negative": 914, "neutral": 1524, "positive": 1829}
+    ds = load_dataset(twitter_sample_file, "twitter_csv", report=report)
+    assert ds.class_counts() == {"negative": 62, "neutral": 113, "positive": 124}
     assert report.count("dropped_row") == 1 and report.events["dropped_row"][0]["line"] == 167
     assert all(p.image_path is None and p.text for p in ds["all"])
-    assert len({p.id for p in ds["all"]}) == 4267  # ids are the (multi-line aware) starting lines
+    assert len({p.id for p in ds["all"]}) == 299  # ids are the (multi-line aware) starting lines
 
 
 def test_twitter_csv_defects(tmp_path):
@@ -270,13 +262,13 @@ def test_emotion_folders_with_metadata_and_popularity_split(tmp_path):
 
 
 # ---------------------------------------------------------------- describe / validate
-def test_describe_json_on_the_shared_mvsa_sample(mvsa_sample_dir, capsys):
+def test_describe_json_on_real_mvsa_posts(mvsa_sample_dir, capsys):
     from mmsa_keras.cli import main
 
     assert main(["datasets", "describe", mvsa_sample_dir, "--format", "mvsa", "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
-    assert d["total"] == 300 and d["counts"] == {"negative": 90, "neutral": 60, "positive": 150}
-    assert d["splits"]["all"]["posts"] == 300 and d["encoding_fallbacks"] > 0 and d["undecodable_images"] == 0
+    assert d["total"] == 32 and d["counts"] == {"negative": 10, "neutral": 8, "positive": 14}
+    assert d["splits"]["all"]["posts"] == 32 and d["encoding_fallbacks"] > 0 and d["undecodable_images"] == 0
 
 
 def test_validate_reports_fatal_problems(tmp_path, synthetic_dir, capsys):

@@ -30,12 +30,12 @@ def test_decode_caption_falls_back_and_counts():
     ]
 
 
-def test_mvsa_reader_on_the_shared_sample(mvsa_sample_dir):
+def test_mvsa_reader_on_real_posts(mvsa_sample_dir):
     report = DataReport(max_messages=0)
     ds = load_dataset(mvsa_sample_dir, "mvsa", report=report)
-    assert len(ds["all"]) == 300
-    assert ds.class_counts() == {"negative": 90, "neutral": 60, "positive": 150}
-    assert report.count("encoding_fallback") == 73  # the sample's GB18030 captions, all of them
+    assert len(ds["all"]) == 32
+    assert ds.class_counts() == {"negative": 10, "neutral": 8, "positive": 14}
+    assert report.count("encoding_fallback") == 12  # the fixture's GB18030 captions, all of them
     assert {e["message"] for e in report.events["encoding_fallback"]} == {"decoded as gb18030"}
     assert not any(bad in (p.text or "") for p in ds["all"] for bad in ("¡¯", "¡°", "¡­"))
     assert all(p.image_path for p in ds["all"])

@@ -6,7 +6,7 @@ import tensorflow_datasets as tfds
 import data_pipelines.tfds_builders  # noqa: F401  (registers the builders)
 from data_pipelines.datasets import load_dataset
 from data_pipelines.report import DataReport
-from tests.conftest import SHARED_DATA
+from tests.conftest import FIXTURES
 
 
 def _prepare(name, manual_dir, data_dir):
@@ -21,7 +21,7 @@ def _prepare(name, manual_dir, data_dir):
 def test_mvsa_single_tfds_matches_the_reader(mvsa_sample_dir, tmp_path):
     examples = _prepare("mvsa_single", mvsa_sample_dir, tmp_path)
     posts = load_dataset(mvsa_sample_dir, "mvsa", report=DataReport(max_messages=0))["all"]
-    assert len(examples) == len(posts) == 300
+    assert len(examples) == len(posts) == 32
     by_id = {e["id"]: e for e in examples}
     for p in posts:
         e = by_id[p.id]
@@ -40,7 +40,7 @@ def test_mvsa_multiple_protocol_b_config(tmp_path):
         "3\tnegative,negative\tnegative,negative\tnegative,negative",
     ]
     (root / "labelResultAll.txt").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    shutil.copy(os.path.join(SHARED_DATA, "mvsa_single_sample", "data", "3.jpg"), root / "data" / "1.jpg")
+    shutil.copy(os.path.join(FIXTURES, "mvsa_single_real", "data", "3.jpg"), root / "data" / "1.jpg")
     for i in (1, 2, 3):
         (root / "data" / f"{i}.txt").write_text(f"post {i}", encoding="utf-8")
     a = _prepare("mvsa_multiple/protocol_a", root, tmp_path / "a")
@@ -51,7 +51,7 @@ def test_mvsa_multiple_protocol_b_config(tmp_path):
 
 
 def test_twitter_tfds_matches_the_reader(tmp_path):
-    manual = os.path.join(SHARED_DATA, "twitter_sentiment_sample")
+    manual = os.path.join(FIXTURES, "twitter_sentiment_real")
     examples = _prepare("twitter_sentiment", manual, tmp_path)
     posts = load_dataset(manual, "twitter_csv", report=DataReport(max_messages=0))["all"]
     assert sorted((e["id"], e["text"], e["label"]) for e in examples) == sorted((p.id, p.text, p.label) for p in posts)

