@@ -18,7 +18,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from data_pipelines.images import decode_image_bytes
+from data_pipelines.images import decode_image_bytes, decode_parallelism
 from data_pipelines.post import Post
 from data_pipelines.stored_arrays import NpyWriter, StoredColumn
 
@@ -93,7 +93,7 @@ class ImageCache:
                 lambda p: tf.cast(
                     decode_image_bytes(tf.io.read_file(p), image_size, source_size=source_size)[0], tf.uint8
                 ),
-                num_parallel_calls=tf.data.AUTOTUNE,
+                num_parallel_calls=decode_parallelism([p.image_path for p in with_image]),
                 deterministic=True,
             )
             .batch(batch_size)

@@ -173,6 +173,25 @@ def header_pixels(image_bytes: tf.Tensor) -> tf.Tensor:
     )
 
 
+#: the image pixels decoded at once by a tf.data map (decoded, a pixel costs 3 bytes: 100 MP is ~300 MB)
+DECODE_PIXEL_BUDGET = int(os.environ.get("MMSA_DECODE_PIXEL_BUDGET", 100_000_000))
+
+
+def decode_parallelism(paths: list[str], budget: int = DECODE_PIXEL_BUDGET) -> int:
+    """How many images to decode at once so that their announced pixels stay within `budget`:
+    one per core for ordinary photos, fewer (down to one) when the largest images are huge."""
+    largest = 1
+    for path in paths:
+        try:
+            with open(path, "rb") as f:
+                dims = image_dimensions(f.read(1 << 18))
+        except OSError:
+            continue
+        if dims is not None:
+            largest = max(largest, dims[0] * dims[1])
+    return max(1, min(os.cpu_count() or 1, budget // largest))
+
+
 def decode_image_bytes(
     image_bytes: tf.Tensor, image_size: int, max_pixels: int | None = None, source_size: int | None = None
 ) -> tuple[tf.Tensor, tf.Tensor]:
@@ -195,7 +214,9 @@ def decode_image_bytes(
         )
         with tf.control_dependencies([check]):
             image = tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
-        image = tf.cast(image, tf.float32)
+        # resized straight from uint8 (the same values as from a float32 copy, without that copy: a large image
+        # costs 3 bytes a pixel while it is decoded, not 15)
+        image = tf.ensure_shape(image, (None, None, 3))
         if source_size:
             image = tf.round(tf.clip_by_value(tf.image.resize(image, (source_size, source_size)), 0.0, 255.0))
         image = tf.image.resize(image, (image_size, image_size))

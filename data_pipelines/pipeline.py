@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from data_pipelines.augmentation import augment_batch, balance_posts
-from data_pipelines.images import decode_image_bytes, read_image_file, safe_decode_batch
+from data_pipelines.images import decode_image_bytes, decode_parallelism, read_image_file, safe_decode_batch
 from data_pipelines.post import BALANCED_WEIGHTS, Post
 from data_pipelines.tokenization import VocabularyTokenizer, load_tokenizer
 
@@ -164,7 +164,7 @@ class Preprocessor:
                 tf.data.Dataset.from_tensor_slices([p.image_path for p in with_images])
                 .map(
                     lambda p: decode_image_bytes(tf.io.read_file(p), self.image_size, source_size=self.source_size)[0],
-                    num_parallel_calls=AUTOTUNE,
+                    num_parallel_calls=decode_parallelism([p.image_path for p in with_images]),
                 )
                 .batch(batch_size)
             )
@@ -296,6 +296,7 @@ class Preprocessor:
                 return images, tf.ensure_shape(present, (None,))
         else:
             paths = tf.constant([p.image_path or "" for p in posts], tf.string)
+            parallel = decode_parallelism([p.image_path for p in posts if p.image_path])  # within the pixel budget
 
             def load_images(idx):
                 return tf.map_fn(
@@ -303,6 +304,7 @@ class Preprocessor:
                         read_image_file(tf.gather(paths, i)), size, source_size=self.source_size
                     ),
                     idx,
+                    parallel_iterations=parallel,
                     fn_output_signature=(tf.TensorSpec((size, size, 3), tf.float32), tf.TensorSpec((), tf.float32)),
                 )
 

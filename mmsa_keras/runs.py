@@ -178,7 +178,9 @@ def read_dataset(
     if synthetic and verbose and report.max_messages > 0:
         words = {"missing_text": "no caption file", "empty_text": "empty caption", "missing_image": "no image"}
         counts = ", ".join(f"{words[k]} {report.count(k)}" for k in sorted(gaps) if report.count(k))
-        print(f"[mmsa] {data_dir}: synthetic set, gaps by design: {counts} (counted in the data report)", file=sys.stderr)
+        print(
+            f"[mmsa] {data_dir}: synthetic set, gaps by design: {counts} (counted in the data report)", file=sys.stderr
+        )
     from data_pipelines.images import scan_images
     from data_pipelines.paths import dataset_root
 
