@@ -2,7 +2,7 @@
 
 * training: the image cache (every image decoded once, resized to 224 px) over two posts whose
   JPEGs announce just under the 90-megapixel limit (9,480 x 9,480), in a fresh process; its
-  peak resident memory (`ru_maxrss`) beside the same over two 0.3-megapixel photos;
+  peak resident memory (`VmHWM`) beside the same over two 0.3-megapixel photos;
 * serving: `mmsa serve` on a small export, one request with one image just under the
   per-request pixel budget (6,320 x 6,320, 39.9 MP), then one with an image just under the
   90-megapixel limit (refused with a warning: over the budget) and the server's peak resident
@@ -25,14 +25,17 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across fork and exec
 CACHE = r"""
-import resource, sys
+import sys
 from data_pipelines.image_cache import ImageCache
 from data_pipelines.post import Post
+def hwm():
+    return next(int(l.split()[1]) / 1024 for l in open("/proc/self/status") if l.startswith("VmHWM"))
 posts = [Post(str(i), None, p, 0) for i, p in enumerate(sys.argv[2:])]
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+before = hwm()
 ImageCache.build(posts, 224, sys.argv[1], verbose=False)
-print(before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+print(before, hwm())
 """
 
 
