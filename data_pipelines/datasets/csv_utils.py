@@ -54,7 +54,10 @@ def _physical_records(path: str, report: DataReport, limit: int = FIELD_SIZE_LIM
     A quoted field may span lines. Two faults never swallow the rest of the file:
     a quote that never closes (the record is skipped, counted with its line, and
     reading resumes on the next line) and a record over `limit` characters (skipped
-    up to where its quote closes, counted with its first and last line).
+    up to where its quote closes, counted with its first and last line). The
+    caller sends True back for a record that spanned lines but did not parse into
+    the header's fields (a quote "closed" by a later row's opening quote): that
+    record's first line is skipped as an unclosed quote and reading resumes after it.
     """
     with open(path, "rb") as f:
         lineno = 0
@@ -82,26 +85,18 @@ def _physical_records(path: str, report: DataReport, limit: int = FIELD_SIZE_LIM
                     oversized, parts = True, []
                 elif not oversized:
                     parts.append(line)
-            if in_quotes:  # the end of the file came first: the quote opened on `first` never closes
-                report.add(
-                    "unclosed_quote",
-                    path,
-                    "the quote opened on this line never closes",
-                    first,
-                )
+            if oversized and not in_quotes:
+                report.add("oversized_field", path, f"lines {first}-{lineno}", first)
+                continue
+            # the caller answers whether a record spanning lines parsed into the header's number of fields
+            wrong = False if in_quotes else (yield first, "".join(parts), lineno - first + 1)
+            if in_quotes or wrong:
+                # the quote opened on `first` never closes (the end of the file came first), or "closed" on a
+                # later row's opening quote: only that line is skipped, reading resumes on the next one
+                report.add("unclosed_quote", path, "the quote opened on this line never closes", first)
                 f.seek(start_offset)
                 f.readline()
                 lineno = first
-                continue
-            if oversized:
-                report.add(
-                    "oversized_field",
-                    path,
-                    f"lines {first}-{lineno}",
-                    first,
-                )
-                continue
-            yield first, "".join(parts)
 
 
 def csv_records(path: str, report: DataReport):
@@ -109,12 +104,20 @@ def csv_records(path: str, report: DataReport):
 
     Column names are lower-cased and stripped; a BOM is dropped; quoted fields
     may span lines (the line is where the row starts); blank rows are skipped;
-    a row with the wrong number of fields, a quote that never closes and a field
-    over `FIELD_SIZE_LIMIT` are each recorded as `bad_row` with their line and
-    skipped, and reading goes on with the next record (`_physical_records`).
+    a row with the wrong number of fields (`bad_row`), a quote that never closes
+    (`unclosed_quote`) and a field over `FIELD_SIZE_LIMIT` (`oversized_field`) are
+    each recorded with their line and skipped, and reading goes on with the next
+    record (`_physical_records`).
     """
     header = None
-    for lineno, text in _physical_records(path, report):
+    records = _physical_records(path, report)
+    wrong = None  # what the next send() tells the record splitter about the last record
+    while True:
+        try:
+            lineno, text, lines = records.send(wrong)
+        except StopIteration:
+            return
+        wrong = False
         try:
             fields = next(csv.reader([text.rstrip("\r\n")]), [])
         except csv.Error as e:  # e.g. a NUL byte
@@ -126,6 +129,9 @@ def csv_records(path: str, report: DataReport):
         if not any(x.strip() for x in fields):
             continue
         if len(fields) != len(header):
+            if lines > 1:  # a quote that swallowed the rows after it: resynchronise on the next line
+                wrong = True
+                continue
             report.add("bad_row", path, f"expected {len(header)} fields, got {len(fields)}", lineno)
             continue
         yield lineno, dict(zip(header, fields))

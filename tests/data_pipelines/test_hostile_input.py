@@ -212,3 +212,28 @@ def test_serving_decode_never_raises_on_any_bytes():
     images, present = tf.function(lambda b: safe_decode_batch(b, 8))(tf.constant(batch))
     assert images.shape == (len(batch), 8, 8, 3) and present.numpy()[-1] == 1.0
     assert json.dumps(present.numpy().tolist())
+
+
+def test_a_quote_that_never_closes_or_a_huge_field_loses_no_other_row(tmp_path):
+    """issue 21: the rest of the file used to vanish into one bad row; now only the broken row goes, counted
+    with its line, and reading resumes on the next record."""
+    from data_pipelines.describe import describe
+
+    lines = ["clean_text,category"] + [f"tweet number {i},1" for i in range(60)]
+    lines[10] = '"an unterminated start of a tweet,1'
+    lines[20] = '"a quoted tweet\nthat spans two lines",0'
+    (tmp_path / "tw").mkdir()
+    (tmp_path / "tw" / "tweets.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = DataReport(max_messages=0)
+    ds = load_dataset(str(tmp_path / "tw"), "twitter_csv", report=report)
+    assert len(ds["all"]) == 59  # 60 rows, one broken
+    assert report.counts() == {"unclosed_quote": 1} and report.events["unclosed_quote"][0]["line"] == 11
+    assert any(p.text == "a quoted tweet that spans two lines" for p in ds["all"])
+    # a table whose quoted field holds 20 MB with newlines: that row alone is skipped
+    rows = ["id,text,image_path,label"] + [f"{i},post {i},,positive" for i in range(80)]
+    big = ("word " * 200 + "\n") * 20_500
+    rows[31] = f'30,"{big}",,negative'
+    (tmp_path / "posts.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    d = describe(str(tmp_path / "posts.csv"), "table", check_images=False, verbose=False)
+    assert d["total"] == 79 and d["problems"] == {"oversized_field": 1} and d["dropped_rows"] == 1
+    assert d["problem_examples"]["oversized_field"][0]["line"] == 32
