@@ -7,7 +7,7 @@ first. The folder is accepted when it
 * does not exist (it is created, with the marker),
 * is empty (the marker is written into it),
 * carries the marker `.mmsa.json` of the same kind (`run`, `export`,
-  `synthetic`, `features`, `results`), or
+  `synthetic`, `features`, `results`, `baseline`), or
 * was written by an mmsa-keras version that predates the marker and holds that
   kind's own signature file (a run's `run_config.json`, an export's
   `saved_model.pb` + `labels.json`, a synthetic set's README); the marker is
@@ -27,7 +27,7 @@ import os
 import time
 
 MARKER = ".mmsa.json"
-KINDS = ("run", "export", "synthetic", "features", "results")
+KINDS = ("run", "export", "synthetic", "features", "results", "baseline")
 
 #: files that identify a folder written before markers existed
 _LEGACY_SIGNATURES = {
@@ -35,6 +35,7 @@ _LEGACY_SIGNATURES = {
     "export": (("saved_model.pb", "labels.json"),),
     "synthetic": (("train.txt", "README.txt"),),
     "results": (("report.md", "config.json"),),
+    "baseline": (("baseline_config.json",),),
 }
 
 

@@ -6,6 +6,7 @@
     mmsa recipes
     mmsa train --model NAME --data-dir D --format F --out RUN_DIR [...]   (or --recipe NAME)
     mmsa evaluate RUN_DIR [--split test] [--data-dir D --format F] [--json]
+    mmsa compare RUN_A RUN_B [--split test] [--data-dir D --format F] [--json]
     mmsa export RUN_DIR OUT_DIR
     mmsa predict EXPORT_DIR [--text T] [--image PATH] [--csv FILE]
     mmsa serve EXPORT_DIR [--port P]
@@ -218,11 +219,16 @@ def cmd_train(args) -> int:
     if summary.get("chief") is False:
         print(f"this worker's part of the run is done; the chief wrote {config.out}")
     elif summary.get("trained"):
+        from mmsa_keras.uncertainty import format_interval
+
         m = summary["metrics"]
+        ci = m["intervals"]
         print(
             f"trained in {summary['train_seconds']:.1f}s ({summary['epochs_run']} epochs); "
-            f"{m.get('split', 'test')} accuracy {m['accuracy']:.4f}, weighted F1 {m['weighted']['f1']:.4f}, "
-            f"macro F1 {m['macro']['f1']:.4f}; run directory: {config.out}"
+            f"{m.get('split', 'test')} accuracy {format_interval(m['accuracy'], ci['accuracy'])}, "
+            f"weighted F1 {format_interval(m['weighted']['f1'], ci['weighted_f1'])}, "
+            f"macro F1 {format_interval(m['macro']['f1'], ci['macro_f1'])} "
+            f"(%, 95% intervals, n={m['num_examples']}); run directory: {config.out}"
         )
     return 0
 
@@ -251,6 +257,7 @@ def cmd_evaluate(args) -> int:
                     "weighted_f1": metrics["weighted"]["f1"],
                     "macro_f1": metrics["macro"]["f1"],
                     "n": metrics["num_examples"],
+                    "intervals": metrics.get("intervals"),
                     "split": args.split,
                     "data_dir": args.data_dir or run.plan.data["data_dir"],
                     "per_class": metrics["per_class"],
@@ -261,6 +268,22 @@ def cmd_evaluate(args) -> int:
         )
     else:
         print(f"metrics written to {where}")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    if args.data_dir:
+        _check_format(args.format or "")
+        _check_path(args.data_dir)
+    for d in (args.run_a, args.run_b):
+        _check_path(d, "RUN")
+    _tf()
+    from mmsa_keras.compare import compare, format_comparison
+
+    result = compare(
+        args.run_a, args.run_b, args.data_dir, args.format, args.split, _format_options(args), seed=args.seed
+    )
+    print(json.dumps(result) if args.json else format_comparison(result))
     return 0
 
 
@@ -411,6 +434,7 @@ def cmd_baseline(args) -> int:
                     "weighted_f1": metrics["weighted"]["f1"],
                     "macro_f1": metrics["macro"]["f1"],
                     "n": metrics["num_examples"],
+                    "intervals": metrics.get("intervals"),
                     "best_params": metrics.get("best_params"),
                 }
             )
@@ -579,6 +603,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object (accuracy, weighted_f1, macro_f1, n)")
     _add_format_options(p)
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser(
+        "compare",
+        help="two runs (or baseline folders) on the same posts: paired differences, intervals, McNemar",
+    )
+    p.add_argument("run_a", help="a training run or an `mmsa baseline --out` folder")
+    p.add_argument("run_b", help="the same, compared with RUN_A (differences are A - B)")
+    p.add_argument("--split", default="test", help="test, validation, train or all (default: test)")
+    p.add_argument("--data-dir", default=None, help="compare on this dataset instead of the runs' own split")
+    p.add_argument("--format", default=None, help=FORMAT_HELP + " (with --data-dir)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resamples (default: 0)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_format_options(p)
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("export", help="export a run as a SavedModel taking raw inputs")
     p.add_argument("run_dir")

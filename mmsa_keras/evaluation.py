@@ -38,6 +38,10 @@ def compute_metrics(y_true, y_prob, class_names) -> dict:
     out["micro_f1"] = float(
         precision_recall_fscore_support(y_true, y_pred, labels=labels, average="micro", zero_division=0)[2]
     )
+    if len(y_true):  # 95% intervals of accuracy, weighted and macro F1 (bootstrap over these posts, seeded)
+        from mmsa_keras.uncertainty import bootstrap_intervals
+
+        out["intervals"] = bootstrap_intervals(y_true, y_pred, len(class_names))
     return out
 
 
@@ -159,9 +163,23 @@ def plot_history(history_csv: str, path: str, title: str = "") -> str | None:
 
 def format_metrics(metrics: dict) -> str:
     """A short text table of the metrics for the terminal."""
+    ci = metrics.get("intervals")
+    if ci:
+        from mmsa_keras.uncertainty import format_interval
+
+        head = (
+            f"accuracy {format_interval(metrics['accuracy'], ci['accuracy'])}   "
+            f"weighted F1 {format_interval(metrics['weighted']['f1'], ci['weighted_f1'])}   "
+            f"macro F1 {format_interval(metrics['macro']['f1'], ci['macro_f1'])}   "
+            f"(%, 95% bootstrap intervals; n={metrics['num_examples']})"
+        )
+    else:
+        head = (
+            f"accuracy {metrics['accuracy']:.4f}   weighted F1 {metrics['weighted']['f1']:.4f}   "
+            f"macro F1 {metrics['macro']['f1']:.4f}   (n={metrics['num_examples']})"
+        )
     lines = [
-        f"accuracy {metrics['accuracy']:.4f}   weighted F1 {metrics['weighted']['f1']:.4f}   "
-        f"macro F1 {metrics['macro']['f1']:.4f}   (n={metrics['num_examples']})",
+        head,
         f"{'class':>12s} {'precision':>9s} {'recall':>7s} {'f1':>6s} {'support':>7s}",
     ]
     for name, m in metrics["per_class"].items():

@@ -826,12 +826,15 @@ def _train_locked(config: TrainConfig, plan: RunPlan, run_dir: str, resuming: bo
         # unshuffled, so every evaluation sees the same batches whether or not Keras re-creates the iterator
         val_ds = val_ds.repeat()
         train_ds, val_ds = labels_for(head, train_ds), labels_for(head, val_ds)
+        fit_verbose = 0 if not verbose else (1 if sys.stdout.isatty() else 2)
+        # the epoch line is printed first, before MonitorAlias adds short names: each metric shows once
+        progress = [keras.callbacks.ProgbarLogger()] if fit_verbose else []
         fit_callbacks = (
-            [callbacks[k] for k in ("alias", "early_stopping", "checkpoint", "csv", "tensorboard") if k in callbacks]
+            progress
+            + [callbacks[k] for k in ("alias", "early_stopping", "checkpoint", "csv", "tensorboard") if k in callbacks]
             + list(extra_callbacks or [])
             + [callbacks["state"]]
         )
-        fit_verbose = 0 if not verbose else (1 if sys.stdout.isatty() else 2)
         if not head.trainable_weights:  # e.g. late fusion of trained, frozen baselines: nothing to fit
             if verbose:
                 print(f"{plan.model} has no trainable weights: it is evaluated as composed", flush=True)

@@ -520,9 +520,14 @@ def test_the_newcomer_path_is_quiet_and_says_what_to_do(data, trained, tmp_path)
     proc = mmsa("reproduce", "--list")
     assert proc.stderr == "" and "bert_resnet/table4" in proc.stdout
     run = tmp_path / "run"
-    proc = mmsa("train", "--model", "native_cat", "--data-dir", data, "--out", run, *SMALL)
+    proc = mmsa("train", "--model", "cmac", "--data-dir", data, "--out", run, *SMALL)  # a dict-output model
     gap_lines = [ln for ln in proc.stderr.splitlines() if "caption" in ln or "image file missing" in ln]
     assert len(gap_lines) == 1 and "synthetic set, gaps by design" in gap_lines[0], proc.stderr
+    epoch_lines = [ln for ln in proc.stdout.splitlines() if "ms/step" in ln]
+    assert len(epoch_lines) == 2
+    for line in epoch_lines:  # each metric once: no short alias beside its long name
+        names = [part.split(":")[0].strip() for part in line.split(" - ")[3:]]
+        assert len(names) == len(set(names)) and "val_accuracy" not in names, line
     out = json.loads(mmsa("evaluate", trained, "--split", "all", "--json").stdout)
     assert out["split"] == "all" and out["n"] == 120
     hidden = tmp_path / "hidden"
@@ -532,6 +537,28 @@ def test_the_newcomer_path_is_quiet_and_says_what_to_do(data, trained, tmp_path)
     )
     proc = mmsa("serve", tmp_path, check=False, env={"PYTHONPATH": str(hidden)})
     assert proc.returncode == 2 and "pip install" in proc.stderr and "starlette" in proc.stderr, proc.stderr
+
+
+def test_intervals_and_a_paired_comparison_from_the_command_line(data, trained, tmp_path):
+    """`evaluate --json` carries 95% intervals; `mmsa compare` pairs a run with a baseline on the same posts."""
+    out = json.loads(mmsa("evaluate", trained, "--json").stdout)
+    for m in ("accuracy", "weighted_f1", "macro_f1"):
+        lo, hi = out["intervals"][m]
+        assert lo <= out[m] <= hi and hi - lo > 0.05  # 12 test posts: a wide interval
+    assert json.load(open(trained / "metrics.json"))["test"]["intervals"]["level"] == 0.95
+    baseline = tmp_path / "tfidf"
+    proc = mmsa("baseline", "tfidf-svm", "--data-dir", data, "--seed", "0", "--out", baseline, "--json")
+    assert "intervals" in json.loads(proc.stdout)
+    result = json.loads(mmsa("compare", trained, baseline, "--json").stdout)
+    assert result["n"] == out["n"]
+    acc = result["accuracy"]
+    assert acc["a"] == pytest.approx(out["accuracy"]) and acc["difference"] == pytest.approx(acc["a"] - acc["b"])
+    assert acc["interval"][0] <= acc["difference"] <= acc["interval"][1]
+    assert 0 <= result["mcnemar"]["p_value"] <= 1
+    text = mmsa("compare", trained, trained).stdout
+    assert "| accuracy |" in text and "+0.00" in text and "distinguishable from noise" in text
+    proc = mmsa("compare", trained, data, check=False)
+    assert proc.returncode == 2 and "neither a training run nor a baseline folder" in proc.stderr
 
 
 def test_evaluate_a_run_on_another_dataset(trained, tmp_path):

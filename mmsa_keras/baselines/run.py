@@ -92,8 +92,65 @@ def run_baseline_cli(
     if verbose:
         for note in dataset.notes:
             print(f"[data] {note}")
+    if out:
+        from data_pipelines.outputs import claim_output_dir
+
+        claim_output_dir(out, "baseline")  # new, empty or an earlier baseline folder
     metrics = fit_and_evaluate(kind, dataset, split, seed, params, out, verbose)
     if metrics is None:
         what = "an image" if KINDS[kind] == "random_forest" else "text"
         raise DataError(f"{data_dir}: no post has {what}; the {kind} baseline cannot run on it")
+    if out:  # what `mmsa compare` needs to fit it again (no model file: a fit takes seconds, and no pickle)
+        from mmsa_keras.runs import write_json
+
+        write_json(
+            os.path.join(out, BASELINE_CONFIG),
+            {
+                "kind": KINDS[kind],
+                "data_dir": os.path.abspath(data_dir),
+                "format": fmt,
+                "format_options": format_options,
+                "seed": seed,
+                "split": split,
+                "params": params or {},
+                "class_names": list(dataset.class_names),
+            },
+        )
     return metrics
+
+
+BASELINE_CONFIG = "baseline_config.json"
+
+
+def load_baseline(directory: str) -> dict:
+    """The record `mmsa baseline --out DIR` wrote (for `mmsa compare`)."""
+    from mmsa_keras.errors import UsageError
+    from mmsa_keras.runs import read_json
+
+    path = os.path.join(directory, BASELINE_CONFIG)
+    if not os.path.exists(path):
+        raise UsageError(
+            f"{directory}: not a baseline folder (no {BASELINE_CONFIG}); write one with `mmsa baseline ... --out`"
+        )
+    return read_json(path)
+
+
+def baseline_probabilities(record: dict, posts, verbose: bool = False):
+    """Fit the recorded baseline again on its own training split and predict `posts` (`[N, C]`, a zero row
+    for a post without the modality it reads)."""
+    import numpy as np
+
+    from mmsa_keras.runs import load_split_data
+
+    dataset = load_split_data(
+        record["data_dir"], record["format"], record["seed"], format_options=record["format_options"], verbose=verbose
+    )
+    kind = record["kind"]
+    has = (lambda p: p.has_image) if kind == "random_forest" else (lambda p: p.has_text)
+    model = make_baseline(kind, record["seed"], record["params"])
+    model.fit([p for p in dataset.labelled("train") if has(p)])
+    probs = np.zeros((len(posts), dataset.num_classes), np.float32)
+    usable = [i for i, p in enumerate(posts) if has(p)]
+    if usable:
+        probs[usable] = model.predict_proba([posts[i] for i in usable], dataset.num_classes)
+    return probs, list(dataset.class_names)
