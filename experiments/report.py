@@ -66,6 +66,7 @@ def write_report(out_dir: str, results: dict, table) -> str:
             )
     for row_name, why in results.get("skipped", {}).items():
         lines.append(f"| {row_name} | — | — | not run: {why} | — |")
+    lines += _uncertainty_lines(results, table, unit, info)
     collapsed = [(n, e) for n, e in results["rows"].items() if e.get("collapsed")]
     if collapsed:
         lines += [
@@ -152,6 +153,55 @@ def write_report(out_dir: str, results: dict, table) -> str:
     with open(path, "w", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
     return path
+
+
+def _uncertainty_lines(results, table, unit, info) -> list[str]:
+    """Each row's 95% intervals (first seed), whether the paper's number lies inside, and each row against
+    the text-only row on the same posts (paired bootstrap interval, exact McNemar p)."""
+    seed = str(results["seeds"][0])
+    rows = []
+    for row_name, entry in results["rows"].items():
+        s = entry["seeds"].get(seed) or {}
+        for metric, (lo, hi) in (s.get("intervals") or {}).items():
+            u = _unit(unit, metric)
+            paper = entry.get("paper", {}).get(metric)
+            inside = "—" if paper is None else ("yes" if lo <= paper <= hi else "**no**")
+            rows.append(
+                f"| {row_name} | {metric} | {_fmt(s['metrics'][metric], u)} | [{_fmt(lo, u)}, {_fmt(hi, u)}] "
+                f"| {_fmt(paper, u)} | {inside} |"
+            )
+    if not rows:
+        return []
+    out = [
+        "",
+        f"## Uncertainty (seed {seed}, {info['size']} posts)",
+        "",
+        "95% percentile-bootstrap intervals over the evaluated posts; a paper number inside the interval is not "
+        "distinguishable from ours on these posts.",
+        "",
+        "| Row | Metric | Ours | 95% interval | Paper | paper inside? |",
+        "| --- | --- | --- | --- | --- | --- |",
+        *rows,
+    ]
+    paired = results.get("paired") or {}
+    if paired.get("rows"):
+        ref = paired["reference"]
+        out += [
+            "",
+            f"Each row against the text-only row **{ref}** on the same posts (A = the row, B = {ref}; "
+            "percentage points, paired bootstrap 95% intervals, exact McNemar test):",
+            "",
+            "| Row | Δ accuracy | 95% interval | Δ macro F1 | 95% interval | McNemar p |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        for row_name, r in paired["rows"].items():
+            cells = []
+            for m in ("accuracy", "macro_f1"):
+                lo, hi = r[m]["interval"]
+                mark = "" if r[m]["excludes_zero"] else " (noise)"
+                cells.append(f"{100 * r[m]['difference']:+.2f}{mark} | [{100 * lo:+.2f}, {100 * hi:+.2f}]")
+            out.append(f"| {row_name} | {' | '.join(cells)} | {r['mcnemar']['p_value']:.3g} |")
+    return out
 
 
 def _unit_text(unit):

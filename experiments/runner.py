@@ -66,6 +66,39 @@ def metric_value(metrics: dict, key: str) -> float:
     return metrics["per_class"][cls][kind]
 
 
+#: table metric -> the interval `compute_metrics` gives for it
+INTERVAL_OF = {"accuracy": "accuracy", "f1": "weighted_f1", "f1_macro": "macro_f1"}
+
+
+def paired_with_text_only(table: TableConfig, results: dict, class_names) -> dict:
+    """Each row against the table's text-only row (the first row whose model reads text alone), paired on
+    the same posts with the first seed: difference, paired bootstrap 95% interval, exact McNemar p."""
+    from mmsa_keras.registry import get_spec
+    from mmsa_keras.uncertainty import mcnemar_exact, paired_bootstrap
+
+    def text_only(row):
+        try:
+            return row.kind == "keras" and row.model and tuple(get_spec(row.model).modalities) == ("text",)
+        except Exception:  # noqa: BLE001 - a row that is not a registered model
+            return False
+
+    seed = str(results["seeds"][0]) if results.get("seeds") else "0"
+    reference = next((r.name for r in table.rows if text_only(r) and r.name in results["rows"]), None)
+    if reference is None or not results["rows"][reference]["seeds"].get(seed, {}).get("predictions"):
+        return {}
+    ref = results["rows"][reference]["seeds"][seed]["predictions"]
+    out = {"reference": reference, "seed": int(seed), "rows": {}}
+    for name, entry in results["rows"].items():
+        pred = entry["seeds"].get(seed, {}).get("predictions")
+        if name == reference or not pred or pred["y_true"] != ref["y_true"]:
+            continue  # another set of posts (e.g. a baseline that leaves out posts without its modality)
+        n_classes = len(class_names or []) or 1 + max(pred["y_true"] + pred["y_pred"] + ref["y_pred"])
+        paired = paired_bootstrap(pred["y_true"], pred["y_pred"], ref["y_pred"], n_classes)
+        paired["mcnemar"] = mcnemar_exact(pred["y_true"], pred["y_pred"], ref["y_pred"])
+        out["rows"][name] = paired
+    return out
+
+
 def unit_of(config_unit, metric: str) -> str:
     """A table's unit for one metric: "percent" or "fraction" (a dict gives it per metric)."""
     return config_unit.get(metric, "percent") if isinstance(config_unit, dict) else config_unit
@@ -598,6 +631,12 @@ def reproduce(
             "weighted_f1": metrics["weighted"]["f1"],
             "num_examples": metrics["num_examples"],
             "confusion_matrix": metrics["confusion_matrix"],
+            "intervals": {
+                m: [_scale(x, unit_of(table.unit, m)) for x in metrics["intervals"][INTERVAL_OF[m]]]
+                for m in table.metrics
+                if m in INTERVAL_OF and "intervals" in metrics
+            },
+            "predictions": metrics.get("predictions"),
             **extra,
         }
     for row_name, entry in results["rows"].items():
@@ -614,6 +653,7 @@ def reproduce(
         entry["paper"] = (
             paper.get(ctx.variant, paper) if ctx.variant and isinstance(paper.get(ctx.variant), dict) else paper
         )
+    results["paired"] = paired_with_text_only(table, results, ctx.class_names)
     results["wall_seconds"] = time.time() - start
     results["seeds"] = list(range(seeds))
     with open(os.path.join(ctx.out_dir, "metrics.json"), "w", encoding="utf-8") as f:

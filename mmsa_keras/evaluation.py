@@ -42,6 +42,8 @@ def compute_metrics(y_true, y_prob, class_names) -> dict:
         from mmsa_keras.uncertainty import bootstrap_intervals
 
         out["intervals"] = bootstrap_intervals(y_true, y_pred, len(class_names))
+    # per post, in the order evaluated: what a paired comparison of two models on the same posts needs
+    out["predictions"] = {"y_true": y_true.tolist(), "y_pred": np.asarray(y_pred).astype(int).tolist()}
     return out
 
 

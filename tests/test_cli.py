@@ -170,6 +170,11 @@ def test_reproduce_smoke_from_the_command_line(tmp_path):
     _no_noise(out)
     report = (tmp_path / "bert_resnet" / "table4" / "report.md").read_text()
     assert report.startswith("# ") and "## Departures from the paper" in report
+    # every row's interval, whether the paper's number is inside it, and each row paired with the text-only row
+    assert "| Row | Metric | Ours | 95% interval | Paper | paper inside? |" in report
+    assert "against the text-only row **Bert**" in report and "| CMACModel | " in report.split("McNemar p |")[1]
+    results = json.loads((tmp_path / "bert_resnet" / "table4" / "metrics.json").read_text())
+    assert set(results["paired"]["rows"]) == {r for r in results["rows"] if r != "Bert"}
 
 
 # ============================================================================ errors a person can read
