@@ -187,6 +187,12 @@ class TrainConfig:
         "a .keras model whose layers of the same name and shape start this "
         "model (paper 003 Table 9 starts from the best classical model)",
     )
+    split_ids: str | None = _field(
+        None,
+        "a JSON file {split: [post ids]} that fixes the train/validation/test posts instead of a drawn split "
+        "(`mmsa cv` writes one per fold)",
+        group="data",
+    )
     holdout_fraction: float | None = _field(
         None,
         "keep this stratified fraction of the training split out of "

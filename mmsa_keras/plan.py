@@ -555,6 +555,8 @@ def make_plan(config: TrainConfig, check_paths: bool = True) -> RunPlan:
         raise UsageError(f"--text-transform must be lemmatise, got {config.text_transform!r}")
     if config.init_from and check_paths and not os.path.exists(config.init_from):
         raise UsageError(f"--init-from {config.init_from}: no such file")
+    if config.split_ids and check_paths and not os.path.isfile(config.split_ids):
+        raise UsageError(f"--split-ids {config.split_ids}: no such file")
     if config.holdout_fraction is not None and not 0 < config.holdout_fraction < 1:
         raise UsageError("--holdout-fraction must be between 0 and 1")
     if config.train_on_holdout and config.holdout_fraction is None:
@@ -619,6 +621,7 @@ def make_plan(config: TrainConfig, check_paths: bool = True) -> RunPlan:
             "split_seed": split_seed,
             "holdout_fraction": config.holdout_fraction,
             "train_on_holdout": bool(config.train_on_holdout),
+            "split_ids": os.path.abspath(config.split_ids) if config.split_ids else None,
         },
         feature_store=config.feature_store or default_feature_store(),
         notes=notes,

@@ -642,7 +642,7 @@ def _train_locked(config: TrainConfig, plan: RunPlan, run_dir: str, resuming: bo
         plan.data["format"],
         plan.data["split_seed"],
         report,
-        splits_file=splits_file if resuming else None,
+        splits_file=splits_file if resuming else plan.data.get("split_ids"),
         format_options=runs.Run._format_options(plan.data),
         verbose=verbose,
         holdout_fraction=plan.data.get("holdout_fraction"),
