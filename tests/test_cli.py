@@ -566,6 +566,27 @@ def test_intervals_and_a_paired_comparison_from_the_command_line(data, trained, 
     assert proc.returncode == 2 and "neither a training run nor a baseline folder" in proc.stderr
 
 
+def test_cross_validation_from_the_command_line(data, tmp_path):
+    """`mmsa cv`: three stratified folds, each an ordinary run; TF-IDF on the same folds; every post predicted
+    once out of fold; a rerun resumes (the finished folds are read back, not retrained)."""
+    out = tmp_path / "cv"
+    args = ["cv", "--model", "native_cat", "--data-dir", data, "--out", out, "--folds", "3", *SMALL]
+    proc = mmsa(*args)
+    assert "| mean ± std |" in proc.stdout and "McNemar" in proc.stdout
+    summary = json.loads((out / "cv.json").read_text())
+    assert [r["fold"] for r in summary["rows"]] == [0, 1, 2] and summary["posts"] == 120
+    folds = [json.loads((out / f"fold-{k}.json").read_text()) for k in range(3)]
+    tests = [set(f["test"]) for f in folds]
+    assert sum(map(len, tests)) == 120 and set().union(*tests) == {str(i) for i in range(1, 121)}
+    for f in folds:  # a fold never trains or stops on its own test posts
+        assert not set(f["test"]) & (set(f["train"]) | set(f["validation"]))
+    paired = summary["paired_out_of_fold"]["0"]
+    assert paired["n"] == 120 and paired["accuracy"]["interval"][0] <= paired["accuracy"]["difference"]
+    again = mmsa(*args)
+    assert "already holds this trained model" in again.stdout
+    assert json.loads((out / "cv.json").read_text())["rows"] == summary["rows"]
+
+
 def test_evaluate_a_run_on_another_dataset(trained, tmp_path):
     from data_pipelines.datasets.synthetic import make_synthetic
 
