@@ -20,7 +20,13 @@ def pytest_addoption(parser):
 
 # the modules whose tests take longest (processes, full training runs) go first, so that pytest-xdist's
 # workers do not end the session waiting on one long test that was handed out last
-_LONG_FIRST = ("tests/test_cli.py", "tests/mmsa_keras/test_training.py", "tests/mmsa_keras/test_finetuning.py")
+_LONG_FIRST = (
+    "tests/test_cli.py",
+    "tests/test_gpu_check.py",
+    "tests/test_safety.py",
+    "tests/mmsa_keras/test_training.py",
+    "tests/mmsa_keras/test_finetuning.py",
+)
 
 
 # module-scoped fixtures that train or export (name -> group): the tests that use one run in the same
