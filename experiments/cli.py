@@ -121,9 +121,12 @@ def cmd_reproduce(args) -> int:
         first = next(iter(entry["mean"]))
         paper = entry["paper"].get(first)
         spread = f" ± {entry['std'][first]:.2f}" if len(entry["seeds"]) > 1 else ""
+        seed0 = entry["seeds"].get(str(results["seeds"][0])) or {}
+        interval = (seed0.get("intervals") or {}).get(first)
+        ci = f" [{interval[0]:.2f}, {interval[1]:.2f}]" if interval else ""  # the first seed's 95% interval
         flag = "  COLLAPSED to the majority class" if entry.get("collapsed") else ""
         print(
-            f"  {row:34s} {first} ours {entry['mean'][first]:.2f}{spread}"
+            f"  {row:34s} {first} ours {entry['mean'][first]:.2f}{spread}{ci}"
             + (f"   paper {paper}" if paper is not None else "")
             + flag
         )

@@ -565,10 +565,14 @@ def cmd_demo(args) -> int:
             f"  {label} -> {model.class_names[int(p.argmax())]} "
             + " ".join(f"{n}={x:.3f}" for n, x in zip(model.class_names, p))
         )
+    from mmsa_keras.uncertainty import format_interval
+
     m = summary["metrics"]
+    ci = m["intervals"]
     print(
-        f"\ndone in {time.time() - start:.0f}s. test accuracy {m['accuracy']:.3f}, "
-        f"weighted F1 {m['weighted']['f1']:.3f}, macro F1 {m['macro']['f1']:.3f}"
+        f"\ndone in {time.time() - start:.0f}s. test accuracy {format_interval(m['accuracy'], ci['accuracy'])}, "
+        f"weighted F1 {format_interval(m['weighted']['f1'], ci['weighted_f1'])}, "
+        f"macro F1 {format_interval(m['macro']['f1'], ci['macro_f1'])} (%, 95% intervals, n={m['num_examples']})"
     )
     print(f"run directory: {run_dir} (metrics.json, confusion_matrix_test.png, model.keras, export/)")
     return 0
