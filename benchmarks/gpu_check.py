@@ -42,20 +42,13 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from mmsa_keras.recipes import recipe_settings  # noqa: E402
+
+#: the `mvsa` recipe's model and optimiser (its own settings; the check sets epochs, batch and stopping)
 RECIPE_MODEL = {
-    "model": "cmac",
-    "text_encoder": "minilm_l6",
-    "image_encoder": "small_cnn",
-    "sequence_length": 64,
-    "image_size": 64,
-    "unfreeze": "all",
-    "optimizer": "adamw",
-    "weight_decay": 0.01,
-    "learning_rate": 1e-3,
-    "encoder_learning_rate": 5e-5,
-    "layer_decay": 0.9,
-    "schedule": "linear",
-    "warmup_steps": 100,
+    k: v
+    for k, v in recipe_settings("mvsa").items()
+    if k not in ("epochs", "batch_size", "class_weight", "monitor", "patience")
 }
 PAPER_SCALE = {**RECIPE_MODEL, "image_encoder": "resnet50", "image_weights": "none", "image_size": 224}
 #: --cpu-dry-run: the same code paths with tiny encoders and sizes
@@ -311,6 +304,16 @@ def main(argv=None) -> int:
     parser.add_argument("--posts", type=int, default=None, help="synthetic posts (default: 600, dry run 60)")
     args = parser.parse_args(argv)
     from data_pipelines.datasets.synthetic import make_synthetic
+
+    if os.path.exists(args.out):  # replaces only an earlier report of its own
+        try:
+            with open(args.out, encoding="utf-8") as f:
+                own = "environment" in json.load(f)
+        except (OSError, ValueError, TypeError):
+            own = False
+        if not own:
+            print(f"--out {args.out} exists and is not a gpu_check report: choose another name", file=sys.stderr)
+            return 2
 
     gpu = bool(tf.config.list_physical_devices("GPU")) and not args.cpu_dry_run
     if not gpu and not args.cpu_dry_run:

@@ -190,7 +190,10 @@ def cmd_recipes(args) -> int:
 
 
 # ============================================================================ train, evaluate, export
-def cmd_train(args) -> int:
+def _train_config(args, out_kind: str):
+    """The `TrainConfig` of `train` / `cv`: a recipe's settings updated by the flags typed, checked (format,
+    data path, and an `--out` mmsa may write into, as `out_kind`) before TensorFlow loads."""
+    from data_pipelines.outputs import claim_output_dir, is_owned
     from mmsa_keras.config import config_from_args
     from mmsa_keras.errors import UsageError
 
@@ -209,10 +212,25 @@ def cmd_train(args) -> int:
         config = config.replace(recipe=args.recipe)
     _check_format(config.format)
     _check_path(config.data_dir)
-    from data_pipelines.outputs import claim_output_dir, is_owned
+    if os.path.isdir(config.out) and os.listdir(config.out) and not is_owned(config.out, out_kind):
+        claim_output_dir(config.out, out_kind)  # refused (raises, naming the folder)
+    return config
 
-    if os.path.isdir(config.out) and os.listdir(config.out) and not is_owned(config.out, "run"):
-        claim_output_dir(config.out, "run")  # refused before TensorFlow loads (raises, naming the folder)
+
+def _metrics_line(m: dict) -> str:
+    """`accuracy 68.4 [63.9, 72.7], weighted F1 ..., macro F1 ... (%, 95% intervals, n=...)`."""
+    from mmsa_keras.uncertainty import format_interval
+
+    ci = m["intervals"]
+    return (
+        f"accuracy {format_interval(m['accuracy'], ci['accuracy'])}, "
+        f"weighted F1 {format_interval(m['weighted']['f1'], ci['weighted_f1'])}, "
+        f"macro F1 {format_interval(m['macro']['f1'], ci['macro_f1'])} (%, 95% intervals, n={m['num_examples']})"
+    )
+
+
+def cmd_train(args) -> int:
+    config = _train_config(args, "run")
     _tf()
     from mmsa_keras.training import train
 
@@ -220,45 +238,20 @@ def cmd_train(args) -> int:
     if summary.get("chief") is False:
         print(f"this worker's part of the run is done; the chief wrote {config.out}")
     elif summary.get("trained"):
-        from mmsa_keras.uncertainty import format_interval
-
         m = summary["metrics"]
-        ci = m["intervals"]
         print(
             f"trained in {summary['train_seconds']:.1f}s ({summary['epochs_run']} epochs); "
-            f"{m.get('split', 'test')} accuracy {format_interval(m['accuracy'], ci['accuracy'])}, "
-            f"weighted F1 {format_interval(m['weighted']['f1'], ci['weighted_f1'])}, "
-            f"macro F1 {format_interval(m['macro']['f1'], ci['macro_f1'])} "
-            f"(%, 95% intervals, n={m['num_examples']}); run directory: {config.out}"
+            f"{m.get('split', 'test')} {_metrics_line(m)}; run directory: {config.out}"
         )
     return 0
 
 
 def cmd_cv(args) -> int:
-    from mmsa_keras.config import config_from_args
     from mmsa_keras.errors import UsageError
 
-    base = {}
-    if args.recipe:
-        from mmsa_keras.recipes import recipe_settings
-
-        base = recipe_settings(args.recipe)
-    missing = [
-        f"--{k.replace('_', '-')}" for k in ("model", "data_dir", "out") if k not in vars(args) and k not in base
-    ]
-    if missing:
-        raise UsageError(f"{', '.join(missing)} required (or a --recipe that sets them)")
     if not 0 < args.validation_fraction < 0.5:
         raise UsageError("--validation-fraction must be between 0 and 0.5")
-    config = config_from_args(args, base)
-    if args.recipe:
-        config = config.replace(recipe=args.recipe)
-    _check_format(config.format)
-    _check_path(config.data_dir)
-    from data_pipelines.outputs import claim_output_dir, is_owned
-
-    if os.path.isdir(config.out) and os.listdir(config.out) and not is_owned(config.out, "results"):
-        claim_output_dir(config.out, "results")  # refused before TensorFlow loads
+    config = _train_config(args, "results")
     _tf()
     from mmsa_keras.cv import cross_validate, format_cv
 
@@ -565,15 +558,7 @@ def cmd_demo(args) -> int:
             f"  {label} -> {model.class_names[int(p.argmax())]} "
             + " ".join(f"{n}={x:.3f}" for n, x in zip(model.class_names, p))
         )
-    from mmsa_keras.uncertainty import format_interval
-
-    m = summary["metrics"]
-    ci = m["intervals"]
-    print(
-        f"\ndone in {time.time() - start:.0f}s. test accuracy {format_interval(m['accuracy'], ci['accuracy'])}, "
-        f"weighted F1 {format_interval(m['weighted']['f1'], ci['weighted_f1'])}, "
-        f"macro F1 {format_interval(m['macro']['f1'], ci['macro_f1'])} (%, 95% intervals, n={m['num_examples']})"
-    )
+    print(f"\ndone in {time.time() - start:.0f}s. test {_metrics_line(summary['metrics'])}")
     print(f"run directory: {run_dir} (metrics.json, confusion_matrix_test.png, model.keras, export/)")
     return 0
 

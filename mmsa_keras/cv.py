@@ -23,7 +23,6 @@ bootstrap 95% interval and the exact McNemar p-value.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
@@ -153,14 +152,23 @@ def tfidf_on_fold(part: dict, class_names: list[str], seed: int) -> dict:
 
 
 def _three(m: dict) -> dict:
-    return {"accuracy": m["accuracy"], "weighted_f1": m["weighted"]["f1"], "macro_f1": m["macro"]["f1"]}
+    return {
+        "accuracy": m["accuracy"],
+        "weighted_f1": m["weighted"]["f1"],
+        "macro_f1": m["macro"]["f1"],
+        "intervals": {k: m["intervals"][k] for k in ("accuracy", "weighted_f1", "macro_f1")},
+        "n": m["num_examples"],
+    }
 
 
 def _mean_std(values: list[dict]) -> dict:
-    return {k: [float(np.mean([v[k] for v in values])), float(np.std([v[k] for v in values]))] for k in values[0]}
+    keys = ("accuracy", "weighted_f1", "macro_f1")
+    return {k: [float(np.mean([v[k] for v in values])), float(np.std([v[k] for v in values]))] for k in keys}
 
 
 def format_cv(summary: dict) -> str:
+    from mmsa_keras.uncertainty import format_interval
+
     what = f"recipe {summary['recipe']}" if summary.get("recipe") else f"model {summary['model']}"
     lines = [
         f"# {summary['folds']}-fold cross-validation of the {what} on {summary['data_dir']}",
@@ -169,21 +177,22 @@ def format_cv(summary: dict) -> str:
         f"{100 * summary['validation_fraction']:.0f}% of each fold's training posts held out for stopping; "
         f"{summary['seeds']} seed(s); {summary['wall_seconds'] / 60:.1f} minutes.",
         "",
-        "| fold | seed | model acc | model weighted F1 | model macro F1 | TF-IDF acc | TF-IDF weighted F1 "
+        "Per fold: each figure with its 95% bootstrap interval over the fold's test posts (n).",
+        "",
+        "| fold | seed | n | model acc | model weighted F1 | model macro F1 | TF-IDF acc | TF-IDF weighted F1 "
         "| TF-IDF macro F1 |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
+    keys = ("accuracy", "weighted_f1", "macro_f1")
     for r in summary["rows"]:
-        m, b = r["model"], r["tfidf"]
-        lines.append(
-            f"| {r['fold']} | {r['seed']} | {100 * m['accuracy']:.2f} | {100 * m['weighted_f1']:.2f} | "
-            f"{100 * m['macro_f1']:.2f} | {100 * b['accuracy']:.2f} | {100 * b['weighted_f1']:.2f} | "
-            f"{100 * b['macro_f1']:.2f} |"
-        )
+        cells = [
+            format_interval(r[who][k], r[who]["intervals"][k], digits=1) for who in ("model", "tfidf") for k in keys
+        ]
+        lines.append(f"| {r['fold']} | {r['seed']} | {r['model']['n']} | {' | '.join(cells)} |")
     cells = []
     for who in ("model", "tfidf"):
         cells += [f"{100 * mu:.2f} ± {100 * sd:.2f}" for mu, sd in summary["mean"][who].values()]
-    lines.append(f"| mean ± std | | {' | '.join(cells)} |")
+    lines.append(f"| mean ± std over folds | | {summary['posts']} | {' | '.join(cells)} |")
     lines += [
         "",
         "Model − TF-IDF over all out-of-fold predictions (every post once per seed; percentage points, "
@@ -199,8 +208,3 @@ def format_cv(summary: dict) -> str:
             cells.append(f"{100 * p[m]['difference']:+.2f} | [{100 * lo:+.2f}, {100 * hi:+.2f}]")
         lines.append(f"| {s} | {' | '.join(cells)} | {p['mcnemar']['p_value']:.3g} |")
     return "\n".join(lines)
-
-
-def cv_json(path: str) -> dict:
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)

@@ -87,14 +87,12 @@ FINGERPRINT_FILE = "data_fingerprint.json"
 def _file_digest(path: str | None) -> str:
     if not path:
         return ""
-    h = hashlib.sha256()
+    from data_pipelines.image_cache import _file_digest as sha256_of_file  # the image cache's own digest
+
     try:
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
+        return sha256_of_file(path).hex()
     except OSError:
         return "unreadable"
-    return h.hexdigest()
 
 
 def data_fingerprint(dataset: MultimodalDataset) -> dict:

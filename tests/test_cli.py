@@ -7,6 +7,7 @@ there): every test here runs `mmsa` with `subprocess`.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -334,16 +335,11 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_weights(data, trained, tm
         np.testing.assert_array_equal(x, y)
 
 
-def test_serve_answers_real_requests_on_localhost(data, exported):
-    """`mmsa serve` in its own process: health, text, image, batches, concurrency, size limit, bad input."""
-    import base64
-    import threading
-    import urllib.error
-    import urllib.request
-
-    export = exported
+@contextlib.contextmanager
+def _serving(export, *flags):
+    """`mmsa serve EXPORT --port 0 FLAGS` in its own process; yields `(process, "127.0.0.1:PORT")`, stops it after."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mmsa_keras.cli", "serve", str(export), "--port", "0", "--max-request-bytes", "200000"],
+        [sys.executable, "-m", "mmsa_keras.cli", "serve", str(export), "--port", "0", *flags],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -352,17 +348,37 @@ def test_serve_answers_real_requests_on_localhost(data, exported):
     try:
         line = proc.stdout.readline()
         assert "serving" in line, line + proc.stderr.read()
-        url = line.split("http://")[1].split()[0]
-        assert url.startswith("127.0.0.1:")
+        address = line.split("http://")[1].split()[0]
+        assert address.startswith("127.0.0.1:")
+        yield proc, address
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def _request(address, path, payload=None, raw=None):
+    """`(status, JSON body)` of a request to the local server (POST when there is a body)."""
+    import urllib.error
+    import urllib.request
+
+    body = raw if raw is not None else (None if payload is None else json.dumps(payload).encode())
+    req = urllib.request.Request(f"http://{address}{path}", data=body, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=120) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_serve_answers_real_requests_on_localhost(data, exported):
+    """`mmsa serve` in its own process: health, text, image, batches, concurrency, size limit, bad input."""
+    import base64
+    import threading
+
+    with _serving(exported, "--max-request-bytes", "200000") as (_, url):
 
         def call(path, payload=None, raw=None):
-            body = raw if raw is not None else (None if payload is None else json.dumps(payload).encode())
-            req = urllib.request.Request(f"http://{url}{path}", data=body, headers={"Content-Type": "application/json"})
-            try:
-                with urllib.request.urlopen(req, timeout=120) as r:
-                    return r.status, json.loads(r.read())
-            except urllib.error.HTTPError as e:
-                return e.code, json.loads(e.read())
+            return _request(url, path, payload, raw)
 
         status, health = call("/health")
         assert status == 200 and health["classes"] == ["negative", "neutral", "positive"]
@@ -395,9 +411,6 @@ def test_serve_answers_real_requests_on_localhost(data, exported):
         assert call("/predict", {"posts": [{"text": "x" * 300_000}]})[0] == 413
         assert call("/nope")[0] == 404
         assert call("/predict", {"posts": []}) == (200, {"predictions": []})
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def _png_header(width: int, height: int) -> bytes:
@@ -433,30 +446,13 @@ def test_serve_refuses_a_bad_request_alone(data, exported):
     status and a message naming the field; concurrent innocent requests are unaffected."""
     import base64
     import threading
-    import urllib.error
-    import urllib.request
 
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mmsa_keras.cli", "serve", str(exported), "--port", "0", "--read-timeout", "2"]
-        + ["--max-request-bytes", "2000000", "--max-request-pixels", "1000000"],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        line = proc.stdout.readline()
-        assert "serving" in line, line + proc.stderr.read()
-        port = int(line.split("http://")[1].split()[0].rsplit(":", 1)[1])
+    flags = ["--read-timeout", "2", "--max-request-bytes", "2000000", "--max-request-pixels", "1000000"]
+    with _serving(exported, *flags) as (proc, address):
+        port = int(address.rsplit(":", 1)[1])
 
         def call(payload=None, raw=None):
-            body = raw if raw is not None else json.dumps(payload).encode()
-            req = urllib.request.Request(f"http://127.0.0.1:{port}/predict", data=body)
-            try:
-                with urllib.request.urlopen(req, timeout=60) as r:
-                    return r.status, json.loads(r.read())
-            except urllib.error.HTTPError as e:
-                return e.code, json.loads(e.read())
+            return _request(address, "/predict", payload, raw)
 
         # Content-Length: missing, negative, over the limit (refused before the body is read), body never ending
         head = b"POST /predict HTTP/1.1\r\nHost: x\r\n"
@@ -505,9 +501,6 @@ def test_serve_refuses_a_bad_request_alone(data, exported):
         assert results[0][0] == 400
         assert all(results[i][0] == 200 and results[i][1]["predictions"][0]["warnings"] == [] for i in range(1, 11))
         assert proc.poll() is None  # still serving
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
     assert "Traceback" not in proc.stderr.read()
 
 
@@ -588,9 +581,12 @@ def test_cross_validation_from_the_command_line(data, tmp_path):
     out = tmp_path / "cv"
     args = ["cv", "--model", "native_cat", "--data-dir", data, "--out", out, "--folds", "3", *SMALL]
     proc = mmsa(*args)
-    assert "| mean ± std |" in proc.stdout and "McNemar" in proc.stdout
+    assert "| mean ± std over folds |" in proc.stdout and "McNemar" in proc.stdout
     summary = json.loads((out / "cv.json").read_text())
     assert [r["fold"] for r in summary["rows"]] == [0, 1, 2] and summary["posts"] == 120
+    for r in summary["rows"]:  # every fold's figure with its interval and post count
+        lo, hi = r["model"]["intervals"]["accuracy"]
+        assert lo <= r["model"]["accuracy"] <= hi and r["model"]["n"] == r["tfidf"]["n"] == 40
     folds = [json.loads((out / f"fold-{k}.json").read_text()) for k in range(3)]
     tests = [set(f["test"]) for f in folds]
     assert sum(map(len, tests)) == 120 and set().union(*tests) == {str(i) for i in range(1, 121)}
