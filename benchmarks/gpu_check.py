@@ -48,7 +48,7 @@ from mmsa_keras.recipes import recipe_settings  # noqa: E402
 RECIPE_MODEL = {
     k: v
     for k, v in recipe_settings("mvsa").items()
-    if k not in ("epochs", "batch_size", "class_weight", "monitor", "patience")
+    if k not in ("epochs", "batch_size", "class_weight", "monitor", "patience", "tfidf_weight", "test_split")
 }
 PAPER_SCALE = {**RECIPE_MODEL, "image_encoder": "resnet50", "image_weights": "none", "image_size": 224}
 #: --cpu-dry-run: the same code paths with tiny encoders and sizes

@@ -203,7 +203,8 @@ class Preprocessor:
         """Batch-level ops shared by training, evaluation and serving (`images` None: no image input;
         `tokenize=False`: no text input)."""
         text_present = tf.cast(tf.strings.length(tf.strings.strip(texts)) > 0, tf.float32)
-        inputs = {"image_present": image_present, "text_present": text_present}
+        # the raw captions too, for a model that reads them itself (a TF-IDF ensemble); others never ask for them
+        inputs = {"image_present": image_present, "text_present": text_present, "text": texts}
         if images is not None:
             if augment_seed is not None:
                 images = augment_batch(images, augment_seed)

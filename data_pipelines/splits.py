@@ -39,12 +39,14 @@ def stratified_split(
     return out
 
 
-def split_dataset(dataset, seed: int):
+def split_dataset(dataset, seed: int, test: bool = True):
     """Keep the dataset's own train/validation/test splits, or make a seeded split.
 
     A dataset with all three splits is kept as it is; one with train and test
     gets a stratified 9:1 validation part cut from its train split (the test
-    split is never touched); anything else is pooled and split 8:1:1.
+    split is never touched); anything else is pooled and split 8:1:1, or 9:1
+    into train and validation alone with `test=False` (every post but the
+    validation tenth trains the model; it is evaluated on other data).
     """
     from data_pipelines.post import MultimodalDataset
 
@@ -60,6 +62,13 @@ def split_dataset(dataset, seed: int):
             + ["validation split: a seeded stratified tenth of the dataset's own train split (its test split kept)"],
         )
     pool = [p for posts in dataset.splits.values() for p in posts]
+    if not test:
+        return MultimodalDataset(
+            dataset.name,
+            dataset.class_names,
+            stratified_split(pool, {"train": 0.9, "validation": 0.1}, seed),
+            dataset.notes + [f"split: seeded stratified 9:1 train/validation, no test split (split seed {seed})"],
+        )
     return MultimodalDataset(
         dataset.name,
         dataset.class_names,

@@ -184,7 +184,11 @@ def cmd_recipes(args) -> int:
     for name, recipe in RECIPES.items():
         print(f"{name}: {recipe['description']}")
         for key, value in recipe["settings"].items():
-            print(f"    --{key.replace('_', '-')} {value}")
+            flag = key.replace("_", "-")
+            print(
+                f"    --{flag if value is not False else 'no-' + flag}"
+                + ("" if isinstance(value, bool) else f" {value}")
+            )
         print()
     return 0
 
@@ -239,9 +243,15 @@ def cmd_train(args) -> int:
         print(f"this worker's part of the run is done; the chief wrote {config.out}")
     elif summary.get("trained"):
         m = summary["metrics"]
+        caveat = ""
+        if m.get("split") == "validation":  # no test split: the only figure is the one that picked the epoch
+            caveat = (
+                " (the split that chose the epoch: optimistic; evaluate on held-out posts with "
+                f"`mmsa evaluate {config.out} --data-dir D --split S`)"
+            )
         print(
             f"trained in {summary['train_seconds']:.1f}s ({summary['epochs_run']} epochs); "
-            f"{m.get('split', 'test')} {_metrics_line(m)}; run directory: {config.out}"
+            f"{m.get('split', 'test')} {_metrics_line(m)}{caveat}; run directory: {config.out}"
         )
     return 0
 

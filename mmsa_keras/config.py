@@ -198,8 +198,21 @@ class TrainConfig:
         "keep this stratified fraction of the training split out of "
         "training (paper 000: the WANN's data, unseen by the unimodal models)",
     )
+    test_split: bool = _field(
+        True,
+        "--no-test-split: a dataset without its own splits is split 9:1 into train and validation only, so "
+        "every post but the validation tenth trains the model (evaluate it on held-out data with "
+        "`mmsa evaluate RUN --data-dir D`); with --test-split (the default) it is split 8:1:1",
+        kind="tristate",
+        group="data",
+    )
     train_on_holdout: bool = _field(
         False, "train on the held-out part (--holdout-fraction) instead of the rest", kind="flag"
+    )
+    tfidf_weight: float | None = _field(
+        None,
+        "after training, ensemble the model with a TF-IDF + logistic-regression caption classifier fitted on "
+        "the same training posts: the output is (1 - w) * model + w * TF-IDF (raw-input runs; 0 < w < 1)",
     )
     allow_outside_paths: bool = _field(
         False,

@@ -14,7 +14,8 @@ and an interrupted CV resumes fold by fold. TF-IDF + LinearSVC is fitted on the
 same training posts of each fold (with its own C grid search on them) and
 evaluated on the same test posts.
 
-Reported (`OUT/cv.md`, `OUT/cv.json`): per fold and seed, accuracy / weighted F1
+Reported (`OUT/cv.md`, `OUT/cv.json`, and every post's out-of-fold class
+probabilities in `OUT/oof.json`): per fold and seed, accuracy / weighted F1
 / macro F1 of the model and of TF-IDF; mean ± std over folds; and the paired
 difference model - TF-IDF over all out-of-fold predictions (every post
 predicted once per seed, by the fold that did not train on it) with its paired
@@ -79,7 +80,7 @@ def cross_validate(config, folds: int = 3, seeds: int = 1, validation_fraction: 
     posts, class_names = _training_posts(config)
     split_seed = config.split_seed if config.split_seed is not None else config.seed
     parts = fold_splits(posts, folds, split_seed, validation_fraction)
-    rows, model_oof, base_oof = [], {}, {}
+    rows, model_oof, base_oof, model_prob = [], {}, {}, {}
     start = time.time()
     for k, part in enumerate(parts):
         ids_file = os.path.join(out_dir, f"fold-{k}.json")
@@ -99,6 +100,8 @@ def cross_validate(config, folds: int = 3, seeds: int = 1, validation_fraction: 
             ids = [p.id for p in part["test"]]
             for pid, t, yp in zip(ids, m["predictions"]["y_true"], m["predictions"]["y_pred"]):
                 model_oof.setdefault(s, {})[pid] = (t, yp)
+            for pid, prob in zip(ids, m["predictions"].get("y_prob") or []):
+                model_prob.setdefault(s, {})[pid] = prob
         for pid, t, yp in zip(
             (p.id for p in part["test"]), base["predictions"]["y_true"], base["predictions"]["y_pred"]
         ):
@@ -112,6 +115,18 @@ def cross_validate(config, folds: int = 3, seeds: int = 1, validation_fraction: 
         a, b = [preds[i][1] for i in ids], [base_oof[i][1] for i in ids]
         paired[str(s)] = paired_bootstrap(y_true, a, b, len(class_names))
         paired[str(s)]["mcnemar"] = mcnemar_exact(y_true, a, b)
+    ids = sorted(base_oof)
+    write_json(  # every post's out-of-fold probabilities: ensembles and stacking are chosen from these
+        os.path.join(out_dir, "oof.json"),
+        {
+            "class_names": class_names,
+            "ids": ids,
+            "y_true": [base_oof[i][0] for i in ids],
+            "tfidf_svm": [base_oof[i][1] for i in ids],
+            "model": {str(s): [probs.get(i) for i in ids] for s, probs in model_prob.items()},
+            "fold": {p.id: k for k, part in enumerate(parts) for p in part["test"]},
+        },
+    )
     summary = {
         "data_dir": config.data_dir,
         "format": config.format,

@@ -44,6 +44,8 @@ def compute_metrics(y_true, y_prob, class_names) -> dict:
         out["intervals"] = bootstrap_intervals(y_true, y_pred, len(class_names))
     # per post, in the order evaluated: what a paired comparison of two models on the same posts needs
     out["predictions"] = {"y_true": y_true.tolist(), "y_pred": np.asarray(y_pred).astype(int).tolist()}
+    if y_prob.ndim == 2:  # and each post's class probabilities (ensembles, calibration), 5 decimals
+        out["predictions"]["y_prob"] = np.round(y_prob.astype(np.float64), 5).tolist()
     return out
 
 

@@ -219,6 +219,8 @@ class RunPlan:
     init_from: str | None = None
     #: stored modalities whose features are standardised per channel (training-split statistics)
     standardized_modalities: list[str] = dataclasses.field(default_factory=list)
+    #: after training, blend the model's probabilities with a TF-IDF caption classifier's by this weight
+    tfidf_weight: float | None = None
 
     # ------------------------------------------------------------------ model
     @property
@@ -289,6 +291,11 @@ class RunPlan:
                 "(training-split mean/std, kept in the saved model)"
             )
         lines.append(f"training: {how}; {self.stopping.describe()}")
+        if self.tfidf_weight is not None:
+            lines.append(
+                f"then ensembled with TF-IDF + logistic regression on the same training captions: "
+                f"{1 - self.tfidf_weight:g} x model + {self.tfidf_weight:g} x TF-IDF"
+            )
         o = self.optimizer
         lines.append(
             f"optimiser: {o.name} lr {o.learning_rate:g}"
@@ -511,8 +518,12 @@ def make_plan(config: TrainConfig, check_paths: bool = True) -> RunPlan:
                 "from the original images (use --feature-mode auto to train on augmented "
                 "images in raw mode)"
             )
+        if config.tfidf_weight is not None:
+            raise UsageError("--tfidf-weight wraps the raw-input model: it cannot be used with --feature-mode on")
         stored = list(encoders)
     elif config.feature_mode == "off" or not supports:
+        stored = []
+    elif config.tfidf_weight is not None:  # the ensemble wraps the raw-input model (stored features: a head)
         stored = []
     else:  # auto: every frozen encoder's outputs are stored, unless its images must be augmented
         stored = [m for m in frozen if not (m == "image" and augment)]
@@ -570,6 +581,8 @@ def make_plan(config: TrainConfig, check_paths: bool = True) -> RunPlan:
         raise UsageError(
             f"--class-weight {config.class_weight}: neither 'balanced', 'sqrt_balanced' nor an existing JSON file"
         )
+    if config.tfidf_weight is not None and not 0 < config.tfidf_weight < 1:
+        raise UsageError(f"--tfidf-weight {config.tfidf_weight}: must lie strictly between 0 and 1")
     if config.monitor != "val_loss" and not config.early_stopping:
         notes.append(f"--monitor {config.monitor} only picks the best checkpoint: early stopping is off")
 
@@ -621,12 +634,14 @@ def make_plan(config: TrainConfig, check_paths: bool = True) -> RunPlan:
             "split_seed": split_seed,
             "holdout_fraction": config.holdout_fraction,
             "train_on_holdout": bool(config.train_on_holdout),
+            "test_split": bool(config.test_split),
             "split_ids": os.path.abspath(config.split_ids) if config.split_ids else None,
         },
         feature_store=config.feature_store or default_feature_store(),
         notes=notes,
         init_from=os.path.abspath(config.init_from) if config.init_from else None,
         standardized_modalities=standardized,
+        tfidf_weight=None if config.tfidf_weight is None else float(config.tfidf_weight),
     )
 
 

@@ -199,6 +199,7 @@ def load_split_data(
     verbose: bool = True,
     holdout_fraction: float | None = None,
     train_on_holdout: bool = False,
+    test_split: bool = True,
 ) -> MultimodalDataset:
     """Read a dataset, split it (or re-apply saved splits) and check its images.
 
@@ -231,7 +232,7 @@ def load_split_data(
             {name: [by_id[i] for i in split] for name, split in ids.items()},
             dataset.notes + [f"splits as saved in {splits_file}"],
         )
-    dataset = split_dataset(dataset, seed)
+    dataset = split_dataset(dataset, seed, test=test_split)
     if holdout_fraction:
         from data_pipelines.splits import stratified_split
 

@@ -605,7 +605,8 @@ def train(config: TrainConfig, extra_callbacks=None) -> dict[str, Any]:
             metrics = {
                 s: run.evaluate(s, verbose=config.verbose)
                 for s in ("validation", "test")
-                if run.dataset(verbose=bool(config.verbose)).labelled(s)
+                if s in run.dataset(verbose=bool(config.verbose)).splits
+                and run.dataset(verbose=bool(config.verbose)).labelled(s)
             }
             return {
                 "run_dir": run_dir,
@@ -647,6 +648,7 @@ def _train_locked(config: TrainConfig, plan: RunPlan, run_dir: str, resuming: bo
         verbose=verbose,
         holdout_fraction=plan.data.get("holdout_fraction"),
         train_on_holdout=plan.data.get("train_on_holdout", False),
+        test_split=plan.data.get("test_split", True),
     )
     for split in ("train", "validation"):
         if not dataset.labelled(split):
@@ -855,6 +857,8 @@ def _train_locked(config: TrainConfig, plan: RunPlan, run_dir: str, resuming: bo
             )
         if head is not model:
             copy_head_weights(head, model)
+        if plan.tfidf_weight is not None:
+            model = head = attach_tfidf(model, plan, train_posts, dataset.num_classes, run_dir, chief, verbose)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
     train_seconds = time.time() - start
@@ -875,6 +879,27 @@ def _train_locked(config: TrainConfig, plan: RunPlan, run_dir: str, resuming: bo
         history=history.history, train_seconds=train_seconds, epochs_run=len(history.history.get("loss", []))
     )
     return summary
+
+
+def attach_tfidf(model, plan: RunPlan, train_posts, num_classes: int, run_dir: str, chief: bool, verbose: bool):
+    """The trained `model` ensembled with a TF-IDF classifier fitted on its training captions
+    (`mmsa_keras.models.tfidf_ensemble`); what was fitted goes to `RUN/tfidf.json`."""
+    from mmsa_keras.models.tfidf_ensemble import fit_tfidf_classifier, with_tfidf
+
+    layer, info = fit_tfidf_classifier(
+        [p.text or "" for p in train_posts], [p.label for p in train_posts], num_classes, seed=plan.seed
+    )
+    info["weight"] = plan.tfidf_weight
+    if verbose:
+        print(
+            f"[tfidf] logistic regression on {info['posts']} training captions ({info['vocabulary']} n-grams, "
+            f"C={info['C']:g} by 5-fold log-loss); output {1 - plan.tfidf_weight:g} x model + "
+            f"{plan.tfidf_weight:g} x TF-IDF",
+            flush=True,
+        )
+    if chief:
+        runs.write_json(os.path.join(run_dir, "tfidf.json"), info)
+    return with_tfidf(model, layer, plan.tfidf_weight)
 
 
 class BackgroundSave:
@@ -927,7 +952,7 @@ def _finish_run(config, plan, run_dir, model, head, preprocessor, dataset, store
     run._model, run._preprocessor, run._dataset = model, preprocessor, dataset
     metrics = {}
     for split in ("validation", "test"):
-        posts = dataset.labelled(split)
+        posts = dataset.labelled(split) if split in dataset.splits else []  # --no-test-split: none
         if not posts:
             continue
         if plan.feature_mode:  # evaluate on the stored features: same outputs, no encoder pass

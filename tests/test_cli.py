@@ -594,6 +594,12 @@ def test_cross_validation_from_the_command_line(data, tmp_path):
         assert not set(f["test"]) & (set(f["train"]) | set(f["validation"]))
     paired = summary["paired_out_of_fold"]["0"]
     assert paired["n"] == 120 and paired["accuracy"]["interval"][0] <= paired["accuracy"]["difference"]
+    oof = json.loads((out / "oof.json").read_text())  # every post's out-of-fold probabilities, by its fold
+    probs = np.array(oof["model"]["0"])
+    assert oof["ids"] == sorted(oof["ids"]) and probs.shape == (120, 3) and np.allclose(probs.sum(1), 1, atol=1e-3)
+    assert all(oof["ids"][r] in folds[oof["fold"][oof["ids"][r]]]["test"] for r in range(120))
+    errors = sum(int(np.argmax(p) != t) for p, t in zip(probs, oof["y_true"]))
+    assert errors == round(120 * (1 - paired["accuracy"]["a"])), (errors, paired["accuracy"])
     again = mmsa(*args)
     assert "already holds this trained model" in again.stdout
     assert json.loads((out / "cv.json").read_text())["rows"] == summary["rows"]
@@ -646,7 +652,9 @@ def test_a_recipe_sets_everything_and_explicit_flags_override_it(data, tmp_path)
     for name, recipe in RECIPES.items():
         assert listing.count(f"{name}: ") == 1
         for key, value in recipe["settings"].items():
-            assert f"--{key.replace('_', '-')} {value}" in listing
+            flag = key.replace("_", "-")
+            shown = f"--no-{flag}" if value is False else f"--{flag}" if value is True else f"--{flag} {value}"
+            assert shown in listing
     run = tmp_path / "recipe"
     small = ["--epochs", "1", "--image-size", "32", "--sequence-length", "16", "--warmup-steps", "2"]
     proc = mmsa("train", "--recipe", "mvsa", "--data-dir", data, "--format", "mvsa", "--out", run, *small)
@@ -659,5 +667,15 @@ def test_a_recipe_sets_everything_and_explicit_flags_override_it(data, tmp_path)
         assert config[key] == recipe[key], key
     assert (config["epochs"], config["image_size"], config["sequence_length"]) == (1, 32, 16)  # typed: override
     assert "class weights" in proc.stdout
+    # the recipe's model: trained on every post but a validation tenth, then blended with TF-IDF
+    splits = json.loads((run / "splits.json").read_text())
+    assert set(splits) == {"train", "validation"} and len(splits["validation"]) == 12
+    assert "0.6 x model + 0.4 x TF-IDF" in proc.stdout and "(the split that chose the epoch: optimistic" in proc.stdout
+    fitted = json.loads((run / "tfidf.json").read_text())
+    assert fitted["posts"] == len(splits["train"]) and fitted["weight"] == 0.4 and fitted["vocabulary"] > 0
+    _no_noise(mmsa("export", run, tmp_path / "export"))  # the ensemble exports and serves as one model
+    out = mmsa("predict", tmp_path / "export", "--text", "a wonderful day", "--image", data / "data" / "2.jpg")
+    _no_noise(out)
+    assert out.stdout.splitlines()[1].split("\t")[1] in ("negative", "neutral", "positive")
     proc = mmsa("train", "--recipe", "nope", "--data-dir", data, "--out", tmp_path / "x", check=False)
     assert proc.returncode == 2 and "unknown recipe 'nope'" in proc.stderr and "mvsa" in proc.stderr

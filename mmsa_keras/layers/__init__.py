@@ -10,11 +10,13 @@ from mmsa_keras.layers.modality_pooling import ModalityPooling
 from mmsa_keras.layers.nearest_label import NearestLabel
 from mmsa_keras.layers.presence_mask import PresenceMask
 from mmsa_keras.layers.probability_fusion import ProbabilityFusion
+from mmsa_keras.layers.tfidf_classifier import BlendProbabilities, TfidfClassifier
 
 __all__ = [
     "GL1",
     "GL2",
     "ApplicationPreprocessing",
+    "BlendProbabilities",
     "ClassifierHead",
     "CrossModalAttention",
     "FusedBatchNormalization",
@@ -23,6 +25,7 @@ __all__ = [
     "NearestLabel",
     "PresenceMask",
     "ProbabilityFusion",
+    "TfidfClassifier",
     "UnitInterval",
     "fuse_batch_norm",
 ]
