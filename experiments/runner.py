@@ -169,6 +169,8 @@ class Context:
     split_notes: list[str] = dataclasses.field(default_factory=list)
     test_size: int | None = None
     class_names: list[str] = dataclasses.field(default_factory=list)
+    #: what the user typed (--epochs): applied after the table's and each row's own settings
+    typed: dict = dataclasses.field(default_factory=dict)
 
     def row_dir(self, row: Row, seed: int) -> str:
         return os.path.join(self.out_dir, "models", _slug(row.name), f"seed{seed}")
@@ -195,6 +197,7 @@ class Context:
         if not self.embedded:
             settings.update(row.training)
         settings.update(row.architecture)  # part of the row's architecture: on any data
+        settings.update(self.typed)  # what the user typed wins over the table and the row
         settings.setdefault("text_encoder_config", dict(self.table.encoder_configs.get(text, {})))
         settings.setdefault("image_encoder_config", dict(self.table.encoder_configs.get(image, {})))
         overrides = dict(row.overrides)
@@ -456,8 +459,9 @@ def _prepare(
             )
         else:
             training.update(table.finetune)
+    typed = {}
     if epochs is not None:
-        training["epochs"] = epochs
+        training["epochs"] = typed["epochs"] = epochs
         departures.append(
             f"epochs set to {epochs} by --epochs (the paper's: {table.training.get('epochs', 'per row')})"
         )
@@ -475,6 +479,7 @@ def _prepare(
         format_options=format_options,
         encoders=encoders,
         training=training,
+        typed=typed,
         image_weights=weights,
         variant=variant,
         vary_split=vary_split,

@@ -215,6 +215,14 @@ def _train_config(args, out_kind: str):
     if args.recipe:
         config = config.replace(recipe=args.recipe)
     _check_format(config.format)
+    reader = {k: v for k, v in _format_options(args).items() if k != "allow_outside_paths"}
+    if reader:  # --split-by, --protocol, --layout, --class-names, --option: the reader's, checked now
+        from data_pipelines.datasets import unknown_option
+
+        problem = unknown_option(config.format, reader)
+        if problem:
+            raise UsageError(problem)
+        config = config.replace(format_options={**(config.format_options or {}), **reader})
     _check_path(config.data_dir)
     if os.path.isdir(config.out) and os.listdir(config.out) and not is_owned(config.out, out_kind):
         claim_output_dir(config.out, out_kind)  # refused (raises, naming the folder)

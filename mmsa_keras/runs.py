@@ -160,6 +160,11 @@ def read_dataset(
         if report is not None:
             report.merge(cached_report)
         return copy.deepcopy(dataset), cached_report, False
+    from data_pipelines.datasets import unknown_option
+
+    problem = unknown_option(format, format_options)
+    if problem:  # an option nothing would read is a usage error, not a silent loss
+        raise UsageError(problem)
     report = report if report is not None else DataReport(max_messages=10 if verbose else 0)
     from data_pipelines.outputs import is_owned
 

@@ -650,6 +650,9 @@ def _train_locked(config: TrainConfig, plan: RunPlan, run_dir: str, resuming: bo
         train_on_holdout=plan.data.get("train_on_holdout", False),
         test_split=plan.data.get("test_split", True),
     )
+    if verbose:
+        for note in dataset.notes:  # how the posts were split (the reader's, the run's), said before training
+            print(f"[data] {note}", flush=True)
     for split in ("train", "validation"):
         if not dataset.labelled(split):
             raise DataError(f"{plan.data['data_dir']}: the {split} split has no labelled posts")
@@ -686,6 +689,7 @@ def _train_locked(config: TrainConfig, plan: RunPlan, run_dir: str, resuming: bo
         "class_names": list(dataset.class_names),
         "dataset_name": dataset.name,
         "dataset_summary": dataset.summary(),
+        "dataset_notes": list(dataset.notes),
         "encoders_used": {m: e.describe() for m, e in plan.encoders.items()},
         "class_weights": None if class_weights is None else [float(w) for w in class_weights],
         "mmsa_keras_version": __import__("mmsa_keras").__version__,

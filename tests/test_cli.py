@@ -220,6 +220,39 @@ NEW_PROCESS = object()
             2,
             "invalid int",
         ),
+        (
+            [
+                NEW_PROCESS,
+                "train",
+                "--model",
+                "native_cat",
+                "--data-dir",
+                "DATA",
+                "--out",
+                "OUT",
+                "--option",
+                "no_such=1",
+            ],
+            2,
+            "--option no_such: the mvsa reader has no option 'no_such'",
+        ),
+        (
+            [
+                "cv",
+                "--model",
+                "native_cat",
+                "--data-dir",
+                "DATA",
+                "--out",
+                "OUT",
+                "--format",
+                "twitter_csv",
+                "--layout",
+                "x",
+            ],
+            2,
+            "--layout: the twitter_csv reader has no option 'layout'",
+        ),
         ([NEW_PROCESS, "evaluate", "/no/such/run"], 2, "no such run directory"),
         (["export", "DATA", "OUT"], 2, "not a run directory"),
         (["predict", "/no/such/export", "--text", "hi"], 2, "no such folder"),
@@ -573,6 +606,18 @@ def test_intervals_and_a_paired_comparison_from_the_command_line(data, trained, 
     assert "| accuracy |" in text and "+0.00" in text and "distinguishable from noise" in text
     proc = mmsa("compare", trained, data, check=False)
     assert proc.returncode == 2 and "neither a training run nor a baseline folder" in proc.stderr
+
+
+def test_a_reader_flag_given_to_train_is_applied_and_said(data, tmp_path):
+    """`--split-by` (and the other reader flags) reach the reader in `train`: its split note is printed and
+    kept in run_config.json."""
+    run = tmp_path / "run"
+    proc = mmsa("train", "--model", "native_cat", "--data-dir", data, "--out", run, "--split-by", "paper002", *SMALL)
+    _no_noise(proc)
+    assert "[data] paper002 split: 120 labelled posts cannot hold 3,200 + 800" in proc.stdout
+    record = json.loads((run / "run_config.json").read_text())
+    assert record["plan"]["data"]["format_options"]["split"] == "paper002"
+    assert any(n.startswith("paper002 split") for n in record["dataset_notes"])
 
 
 def test_cross_validation_from_the_command_line(data, tmp_path):

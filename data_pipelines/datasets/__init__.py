@@ -28,6 +28,37 @@ def available_formats() -> list[str]:
     return sorted(_READERS)
 
 
+#: options every format takes (`load_dataset`'s own, and the dataset wall of `data_pipelines.paths`)
+COMMON_OPTIONS = ("keep_classes", "allow_outside_paths")
+
+#: the command-line flag each reader option comes from (others: `--option KEY=VALUE`)
+OPTION_FLAGS = {"split": "--split-by", "protocol": "--protocol", "layout": "--layout", "class_names": "--class-names"}
+
+
+def reader_options(format: str) -> list[str]:
+    """The options the reader of `format` takes (its named parameters and `COMMON_OPTIONS`)."""
+    import inspect
+
+    _import_all()
+    params = inspect.signature(_READERS[format]).parameters.values()
+    named = [p.name for p in params if p.kind == p.POSITIONAL_OR_KEYWORD or p.kind == p.KEYWORD_ONLY]
+    return sorted(set(named) - {"path", "report"} | set(COMMON_OPTIONS))
+
+
+def unknown_option(format: str, options) -> str | None:
+    """One line naming the first option the reader of `format` would not use, or None."""
+    _import_all()
+    if format not in _READERS:
+        return None
+    accepted = reader_options(format)
+    for key in options or {}:
+        if key not in accepted:
+            flag = OPTION_FLAGS.get(key, f"--option {key}")
+            takes = [OPTION_FLAGS.get(k, k) for k in accepted if k not in COMMON_OPTIONS]
+            return f"{flag}: the {format} reader has no option {key!r} (it takes: {', '.join(takes) or 'none'})"
+    return None
+
+
 def load_dataset(
     path: str, format: str, report: DataReport | None = None, keep_classes=None, **options
 ) -> MultimodalDataset:
@@ -40,6 +71,9 @@ def load_dataset(
     _import_all()
     if format not in _READERS:
         raise ValueError(f"unknown dataset format {format!r}; known: {sorted(_READERS)}")
+    problem = unknown_option(format, options)
+    if problem:  # a reader never drops an option silently
+        raise ValueError(problem)
     report = report if report is not None else DataReport()
     with dataset_root(path, bool(options.get("allow_outside_paths")), extra=(options.get("image_dir"),)):
         dataset = _READERS[format](path, report=report, **options)
