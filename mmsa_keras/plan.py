@@ -581,6 +581,21 @@ def make_plan(config: TrainConfig, check_paths: bool = True) -> RunPlan:
         raise UsageError(
             f"--class-weight {config.class_weight}: neither 'balanced', 'sqrt_balanced' nor an existing JSON file"
         )
+    class_weight = config.class_weight
+    if class_weight and class_weight not in BALANCED_WEIGHTS and check_paths:
+        class_weight = os.path.abspath(class_weight)  # read after the dataset loads: from any working folder
+        try:
+            with open(class_weight, encoding="utf-8") as f:
+                given = json.load(f)
+        except (OSError, ValueError) as e:
+            raise UsageError(f"--class-weight {config.class_weight}: not a readable JSON file ({e})") from None
+        if not isinstance(given, dict) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in given.values()
+        ):
+            raise UsageError(
+                f"--class-weight {config.class_weight}: must be a JSON object of class name -> weight >= 0, "
+                'e.g. {"neutral": 2.0}'
+            )
     if config.tfidf_weight is not None and not 0 < config.tfidf_weight < 1:
         raise UsageError(f"--tfidf-weight {config.tfidf_weight}: must lie strictly between 0 and 1")
     if config.monitor != "val_loss" and not config.early_stopping:
@@ -625,7 +640,7 @@ def make_plan(config: TrainConfig, check_paths: bool = True) -> RunPlan:
         seed=int(config.seed),
         precision=config.precision,
         strategy=config.strategy,
-        class_weight=config.class_weight,
+        class_weight=class_weight,
         data={
             "data_dir": config.data_dir,
             "format": config.format,

@@ -122,6 +122,18 @@ def test_unfreeze_has_one_meaning_for_text_and_image_backbones(synthetic_dir):
     assert plan.encoders["text"].build_kwargs()["unfreeze"] == 2 and not plan.feature_mode
 
 
+def test_a_class_weight_file_is_checked_and_kept_absolute(synthetic_dir, tmp_path, monkeypatch):
+    """Read before the run starts (not after the dataset loads) and kept absolute (a resume from another folder
+    finds it)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "w.json").write_text('{"neutral": 2.0}')
+    assert make_plan(_config(synthetic_dir, class_weight="w.json")).class_weight == str(tmp_path / "w.json")
+    for text in ("[1, 2]", '{"neutral": "x"}', "{not json"):
+        (tmp_path / "w.json").write_text(text)
+        with pytest.raises(UsageError, match="--class-weight w.json: "):
+            make_plan(_config(synthetic_dir, class_weight="w.json"))
+
+
 def test_the_split_seed_is_its_own_setting(synthetic_dir):
     plan = make_plan(_config(synthetic_dir, seed=3, format_options={"split": "random"}))
     assert plan.data["split_seed"] == 3 and plan.data["format_options"]["seed"] == 3
