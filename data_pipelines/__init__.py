@@ -1,6 +1,6 @@
 """Dataset readers, tf.data pipelines, augmentation, tokenisation and the feature store.
 
-Data flows one way (DESIGN.md section 1): a reader yields `Post` records, a
+Data flows one way (docs/ARCHITECTURE.md §1): a reader yields `Post` records, a
 `Preprocessor` turns them into a `tf.data.Dataset` of feature dicts, and a model
 from `mmsa_keras.registry` consumes the dict.
 """

@@ -1,4 +1,4 @@
-"""The data contract of DESIGN.md section 2: `Post` and `MultimodalDataset`."""
+"""The data contract of docs/ARCHITECTURE.md §2: `Post` and `MultimodalDataset`."""
 
 from __future__ import annotations
 

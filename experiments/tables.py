@@ -1,7 +1,7 @@
 """Typed table configs: `TableConfig` and `Row`, validated when a config file is loaded.
 
 A table config is a plain Python file `experiments/configs/<paper>_<table>.py`
-whose `get_config(smoke=False)` returns a dict (DESIGN.md section 4). Loading
+whose `get_config(smoke=False)` returns a dict (docs/ARCHITECTURE.md §4). Loading
 turns it into a `TableConfig` and checks it: an unknown key (at the table,
 dataset or row level), an unknown model, training setting, metric or row kind,
 a row that uses a row defined after it, a model override the model does not

@@ -1,4 +1,4 @@
-"""Shared test helpers (DESIGN.md section 7): layer and model round trips, random inputs."""
+"""Shared test helpers (docs/ARCHITECTURE.md §8): layer and model round trips, random inputs."""
 
 from __future__ import annotations
 
@@ -95,7 +95,7 @@ def run_model_test(
     mixed_precision: bool = True,
     check_missing: bool = True,
 ) -> keras.Model:
-    """The keras-hub-style check every registered model passes (DESIGN.md section 7).
+    """The keras-hub-style check every registered model passes (docs/ARCHITECTURE.md §8).
 
     `factory()` builds the model. Checks: class scores are a distribution;
     `from_config(get_config())` rebuilds the same config; a `.keras` round trip

@@ -1,4 +1,4 @@
-"""The embedded synthetic multimodal sentiment dataset (DESIGN.md section 6).
+"""The embedded synthetic multimodal sentiment dataset (docs/ARCHITECTURE.md §7).
 
 `make_synthetic(out_dir, posts=600, image_size=64, seed=0)` writes, from a seed,
 a dataset in the MVSA layout (`data/ID.jpg`, `data/ID.txt`, `train.txt` with

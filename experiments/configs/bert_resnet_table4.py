@@ -21,7 +21,7 @@ ROWS = [
     ("NativeCatModel", "native_cat", (70.5, 70, 70, 70)),
     ("NativeCombineModel", "native_combine", (71.5, 71, 71, 71)),
 ]
-#: what each row's model reads into the paper (DESIGN.md section 3, bert_resnet)
+#: what each row's model reads into the paper (docs/ARCHITECTURE.md §3, bert_resnet)
 ROW_DEPARTURES = {
     "cmac": [
         "the two heads' logits are summed before the softmax: our reading of 'the two probability vectors are "

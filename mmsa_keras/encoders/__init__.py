@@ -5,7 +5,7 @@ tokenizer they need (a `VocabularyTokenizer` learned on the training split for
 encoders trained from scratch, or the keras-hub tokenizer of a pretrained
 backbone), for image encoders their input side and pixel normalisation.
 A text encoder name that is not registered is taken as a keras-hub preset name
-or a local preset / Hugging Face directory (DESIGN.md section 5).
+or a local preset / Hugging Face directory (docs/ARCHITECTURE.md §9).
 """
 
 from __future__ import annotations

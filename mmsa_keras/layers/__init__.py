@@ -1,4 +1,4 @@
-"""Public layers, one per file (DESIGN.md section 7)."""
+"""Public layers, one per file (docs/ARCHITECTURE.md §8)."""
 
 from mmsa_keras.layers.classifier_head import ClassifierHead
 from mmsa_keras.layers.cross_modal_attention import CrossModalAttention

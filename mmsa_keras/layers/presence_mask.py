@@ -12,7 +12,7 @@ class PresenceMask(keras.layers.Layer):
 
     The fusion models use it so that an absent image or caption contributes a
     zero vector rather than the encoder's response to a blank input
-    (DESIGN.md section 2).
+    (docs/ARCHITECTURE.md §2).
 
     Example:
     >>> mmsa_keras.layers.PresenceMask()([np.ones((2, 3)), np.array([1.0, 0.0])])

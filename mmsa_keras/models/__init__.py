@@ -1,4 +1,4 @@
-"""The models of the five papers, one folder per paper (DESIGN.md section 3).
+"""The models of the five papers, one folder per paper (docs/ARCHITECTURE.md §3).
 
 Importing this package registers every model with `mmsa_keras.registry`.
 """

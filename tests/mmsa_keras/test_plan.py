@@ -142,7 +142,7 @@ def test_the_split_seed_is_its_own_setting(synthetic_dir):
 
 
 def test_data_pipelines_does_not_import_mmsa_keras():
-    """No back-edge: the data layer stands alone (DESIGN.md section 1)."""
+    """No back-edge: the data layer stands alone (docs/ARCHITECTURE.md §1)."""
     script = (
         "import data_pipelines, data_pipelines.pipeline, data_pipelines.features, data_pipelines.describe, "
         "data_pipelines.datasets as d, sys; d._import_all(); "

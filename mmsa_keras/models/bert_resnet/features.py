@@ -1,4 +1,4 @@
-"""The shared feature block of paper 002's models (DESIGN.md section 3, bert_resnet).
+"""The shared feature block of paper 002's models (docs/ARCHITECTURE.md §3, bert_resnet).
 
 Text: the encoder's token states and pooled vector, each through Dropout +
 Dense(h, relu). Image: the pooled vector through Dropout + Dense(h, relu); the

@@ -1,4 +1,4 @@
-"""The shared parts of paper 004's models (Duong, Lebret, Aberer; DESIGN.md section 3).
+"""The shared parts of paper 004's models (Duong, Lebret, Aberer; docs/ARCHITECTURE.md §3).
 
 ψ(s): the text encoder's pooled vector (paper: Embedding(200) → dropout 0.25 →
 max over tokens, `mmsa_keras.encoders.bag_of_embeddings(pooling="max")`).
