@@ -663,7 +663,7 @@ def make_plan(config: TrainConfig, check_paths: bool = True) -> RunPlan:
 def _format_options(config: TrainConfig, split_seed: int) -> dict:
     """Reader options; a split the reader draws (random, paper002) uses the run's split seed."""
     options = dict(config.format_options or {})
-    if options.get("split") in ("random", "paper002") and "seed" not in options:
+    if options.get("split") in ("random", "paper002", "popularity") and "seed" not in options:
         options["seed"] = split_seed
     return options
 

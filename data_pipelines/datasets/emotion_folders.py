@@ -51,9 +51,17 @@ def looks_english(text: str) -> bool:
     return hits >= 2 and hits * 8 >= len(words)
 
 
-def popularity_split(posts, num_classes=None):
-    """Over all posts: top 10% by upvotes/agreement → test, the next 10% → validation, the rest → train."""
-    ranked = sorted(posts, key=lambda p: (-(p.meta.get("upvotes") or p.meta.get("agreement") or 0), p.id))
+def popularity_split(posts, num_classes=None, seed: int = 0):
+    """Over all posts: top 10% by upvotes/agreement → test, the next 10% → validation, the rest → train.
+
+    Posts with the same score are ordered by a seeded shuffle, not by id: Flickr's agreement is a small
+    integer, so ties are everywhere, and an id begins with its class folder (ordering ties by id would fill
+    the test split class by class)."""
+    import numpy as np
+
+    order = np.random.default_rng(seed).permutation(len(posts))
+    tie = {id(p): int(order[i]) for i, p in enumerate(sorted(posts, key=lambda p: p.id))}
+    ranked = sorted(posts, key=lambda p: (-(p.meta.get("upvotes") or p.meta.get("agreement") or 0), tie[id(p)]))
     tenth = max(1, round(len(ranked) * 0.1)) if len(ranked) >= 3 else 0
     return {"test": ranked[:tenth], "validation": ranked[tenth : 2 * tenth], "train": ranked[2 * tenth :]}
 
@@ -67,6 +75,7 @@ def read_emotion_folders(
     min_agreement: int | None = None,
     min_words: int | None = None,
     english: bool = False,
+    seed: int = 0,
     **options,
 ) -> MultimodalDataset:
     if not os.path.isdir(path):
@@ -131,10 +140,11 @@ def read_emotion_folders(
     splits = {"all": posts}
     notes = []
     if split == "popularity":
-        splits = popularity_split(posts, len(class_names))
+        splits = popularity_split(posts, len(class_names), seed)
         notes.append(
             f"popularity split over all posts: test = top 10% by upvotes/agreement "
-            f"({len(splits['test'])}), validation = the next 10% ({len(splits['validation'])})"
+            f"({len(splits['test'])}), validation = the next 10% ({len(splits['validation'])}); "
+            f"equal scores ordered by a shuffle of seed {seed}"
         )
     elif split != "file":
         raise ValueError(f"split must be 'file' or 'popularity', got {split!r}")

@@ -77,6 +77,10 @@ def base(title, rows, smoke, notes=""):
         "departures": [
             "early stopping on the validation loss (patience 5) within 50 epochs (the paper gives no epoch count)",
             "Flickr's English filter is a stop-word test (the paper does not say how)",
+            "the popularity split orders posts of equal upvotes/agreement by a seeded shuffle (the paper does "
+            "not say how ties are broken; Flickr's agreement is a small integer, so ties are common)",
+            "settings the paper leaves open, chosen here: a vocabulary of the 20,000 most frequent training "
+            "words, captions cut to 64 tokens, batch 32 (--set / --batch-size / --sequence-length change them)",
         ],
         "rows": rows,
         "notes": notes,

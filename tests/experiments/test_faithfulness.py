@@ -381,3 +381,28 @@ def test_every_table_declares_its_departures():
         declared = table.departures + [d for r in table.rows for d in r.departures]
         assert declared, name
     assert os.path.exists(os.path.join(os.path.dirname(runner.__file__), "configs", "_mvso.py"))
+
+
+def test_popularity_ties_do_not_fill_the_test_split_by_class_name(tmp_path):
+    """Flickr agreement is a small integer: with 8 classes x 30 posts and agreement 3-5, every class must be
+    able to reach the test and validation splits (ties broken by a seeded shuffle, not by the id's folder)."""
+    from data_pipelines.datasets.emotion_folders import popularity_split
+    from data_pipelines.post import Post
+
+    rng = np.random.default_rng(0)
+    classes = [f"c{k}" for k in range(8)]
+    posts = [
+        Post(f"{c}/{i:03d}", "x", None, k, meta={"agreement": int(rng.integers(3, 6))})
+        for k, c in enumerate(classes)
+        for i in range(30)
+    ]
+    seen = {"test": set(), "validation": set()}
+    for seed in range(5):
+        splits = popularity_split(posts, 8, seed)
+        assert len(splits["test"]) == 24 and all(p.meta["agreement"] == 5 for p in splits["test"])
+        for name in seen:
+            seen[name] |= {p.label for p in splits[name]}
+        assert len({p.label for p in splits["test"]}) >= 5  # one seed already spreads over the classes
+    assert seen["test"] == seen["validation"] == set(range(8))
+    again = popularity_split(posts, 8, 3)
+    assert [p.id for p in again["test"]] == [p.id for p in popularity_split(posts, 8, 3)["test"]]  # seeded
