@@ -308,3 +308,34 @@ def test_two_workers_on_localhost_match_one_worker(synthetic_dir, tmp_path):
     for x, y in zip(a, b):
         np.testing.assert_allclose(x, y, atol=5e-3)
     assert not [n for n in os.listdir(tmp_path / "multi") if n.startswith(".worker")]  # the worker cleaned up
+
+
+@pytest.mark.parametrize("unfreeze", [0, "all"])
+def test_the_paper_000_image_cnn_keeps_the_plans_freezing(synthetic_dir, unfreeze):
+    """`--unfreeze all` (`reproduce instagram_wann/... --finetune`) leaves the ResNet-50 trainable in the
+    model (it used to be frozen again by the model), and one step changes its weights; the default stays
+    frozen, as the paper starts."""
+    from mmsa_keras.plan import make_plan
+
+    config = TrainConfig(
+        model="instagram_image_cnn",
+        data_dir=synthetic_dir,
+        out="unused",
+        image_encoder="resnet50",
+        image_weights="none",
+        image_size=32,
+        unfreeze=unfreeze,
+        **({"encoder_learning_rate": 1e-3} if unfreeze else {}),
+    )
+    plan = make_plan(config, check_paths=False)
+    model = plan.build_model(3, plan.preprocessing.make_preprocessor())
+    encoder = model.get_layer(plan.encoders["image"].build_kwargs().get("name", "resnet50"))
+    assert (len(encoder.trainable_weights) > 0) == (unfreeze == "all")
+    assert ("fine-tuned" in plan.encoders["image"].describe()) == (unfreeze == "all")
+    if unfreeze == "all":
+        before = [w.numpy().copy() for w in encoder.trainable_weights]
+        model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+        inputs = {"images": np.random.default_rng(0).normal(size=(4, 32, 32, 3)).astype("float32")}
+        inputs["image_present"] = np.ones(4, "float32")
+        model.train_on_batch({k: inputs[k] for k in model.input}, np.array([0, 1, 2, 0]))
+        assert any(not np.allclose(b, w.numpy()) for b, w in zip(before, encoder.trainable_weights))

@@ -24,7 +24,9 @@ class InstagramImageCNN(MultimodalModel):
 
     Args:
         image_encoder / image_feature_shape: raw or feature mode.
-        freeze_encoder: bool. Freeze the backbone (raw mode). Default True.
+        freeze_encoder: bool or None. True freezes the backbone (raw mode); None (default) leaves it as it
+            was built: pretrained encoders are built frozen unless asked to unfreeze (the run plan's
+            `--unfreeze` / `reproduce --finetune`), so the default is the paper's frozen backbone.
         num_classes: int. Default 3. hidden_dim: int. Default 256. dropout: Default 0.5.
     """
 
@@ -35,7 +37,7 @@ class InstagramImageCNN(MultimodalModel):
         self,
         image_encoder=None,
         image_feature_shape=None,
-        freeze_encoder=True,
+        freeze_encoder=None,
         num_classes=3,
         hidden_dim=256,
         dropout=0.5,
