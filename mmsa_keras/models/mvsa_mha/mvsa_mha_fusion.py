@@ -37,8 +37,7 @@ class MVSAMHAFusion(MultimodalModel):
             (text: the mean embedding of `MVSAMHAText`, image: 1280-d pooled).
         text_model, image_model: trained `MVSAMHAText` / `MVSAMHAImage`; their
             fine-tuned encoders are used (the paper's second stage).
-        freeze_encoders: bool or None. True freezes the encoders (raw mode); None (default) leaves them as
-            they were built (pretrained encoders are built frozen unless `--unfreeze`).
+        freeze_encoders: bool. Freeze the encoders (raw mode). Default True.
         num_classes: int. Default 3.
         text_projection_dim: int. Default 128. image_projection_dim: int. Default 1280.
         num_heads: int. Default 8. hidden_dim: int. Classifier width. Default 128.
@@ -57,7 +56,7 @@ class MVSAMHAFusion(MultimodalModel):
         image_encoder=None,
         text_feature_shape=None,
         image_feature_shape=None,
-        freeze_encoders=None,
+        freeze_encoders=True,
         num_classes=3,
         text_projection_dim=128,
         image_projection_dim=1280,
