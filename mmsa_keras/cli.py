@@ -148,6 +148,25 @@ def cmd_describe(args) -> int:
     return 0
 
 
+def _report_duplicates(dataset, args) -> None:
+    """Duplicate and near-duplicate posts within and across the splits training would use (seed 0)."""
+    from data_pipelines.duplicates import find_duplicates, format_counts, image_hashes, write_pairs
+    from data_pipelines.paths import dataset_root
+    from data_pipelines.splits import split_dataset
+
+    split = split_dataset(dataset, seed=0)
+    labelled = {name: split.labelled(name) for name in split.splits}
+    posts = [p for ps in labelled.values() for p in ps]
+    with dataset_root(args.path, bool(getattr(args, "allow_outside_paths", False))):
+        hashes = image_hashes(posts, verbose=True)
+    result = find_duplicates(labelled, hashes, image_distance=args.image_distance)
+    print(f"splits checked: {', '.join(f'{n} {len(p)}' for n, p in sorted(labelled.items()))} posts")
+    print(format_counts(result))
+    if args.duplicates_out:
+        write_pairs(args.duplicates_out, result)
+        print(f"{len(result['pairs'])} pairs written to {args.duplicates_out}")
+
+
 def cmd_validate(args) -> int:
     _check_format(args.format)
     _check_path(args.path, "PATH")
@@ -160,6 +179,7 @@ def cmd_validate(args) -> int:
     dataset, _, _ = read_dataset(args.path, args.format, _format_options(args), report=report)
     problems = validate(dataset)
     print(report.summary())
+    _report_duplicates(dataset, args)
     if problems:
         for p in problems:
             print(f"FATAL: {p}")
@@ -618,6 +638,16 @@ def build_parser() -> argparse.ArgumentParser:
             "symlinks leading out of the folder; default: refused and counted)",
         )
         _add_format_options(p)
+        if name == "validate":
+            p.add_argument(
+                "--duplicates-out", default=None, metavar="FILE", help="write every duplicate pair to this CSV file"
+            )
+            p.add_argument(
+                "--image-distance",
+                type=int,
+                default=2,
+                help="images whose 64-bit dHashes differ in at most this many bits are near-duplicates (default: 2)",
+            )
         if name == "describe":
             p.add_argument("--json", action="store_true", help="print one JSON object")
             p.add_argument("--no-image-check", action="store_true", help="skip decoding every image")

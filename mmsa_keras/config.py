@@ -198,6 +198,13 @@ class TrainConfig:
         "keep this stratified fraction of the training split out of "
         "training (paper 000: the WANN's data, unseen by the unimodal models)",
     )
+    dedup: str | None = _field(
+        None,
+        "drop-from-train: remove the training posts that duplicate a validation or test post (equal normalised "
+        "caption or near-identical image), said in the log and run_config.json",
+        choices=("drop-from-train",),
+        group="data",
+    )
     test_split: bool = _field(
         True,
         "--no-test-split: a dataset without its own splits is split 9:1 into train and validation only, so "

@@ -650,6 +650,7 @@ def make_plan(config: TrainConfig, check_paths: bool = True) -> RunPlan:
             "holdout_fraction": config.holdout_fraction,
             "train_on_holdout": bool(config.train_on_holdout),
             "test_split": bool(config.test_split),
+            "dedup": config.dedup,
             "split_ids": os.path.abspath(config.split_ids) if config.split_ids else None,
         },
         feature_store=config.feature_store or default_feature_store(),

@@ -542,6 +542,28 @@ def feature_shapes(plan: RunPlan, stores: dict) -> dict:
     return shapes
 
 
+def _check_duplicates(plan: RunPlan, dataset, image_cache, resuming: bool, verbose: bool):
+    """Count duplicate posts within and across the run's splits (`data_pipelines.duplicates`; images when the
+    run decodes them); with `--dedup drop-from-train`, drop training posts that duplicate another split's
+    (a resumed run keeps its saved splits). Returns `(dataset, counts)`."""
+    from data_pipelines.duplicates import drop_from_train, find_duplicates, format_counts, hashes_from_cache
+    from data_pipelines.post import MultimodalDataset
+
+    labelled = {name: dataset.labelled(name) for name in dataset.splits}
+    hashes = hashes_from_cache(image_cache, [p for ps in labelled.values() for p in ps]) if image_cache else None
+    result = find_duplicates(labelled, hashes)
+    if verbose and result["pairs"]:
+        print(format_counts(result), flush=True)
+    if plan.data.get("dedup") == "drop-from-train" and not resuming:
+        splits, dropped = drop_from_train(dict(dataset.splits), result)
+        note = (
+            f"--dedup drop-from-train: {len(dropped)} training posts that duplicate a validation or test post "
+            "were removed from training"
+        )
+        dataset = MultimodalDataset(dataset.name, dataset.class_names, splits, dataset.notes + [note])
+    return dataset, {**result["counts"], "image_checked": bool(hashes)}
+
+
 def _class_weight_spec(plan: RunPlan, class_names) -> Any:
     if not plan.class_weight or plan.class_weight in BALANCED_WEIGHTS:
         return plan.class_weight
@@ -650,6 +672,9 @@ def _train_locked(config: TrainConfig, plan: RunPlan, run_dir: str, resuming: bo
         train_on_holdout=plan.data.get("train_on_holdout", False),
         test_split=plan.data.get("test_split", True),
     )
+    # raw mode decodes every image once into the cache; feature mode only if features must be extracted
+    image_cache = None if "image" in plan.stored_modalities else _image_cache(plan, dataset, verbose)
+    dataset, duplicates = _check_duplicates(plan, dataset, image_cache, resuming, verbose)
     if verbose:
         for note in dataset.notes:  # how the posts were split (the reader's, the run's), said before training
             print(f"[data] {note}", flush=True)
@@ -668,8 +693,6 @@ def _train_locked(config: TrainConfig, plan: RunPlan, run_dir: str, resuming: bo
     if chief:
         runs.save_splits(splits_file, dataset)
         runs.write_json(fingerprint_file, fingerprint)
-    # raw mode decodes every image once into the cache; feature mode only if features must be extracted
-    image_cache = None if "image" in plan.stored_modalities else _image_cache(plan, dataset, verbose)
     if resuming and os.path.exists(os.path.join(run_dir, "preprocessing.json")):
         preprocessor = Preprocessor.load(run_dir)
     else:
@@ -690,6 +713,7 @@ def _train_locked(config: TrainConfig, plan: RunPlan, run_dir: str, resuming: bo
         "dataset_name": dataset.name,
         "dataset_summary": dataset.summary(),
         "dataset_notes": list(dataset.notes),
+        "duplicates": duplicates,
         "encoders_used": {m: e.describe() for m, e in plan.encoders.items()},
         "class_weights": None if class_weights is None else [float(w) for w in class_weights],
         "mmsa_keras_version": __import__("mmsa_keras").__version__,

@@ -620,6 +620,36 @@ def test_a_reader_flag_given_to_train_is_applied_and_said(data, tmp_path):
     assert any(n.startswith("paper002 split") for n in record["dataset_notes"])
 
 
+def test_duplicates_are_counted_written_and_dropped_from_training(tmp_path):
+    """`datasets validate` counts duplicate posts within and across splits and writes the pairs; a run
+    counts them too, and `--dedup drop-from-train` removes the training posts that leak a validation or
+    test post, said in the log and run_config.json."""
+    data = tmp_path / "data"
+    _no_noise(mmsa("datasets", "make-synthetic", data, "--posts", "60", "--image-size", "32", "--seed", "2"))
+    ids = [line.split(",")[0] for line in (data / "train.txt").read_text().split()[1:]]
+    (data / "data" / f"{ids[1]}.txt").write_bytes((data / "data" / f"{ids[0]}.txt").read_bytes())
+    (data / "data" / f"{ids[1]}.jpg").write_bytes((data / "data" / f"{ids[0]}.jpg").read_bytes())
+    pairs = tmp_path / "pairs.csv"
+    out = mmsa("datasets", "validate", data, "--format", "mvsa", "--duplicates-out", pairs)
+    _no_noise(out)
+    assert "within a split   across splits   labels disagree" in out.stdout and "pairs written to" in out.stdout
+    rows = list(csv.DictReader(pairs.read_text().splitlines()))
+    assert any({r["id_a"], r["id_b"]} == {ids[0], ids[1]} and r["kind"] in ("both", "image") for r in rows)
+    run = tmp_path / "run"
+    proc = mmsa(
+        "train", "--model", "native_cat", "--data-dir", data, "--out", run, "--dedup", "drop-from-train", *SMALL
+    )
+    _no_noise(proc)
+    record = json.loads((run / "run_config.json").read_text())
+    note = next(n for n in record["dataset_notes"] if n.startswith("--dedup drop-from-train"))
+    dropped = int(note.split(": ")[1].split()[0])
+    assert f"[data] {note}" in proc.stdout and record["duplicates"]["image_checked"]
+    splits = json.loads((run / "splits.json").read_text())
+    assert sum(map(len, splits.values())) == 60 - dropped  # the dropped posts are gone
+    across = sum(record["duplicates"][k]["across_splits"] for k in ("caption", "image", "both"))
+    assert (dropped > 0) == (across > 0)
+
+
 def test_cross_validation_from_the_command_line(data, tmp_path):
     """`mmsa cv`: three stratified folds, each an ordinary run; TF-IDF on the same folds; every post predicted
     once out of fold; a rerun resumes (the finished folds are read back, not retrained)."""
