@@ -301,7 +301,8 @@ def cmd_cv(args) -> int:
 
 def cmd_evaluate(args) -> int:
     if args.data_dir:
-        _check_format(args.format or "")
+        if args.format:
+            _check_format(args.format)
         _check_path(args.data_dir)
     _tf()
     from mmsa_keras.runs import Run
@@ -310,7 +311,8 @@ def cmd_evaluate(args) -> int:
     run.require_model()
     quiet = 0 if args.json else 1
     if args.data_dir:
-        metrics = run.evaluate_on(args.data_dir, args.format, args.split, _format_options(args), verbose=quiet)
+        fmt = args.format or run.plan.data["format"]  # the run's own format unless another is given
+        metrics = run.evaluate_on(args.data_dir, fmt, args.split, _format_options(args), verbose=quiet)
         where = os.path.join(args.run_dir, "evaluations", "metrics.json")
     else:
         metrics = run.evaluate(args.split, verbose=quiet)
@@ -691,7 +693,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.add_argument("--split", default="test", help="test, validation, train or all (default: test)")
     p.add_argument("--data-dir", default=None, help="evaluate on this dataset instead of the run's own")
-    p.add_argument("--format", default=None, help=FORMAT_HELP + " (with --data-dir)")
+    p.add_argument("--format", default=None, help=FORMAT_HELP + " (with --data-dir; default: the run's own)")
     p.add_argument("--json", action="store_true", help="print one JSON object (accuracy, weighted_f1, macro_f1, n)")
     _add_format_options(p)
     p.set_defaults(func=cmd_evaluate)

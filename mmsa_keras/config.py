@@ -216,6 +216,12 @@ class TrainConfig:
     train_on_holdout: bool = _field(
         False, "train on the held-out part (--holdout-fraction) instead of the rest", kind="flag"
     )
+    calibrate: bool = _field(
+        True,
+        "fit one temperature on the validation split after training, so the saved, exported and served "
+        "probabilities are calibrated (the predicted class never changes; --no-calibrate: the raw softmax)",
+        kind="bool",
+    )
     tfidf_weight: float | None = _field(
         None,
         "after training, ensemble the model with a TF-IDF + logistic-regression caption classifier fitted on "

@@ -46,6 +46,10 @@ def compute_metrics(y_true, y_prob, class_names) -> dict:
     out["predictions"] = {"y_true": y_true.tolist(), "y_pred": np.asarray(y_pred).astype(int).tolist()}
     if y_prob.ndim == 2:  # and each post's class probabilities (ensembles, calibration), 5 decimals
         out["predictions"]["y_prob"] = np.round(y_prob.astype(np.float64), 5).tolist()
+        if len(y_true):  # how far the confidences are from the accuracies (ECE, 15 bins), NLL, Brier
+            from mmsa_keras.calibration import calibration_metrics
+
+            out["calibration"] = calibration_metrics(y_prob, y_true)
     return out
 
 
@@ -188,6 +192,19 @@ def format_metrics(metrics: dict) -> str:
     ]
     for name, m in metrics["per_class"].items():
         lines.append(f"{name:>12s} {m['precision']:9.3f} {m['recall']:7.3f} {m['f1']:6.3f} {m['support']:7d}")
+    cal = metrics.get("calibration")
+    if cal and cal.get("ece") is not None:
+        before = metrics.get("calibration_before")
+        if before and before.get("ece") is not None:
+            lines.append(
+                f"{'calibration':>12s} ECE {100 * before['ece']:.1f}% -> {100 * cal['ece']:.1f}%, "
+                f"NLL {before['nll']:.3f} -> {cal['nll']:.3f}, Brier {before['brier']:.3f} -> {cal['brier']:.3f} "
+                f"(temperature {metrics['temperature']:.2f}, fitted on the validation split)"
+            )
+        else:
+            lines.append(
+                f"{'calibration':>12s} ECE {100 * cal['ece']:.1f}%, NLL {cal['nll']:.3f}, Brier {cal['brier']:.3f}"
+            )
     return "\n".join(lines)
 
 

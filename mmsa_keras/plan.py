@@ -221,6 +221,8 @@ class RunPlan:
     standardized_modalities: list[str] = dataclasses.field(default_factory=list)
     #: after training, blend the model's probabilities with a TF-IDF caption classifier's by this weight
     tfidf_weight: float | None = None
+    #: after training (and the TF-IDF blend), scale the probabilities by a temperature fitted on validation
+    calibrate: bool = True
 
     # ------------------------------------------------------------------ model
     @property
@@ -291,6 +293,8 @@ class RunPlan:
                 "(training-split mean/std, kept in the saved model)"
             )
         lines.append(f"training: {how}; {self.stopping.describe()}")
+        if self.calibrate:
+            lines.append("then calibrated: one temperature fitted on the validation split (--no-calibrate: off)")
         if self.tfidf_weight is not None:
             lines.append(
                 f"then ensembled with TF-IDF + logistic regression on the same training captions: "
@@ -658,6 +662,7 @@ def make_plan(config: TrainConfig, check_paths: bool = True) -> RunPlan:
         init_from=os.path.abspath(config.init_from) if config.init_from else None,
         standardized_modalities=standardized,
         tfidf_weight=None if config.tfidf_weight is None else float(config.tfidf_weight),
+        calibrate=bool(config.calibrate),
     )
 
 

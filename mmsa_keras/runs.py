@@ -49,6 +49,8 @@ RUN_OUTPUTS = (
     "tokenizer.json",
     "data_report.json",
     "training_curves.png",
+    "calibration.json",
+    "tfidf.json",
     RUN_CONFIG,
 )
 RUN_OUTPUT_DIRS = ("checkpoints", BACKUP_DIR, "tensorboard", "tokenizer_preset", "evaluations")
@@ -336,7 +338,7 @@ def clear_run(run_dir: str) -> None:
         shutil.rmtree(os.path.join(run_dir, name), ignore_errors=True)
     if os.path.isdir(run_dir):
         for name in os.listdir(run_dir):
-            if name.startswith("confusion_matrix_") and name.endswith(".png"):
+            if name.startswith(("confusion_matrix_", "reliability_")) and name.endswith(".png"):
                 os.remove(os.path.join(run_dir, name))
 
 
@@ -474,7 +476,9 @@ class Run:
 
         return predict_dataset(self.model, self.inputs(posts, batch_size), verbose=verbose)
 
-    def evaluate(self, split: str = "test", verbose: int = 1, predictions=None, dataset=None) -> dict:
+    def evaluate(
+        self, split: str = "test", verbose: int = 1, predictions=None, dataset=None, extra: dict | None = None
+    ) -> dict:
         """Metrics of the run's model on one of its saved splits (written to metrics.json)."""
         from mmsa_keras.evaluation import evaluate_posts
 
@@ -495,8 +499,37 @@ class Run:
                 print(f"Evaluating {self.plan.model} on the {split} split ({len(posts)} posts)", flush=True)
             predictions = self.predict(posts, verbose=verbose)
         return evaluate_posts(
-            self.directory, self.plan.model, split, predictions, self.class_names, verbose=verbose, write=True
+            self.directory,
+            self.plan.model,
+            split,
+            predictions,
+            self.class_names,
+            verbose=verbose,
+            write=True,
+            extra={**self.calibration(predictions, split), **(extra or {})},
         )
+
+    def calibration(self, predictions=None, split: str | None = None, directory: str | None = None) -> dict:
+        """The run's temperature (`calibration.json`, or nothing when not calibrated) and, given the saved
+        model's `(y_true, y_prob)`, the figures before calibration and the reliability diagram: the raw
+        probabilities are recovered exactly, since p_raw is proportional to p_calibrated ** T."""
+        path = os.path.join(self.directory, "calibration.json")
+        if not os.path.exists(path):
+            return {}
+        out: dict = {"temperature": float(read_json(path)["temperature"])}
+        if predictions is not None and len(predictions[0]):
+            from mmsa_keras.calibration import apply_temperature, calibration_metrics, plot_reliability
+
+            y_true, y_prob = predictions
+            raw = apply_temperature(y_prob, 1.0 / out["temperature"])
+            os.makedirs(directory or self.directory, exist_ok=True)
+            png = os.path.join(directory or self.directory, f"reliability_{split}.png")
+            title = f"{self.plan.model} on {os.path.basename(os.path.normpath(self.plan.data['data_dir']))}, "
+            plot_reliability(
+                raw, y_prob, y_true, png, title + f"{split} split ({len(y_true)} posts)", out["temperature"]
+            )
+            out.update(calibration_before=calibration_metrics(raw, y_true), reliability_png=os.path.basename(png))
+        return out
 
     def evaluate_on(
         self, data_dir: str, format: str, split: str = "test", format_options=None, verbose: int = 1
@@ -541,5 +574,10 @@ class Run:
             self.class_names,
             verbose=verbose,
             write=True,
-            extra={"data_dir": data_dir, "format": format, "split": split},
+            extra={
+                "data_dir": data_dir,
+                "format": format,
+                "split": split,
+                **self.calibration(predictions, name, os.path.join(self.directory, "evaluations")),
+            },
         )

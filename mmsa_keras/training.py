@@ -894,12 +894,14 @@ def _train_locked(config: TrainConfig, plan: RunPlan, run_dir: str, resuming: bo
         for name in (f".worker{worker_task()[1]}_backup", f".worker{worker_task()[1]}_checkpoints"):
             shutil.rmtree(os.path.join(run_dir, name), ignore_errors=True)
         return {"run_dir": run_dir, "trained": True, "chief": False, "history": history.history}
+    predictions = _split_predictions(plan, model, head, preprocessor, dataset, stores, stored, image_cache)
+    temperature = None
+    if plan.calibrate and "validation" in predictions:
+        model, temperature = calibrate(model, predictions["validation"], run_dir, verbose)
     # written while the run is evaluated and plotted (the save is mostly I/O); complete before train() returns
     saving = BackgroundSave(model, os.path.join(run_dir, runs.MODEL_FILE))
     try:
-        summary = _finish_run(
-            config, plan, run_dir, model, head, preprocessor, dataset, stores, stored, image_cache, report
-        )
+        summary = _finish_run(config, plan, run_dir, model, preprocessor, dataset, report, predictions, temperature)
     finally:
         saving.join()
     shutil.rmtree(os.path.join(run_dir, runs.BACKUP_DIR), ignore_errors=True)  # complete: nothing to resume
@@ -964,10 +966,62 @@ class BackgroundSave:
             raise self._error
 
 
-def _finish_run(config, plan, run_dir, model, head, preprocessor, dataset, stores, stored, image_cache, report) -> dict:
-    """The end of a chief's run: data report, training curves, validation and test metrics."""
+def _split_predictions(plan, model, head, preprocessor, dataset, stores, stored, image_cache) -> dict:
+    """`{split: (y_true, y_prob)}` of the trained network on its validation and test posts (feature mode: the
+    head on the stored features, the same outputs without an encoder pass)."""
     from data_pipelines.features import feature_stream
-    from mmsa_keras.evaluation import plot_history, predict_dataset
+    from mmsa_keras.evaluation import predict_dataset
+
+    out = {}
+    for split in ("validation", "test"):
+        posts = dataset.labelled(split) if split in dataset.splits else []  # --no-test-split: none
+        if not posts:
+            continue
+        if plan.feature_mode:
+            ds, _ = feature_stream(
+                posts,
+                stores.get("text"),
+                stores.get("image"),
+                64,
+                text_feature=plan.text_feature,
+                sequences=plan.uses_sequences,
+                input_names=list(head.input),
+            )
+            out[split] = predict_dataset(head, ds, verbose=0)
+        elif stores:
+            ds, _ = preprocessor.stream(
+                posts, 64, shuffle=False, input_names=list(head.input), image_cache=image_cache, stored=stored
+            )
+            out[split] = predict_dataset(head, ds, verbose=0)
+        else:
+            ds, _ = preprocessor.stream(
+                posts, 64, shuffle=False, input_names=list(model.input), image_cache=image_cache
+            )
+            out[split] = predict_dataset(model, ds, verbose=0)
+    return out
+
+
+def calibrate(model, validation, run_dir: str, verbose: bool):
+    """Fit one temperature on the validation predictions; the model that applies it, and the temperature
+    (kept in `RUN/calibration.json`; `mmsa_keras.calibration`)."""
+    from mmsa_keras.calibration import fit_temperature, with_temperature
+
+    y_true, y_prob = validation
+    temperature = fit_temperature(y_prob, y_true)
+    runs.write_json(
+        os.path.join(run_dir, "calibration.json"),
+        {"temperature": temperature, "fitted_on": "validation", "posts": int(len(y_true))},
+    )
+    if verbose:
+        print(f"[calibration] temperature {temperature:.3f}, fitted on {len(y_true)} validation posts", flush=True)
+    return with_temperature(model, temperature), temperature
+
+
+def _finish_run(config, plan, run_dir, model, preprocessor, dataset, report, predictions, temperature) -> dict:
+    """The end of a chief's run: data report, training curves, validation and test metrics (calibrated, with
+    the figures before calibration and a reliability diagram beside them)."""
+    from mmsa_keras.calibration import apply_temperature
+    from mmsa_keras.evaluation import plot_history
 
     verbose = bool(config.verbose)
     report.save(os.path.join(run_dir, "data_report.json"))
@@ -979,32 +1033,9 @@ def _finish_run(config, plan, run_dir, model, head, preprocessor, dataset, store
     run = runs.Run(run_dir)
     run._model, run._preprocessor, run._dataset = model, preprocessor, dataset
     metrics = {}
-    for split in ("validation", "test"):
-        posts = dataset.labelled(split) if split in dataset.splits else []  # --no-test-split: none
-        if not posts:
-            continue
-        if plan.feature_mode:  # evaluate on the stored features: same outputs, no encoder pass
-            ds, _ = feature_stream(
-                posts,
-                stores.get("text"),
-                stores.get("image"),
-                64,
-                text_feature=plan.text_feature,
-                sequences=plan.uses_sequences,
-                input_names=list(head.input),
-            )
-            predictions = predict_dataset(head, ds, verbose=0)
-        elif stores:
-            ds, _ = preprocessor.stream(
-                posts, 64, shuffle=False, input_names=list(head.input), image_cache=image_cache, stored=stored
-            )
-            predictions = predict_dataset(head, ds, verbose=0)
-        else:
-            ds, _ = preprocessor.stream(
-                posts, 64, shuffle=False, input_names=list(model.input), image_cache=image_cache
-            )
-            predictions = predict_dataset(model, ds, verbose=0)
-        metrics[split] = run.evaluate(split, verbose=config.verbose, predictions=predictions, dataset=dataset)
+    for split, (y_true, y_prob) in predictions.items():  # the run's model applies the temperature: so do these
+        y_prob = y_prob if temperature is None else apply_temperature(y_prob, temperature)
+        metrics[split] = run.evaluate(split, verbose=config.verbose, predictions=(y_true, y_prob), dataset=dataset)
     if verbose:
         print(report.summary())
     return {

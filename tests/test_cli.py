@@ -109,6 +109,41 @@ def test_train_evaluate_export_predict_each_in_a_new_process(data, trained, expo
     assert "undecodable image" in out.stderr and str(table) in out.stderr  # reported, not fatal
 
 
+def test_runs_are_calibrated_and_the_export_serves_the_calibrated_probabilities(data, trained, exported, tmp_path):
+    """One temperature fitted on the validation split: ECE, NLL and Brier before and after in metrics.json, a
+    reliability diagram per split; the export returns the probabilities the test metrics were computed from;
+    `--no-calibrate` keeps the raw softmax."""
+    fitted = json.loads((trained / "calibration.json").read_text())
+    metrics = json.loads((trained / "metrics.json").read_text())
+    test = metrics["test"]
+    assert fitted["fitted_on"] == "validation" and fitted["posts"] == metrics["validation"]["num_examples"]
+    assert test["temperature"] == pytest.approx(fitted["temperature"])
+    for key in ("ece", "nll", "brier"):
+        assert 0 <= test["calibration"][key] and 0 <= test["calibration_before"][key]
+    # on the posts it was fitted on, the temperature cannot make the NLL worse
+    assert metrics["validation"]["calibration"]["nll"] <= metrics["validation"]["calibration_before"]["nll"] + 1e-6
+    assert (trained / test["reliability_png"]).stat().st_size > 1000
+    splits = json.loads((trained / "splits.json").read_text())
+    table = tmp_path / "test_posts.csv"
+    with open(table, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "text", "image_path"])
+        for pid in splits["test"]:
+            text = data / "data" / f"{pid}.txt"
+            image = data / "data" / f"{pid}.jpg"
+            w.writerow(
+                [pid, text.read_text(errors="replace") if text.exists() else "", image if image.exists() else ""]
+            )
+    out = mmsa("predict", exported, "--csv", table, "--allow-outside-paths")  # the images are in another folder
+    rows = list(csv.reader(io.StringIO(out.stdout), delimiter="\t"))[1:]
+    served = np.array([[float(x) for x in r[2:]] for r in rows])
+    np.testing.assert_allclose(served, np.array(test["predictions"]["y_prob"]), atol=2e-3)
+    raw = tmp_path / "raw"
+    proc = mmsa(*[data if a == "DATA" else a for a in TRAIN], "--epochs", "1", "--out", raw, "--no-calibrate")
+    assert "[calibration]" not in proc.stdout and not (raw / "calibration.json").exists()
+    assert "calibration_before" not in json.loads((raw / "metrics.json").read_text())["test"]
+
+
 def test_the_export_loads_with_only_tensorflow_and_tensorflow_text(data, exported):
     export = exported
     script = f"""

@@ -10,6 +10,7 @@ from mmsa_keras.layers.modality_pooling import ModalityPooling
 from mmsa_keras.layers.nearest_label import NearestLabel
 from mmsa_keras.layers.presence_mask import PresenceMask
 from mmsa_keras.layers.probability_fusion import ProbabilityFusion
+from mmsa_keras.layers.temperature_scaling import TemperatureScaling
 from mmsa_keras.layers.tfidf_classifier import BlendProbabilities, TfidfClassifier
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "NearestLabel",
     "PresenceMask",
     "ProbabilityFusion",
+    "TemperatureScaling",
     "TfidfClassifier",
     "UnitInterval",
     "fuse_batch_norm",

@@ -81,12 +81,12 @@ class TfidfClassifier(keras.layers.Layer):
             tf.cast(ids, tf.int32), minlength=len(self.vocabulary), maxlength=len(self.vocabulary), axis=-1
         )
         x = tf.cast(counts, tf.float32) * tf.convert_to_tensor(self.idf)
-        return tf.math.l2_normalize(x, axis=-1)
+        return tf.ensure_shape(tf.math.l2_normalize(x, axis=-1), (None, len(self.vocabulary)))
 
     def call(self, texts):
         texts = tf.reshape(tf.convert_to_tensor(texts, tf.string), [-1])
         logits = tf.matmul(self.features(texts), tf.convert_to_tensor(self.kernel)) + tf.convert_to_tensor(self.bias)
-        return tf.nn.softmax(logits, axis=-1)
+        return tf.ensure_shape(tf.nn.softmax(logits, axis=-1), (None, self.num_classes))  # known after loading
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.num_classes)
