@@ -312,10 +312,12 @@ def cmd_evaluate(args) -> int:
     quiet = 0 if args.json else 1
     if args.data_dir:
         fmt = args.format or run.plan.data["format"]  # the run's own format unless another is given
-        metrics = run.evaluate_on(args.data_dir, fmt, args.split, _format_options(args), verbose=quiet)
+        metrics = run.evaluate_on(
+            args.data_dir, fmt, args.split, _format_options(args), verbose=quiet, errors=args.errors
+        )
         where = os.path.join(args.run_dir, "evaluations", "metrics.json")
     else:
-        metrics = run.evaluate(args.split, verbose=quiet)
+        metrics = run.evaluate(args.split, verbose=quiet, errors=args.errors)
         where = os.path.join(args.run_dir, "metrics.json")
     if args.json:
         print(
@@ -695,6 +697,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", default=None, help="evaluate on this dataset instead of the run's own")
     p.add_argument("--format", default=None, help=FORMAT_HELP + " (with --data-dir; default: the run's own)")
     p.add_argument("--json", action="store_true", help="print one JSON object (accuracy, weighted_f1, macro_f1, n)")
+    p.add_argument(
+        "--errors",
+        type=int,
+        default=0,
+        metavar="N",
+        help="write errors_<split>.html: the N most confident mistakes, grouped by confusion pair (default: none)",
+    )
     _add_format_options(p)
     p.set_defaults(func=cmd_evaluate)
 

@@ -477,7 +477,13 @@ class Run:
         return predict_dataset(self.model, self.inputs(posts, batch_size), verbose=verbose)
 
     def evaluate(
-        self, split: str = "test", verbose: int = 1, predictions=None, dataset=None, extra: dict | None = None
+        self,
+        split: str = "test",
+        verbose: int = 1,
+        predictions=None,
+        dataset=None,
+        extra: dict | None = None,
+        errors: int = 0,
     ) -> dict:
         """Metrics of the run's model on one of its saved splits (written to metrics.json)."""
         from mmsa_keras.evaluation import evaluate_posts
@@ -498,7 +504,7 @@ class Run:
             if verbose:
                 print(f"Evaluating {self.plan.model} on the {split} split ({len(posts)} posts)", flush=True)
             predictions = self.predict(posts, verbose=verbose)
-        return evaluate_posts(
+        metrics = evaluate_posts(
             self.directory,
             self.plan.model,
             split,
@@ -508,6 +514,22 @@ class Run:
             write=True,
             extra={**self.calibration(predictions, split), **(extra or {})},
         )
+        if errors:
+            self.error_gallery(self.directory, split, posts, predictions, errors, metrics, verbose)
+        return metrics
+
+    def error_gallery(self, directory, name, posts, predictions, n, metrics, verbose) -> str:
+        """`DIRECTORY/errors_<name>.html`: the `n` most confident mistakes (`mmsa_keras.gallery`)."""
+        from mmsa_keras.gallery import write_error_gallery
+
+        title = f"{self.plan.model}: the most confident mistakes on {name} ({len(posts)} posts)"
+        path = os.path.join(directory, f"errors_{name}.html")
+        out = write_error_gallery(
+            path, posts, *predictions, self.class_names, n, title, metrics.get("confusion_matrix_png")
+        )
+        if verbose:
+            print(f"error gallery: {out['shown']} of {out['errors']} mistakes in {path}", flush=True)
+        return path
 
     def calibration(self, predictions=None, split: str | None = None, directory: str | None = None) -> dict:
         """The run's temperature (`calibration.json`, or nothing when not calibrated) and, given the saved
@@ -532,7 +554,7 @@ class Run:
         return out
 
     def evaluate_on(
-        self, data_dir: str, format: str, split: str = "test", format_options=None, verbose: int = 1
+        self, data_dir: str, format: str, split: str = "test", format_options=None, verbose: int = 1, errors: int = 0
     ) -> dict:
         """Metrics on another dataset read with this run's preprocessor (`mmsa evaluate --data-dir`)."""
         from mmsa_keras.evaluation import evaluate_posts
@@ -566,7 +588,7 @@ class Run:
             print(f"Evaluating {self.plan.model} on {data_dir} ({split}, {len(posts)} posts)", flush=True)
         predictions = self.predict(posts, verbose=verbose)
         name = f"{os.path.basename(os.path.normpath(data_dir))}_{split}"
-        return evaluate_posts(
+        metrics = evaluate_posts(
             os.path.join(self.directory, "evaluations"),
             self.plan.model,
             name,
@@ -581,3 +603,8 @@ class Run:
                 **self.calibration(predictions, name, os.path.join(self.directory, "evaluations")),
             },
         )
+        if errors:
+            self.error_gallery(
+                os.path.join(self.directory, "evaluations"), name, posts, predictions, errors, metrics, verbose
+            )
+        return metrics

@@ -144,6 +144,16 @@ def test_runs_are_calibrated_and_the_export_serves_the_calibrated_probabilities(
     assert "calibration_before" not in json.loads((raw / "metrics.json").read_text())["test"]
 
 
+def test_evaluate_writes_the_error_gallery(trained, tmp_path):
+    proc = mmsa("evaluate", trained, "--errors", "3")
+    _no_noise(proc)
+    page = (trained / "errors_test.html").read_text(encoding="utf-8")
+    metrics = json.loads((trained / "metrics.json").read_text())["test"]
+    wrong = metrics["num_examples"] - round(metrics["accuracy"] * metrics["num_examples"])
+    assert f"error gallery: {min(3, wrong)} of {wrong} mistakes" in proc.stdout
+    assert page.count('<div class="post"') == min(3, wrong) and metrics["confusion_matrix_png"] in page
+
+
 def test_the_export_loads_with_only_tensorflow_and_tensorflow_text(data, exported):
     export = exported
     script = f"""
