@@ -273,9 +273,11 @@ class RunPlan:
         for m, e in self.encoders.items():
             lines.append(f"{m} encoder: {e.describe()}")
         p = self.preprocessing
+        inputs = [f"images {p.image_size}px ({p.normalisation})"] if "image" in self.modalities else []
+        inputs += [f"{p.sequence_length} tokens"] if "text" in self.modalities else []
         lines.append(
-            f"inputs: images {p.image_size}px ({p.normalisation}), {p.sequence_length} tokens; "
-            f"augmentation {'on' if p.augment else 'off'}"
+            f"inputs: {', '.join(inputs)}; "
+            + (f"augmentation {'on' if p.augment else 'off'}" if "image" in self.modalities else "captions only")
             + (f"; classes balanced to {p.balance_to}" if p.balance_to else "")
         )
         if self.feature_mode:
@@ -293,13 +295,13 @@ class RunPlan:
                 "(training-split mean/std, kept in the saved model)"
             )
         lines.append(f"training: {how}; {self.stopping.describe()}")
-        if self.calibrate:
-            lines.append("then calibrated: one temperature fitted on the validation split (--no-calibrate: off)")
         if self.tfidf_weight is not None:
             lines.append(
                 f"then ensembled with TF-IDF + logistic regression on the same training captions: "
                 f"{1 - self.tfidf_weight:g} x model + {self.tfidf_weight:g} x TF-IDF"
             )
+        if self.calibrate:
+            lines.append("then calibrated: one temperature fitted on the validation split (--no-calibrate: off)")
         o = self.optimizer
         lines.append(
             f"optimiser: {o.name} lr {o.learning_rate:g}"
