@@ -225,7 +225,7 @@ class TrainConfig:
     tfidf_weight: float | None = _field(
         None,
         "after training, ensemble the model with a TF-IDF + logistic-regression caption classifier fitted on "
-        "the same training posts: the output is (1 - w) * model + w * TF-IDF (raw-input runs; 0 < w < 1)",
+        "the same training posts: the output is (1 - w) * model + w * TF-IDF (raw-input runs; 0 turns a recipe's off)",
     )
     allow_outside_paths: bool = _field(
         False,

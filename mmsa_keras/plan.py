@@ -524,12 +524,12 @@ def make_plan(config: TrainConfig, check_paths: bool = True) -> RunPlan:
                 "from the original images (use --feature-mode auto to train on augmented "
                 "images in raw mode)"
             )
-        if config.tfidf_weight is not None:
+        if config.tfidf_weight:
             raise UsageError("--tfidf-weight wraps the raw-input model: it cannot be used with --feature-mode on")
         stored = list(encoders)
     elif config.feature_mode == "off" or not supports:
         stored = []
-    elif config.tfidf_weight is not None:  # the ensemble wraps the raw-input model (stored features: a head)
+    elif config.tfidf_weight:  # the ensemble wraps the raw-input model (stored features: a head)
         stored = []
     else:  # auto: every frozen encoder's outputs are stored, unless its images must be augmented
         stored = [m for m in frozen if not (m == "image" and augment)]
@@ -602,8 +602,8 @@ def make_plan(config: TrainConfig, check_paths: bool = True) -> RunPlan:
                 f"--class-weight {config.class_weight}: must be a JSON object of class name -> weight >= 0, "
                 'e.g. {"neutral": 2.0}'
             )
-    if config.tfidf_weight is not None and not 0 < config.tfidf_weight < 1:
-        raise UsageError(f"--tfidf-weight {config.tfidf_weight}: must lie strictly between 0 and 1")
+    if config.tfidf_weight is not None and not 0 <= config.tfidf_weight < 1:
+        raise UsageError(f"--tfidf-weight {config.tfidf_weight}: must lie in [0, 1) (0: no TF-IDF blend)")
     if config.monitor != "val_loss" and not config.early_stopping:
         notes.append(f"--monitor {config.monitor} only picks the best checkpoint: early stopping is off")
 
@@ -663,7 +663,7 @@ def make_plan(config: TrainConfig, check_paths: bool = True) -> RunPlan:
         notes=notes,
         init_from=os.path.abspath(config.init_from) if config.init_from else None,
         standardized_modalities=standardized,
-        tfidf_weight=None if config.tfidf_weight is None else float(config.tfidf_weight),
+        tfidf_weight=float(config.tfidf_weight) if config.tfidf_weight else None,  # 0 turns a recipe's blend off
         calibrate=bool(config.calibrate),
     )
 

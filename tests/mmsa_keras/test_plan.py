@@ -99,6 +99,7 @@ def test_balancing_is_honoured_in_feature_mode(synthetic_dir, tmp_path):
         ({"epochs": 0}, "--epochs must be at least 1"),
         ({"monitor": "val_f1"}, "--monitor must be one of"),
         ({"class_weight": "weights.json"}, "neither 'balanced', 'sqrt_balanced' nor an existing JSON file"),
+        ({"tfidf_weight": 1.0}, "--tfidf-weight 1.0: must lie in"),
     ],
 )
 def test_settings_that_cannot_be_honoured_are_errors(synthetic_dir, kw, words):
@@ -120,6 +121,13 @@ def test_unfreeze_has_one_meaning_for_text_and_image_backbones(synthetic_dir):
     )
     assert plan.encoders["text"].unfreeze == 2 and plan.encoders["image"].unfreeze == 2
     assert plan.encoders["text"].build_kwargs()["unfreeze"] == 2 and not plan.feature_mode
+
+
+def test_a_tfidf_weight_of_zero_turns_the_blend_off_and_the_blend_runs_raw(synthetic_dir):
+    assert make_plan(_config(synthetic_dir, tfidf_weight=0.0)).tfidf_weight is None
+    plan = make_plan(_config(synthetic_dir, tfidf_weight=0.25))
+    assert plan.tfidf_weight == 0.25 and not plan.stored_modalities
+    assert any("0.75 x model + 0.25 x TF-IDF" in line for line in plan.describe())
 
 
 def test_a_class_weight_file_is_checked_and_kept_absolute(synthetic_dir, tmp_path, monkeypatch):
