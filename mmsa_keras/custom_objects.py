@@ -93,6 +93,19 @@ def load_model(path: str, compile: bool = False):
     return keras.saving.load_model(path, compile=compile, safe_mode=True)
 
 
+def load_trained_network(path: str):
+    """The trained network of a run's `model.keras`, without the calibration wrapper a run adds after
+    training (what a model composed of trained models, or started from one, builds on: the papers'
+    procedures use the networks' own softmax outputs and layers)."""
+    model = load_model(path)
+    names = [layer.name for layer in model.layers]
+    if "temperature_scaling" in names:
+        inner = [layer for layer in model.layers if hasattr(layer, "layers") and layer.name != "temperature_scaling"]
+        if len(inner) == 1:
+            return inner[0]
+    return model
+
+
 def model_file_ok(path: str) -> bool:
     """True when `path` is a whole `.keras` zip archive (its central directory and every member's CRC check out)."""
     import zipfile

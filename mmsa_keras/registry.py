@@ -142,11 +142,11 @@ def create_model(name: str, **overrides):
     An override named `*_model` whose value is a path to a `.keras` file is
     loaded (e.g. the trained unimodal models of paper 000's WANN pipeline).
     """
-    from mmsa_keras.custom_objects import load_model
+    from mmsa_keras.custom_objects import load_trained_network
 
     spec = get_spec(name)
     kwargs = resolve_encoders({**spec.defaults, **overrides}, spec.modalities)
     for key, value in list(kwargs.items()):
         if key.endswith("_model") and isinstance(value, str) and value.endswith(".keras"):
-            kwargs[key] = load_model(value)
+            kwargs[key] = load_trained_network(value)
     return spec.builder(**kwargs)

@@ -427,9 +427,9 @@ def init_weights_from(model: keras.Model, path: str) -> list[str]:
     """Give every layer of `model` the weights of the same-named layer of the model at `path` when
     their shapes agree (paper 003 Table 9: the best classical model's layers below its softmax).
     Returns the names of the layers that were set."""
-    from mmsa_keras.custom_objects import load_model
+    from mmsa_keras.custom_objects import load_trained_network
 
-    source = load_model(path)
+    source = load_trained_network(path)
     copied = []
     for layer in model.layers:
         if not layer.weights:
@@ -733,9 +733,9 @@ def _train_locked(config: TrainConfig, plan: RunPlan, run_dir: str, resuming: bo
             for m in plan.stored_modalities:  # composed of trained models: store their (fine-tuned) encoders
                 source = plan.model_overrides.get(f"{m}_model")
                 if isinstance(source, str) and source.endswith(".keras"):
-                    from mmsa_keras.custom_objects import load_model
+                    from mmsa_keras.custom_objects import load_trained_network
 
-                    encoders[m] = getattr(load_model(source), f"{m}_encoder", None) or encoders[m]
+                    encoders[m] = getattr(load_trained_network(source), f"{m}_encoder", None) or encoders[m]
             stores = {}
             if plan.stored_modalities:
                 stores = extract_run_features(

@@ -62,3 +62,17 @@ def test_the_layer_matches_the_numpy_reference_and_round_trips(tmp_path):
     np.testing.assert_allclose(load_model(str(tmp_path / "c.keras"))(inputs).numpy(), want, atol=1e-5)
     with pytest.raises(ValueError, match="positive"):
         TemperatureScaling(0.0)
+
+
+def test_composed_models_build_on_the_uncalibrated_network(tmp_path):
+    """A run saves its network wrapped in the temperature; models made of trained models (paper 000's WANN,
+    paper 003's init-from) get the network itself."""
+    from mmsa_keras.custom_objects import load_trained_network
+
+    x = keras.Input((3,), name="x")
+    model = keras.Model({"x": x}, keras.layers.Dense(3, activation="softmax", name="head")(x), name="net")
+    with_temperature(model, 2.0).save(tmp_path / "run.keras")
+    network = load_trained_network(str(tmp_path / "run.keras"))
+    assert network.name == "net" and network.get_layer("head") is not None
+    model.save(tmp_path / "plain.keras")
+    assert load_trained_network(str(tmp_path / "plain.keras")).name == "net"
