@@ -35,6 +35,7 @@ KINDS = {
     "unknown_label": "unknown label (row skipped)",
     "duplicate_id": "duplicate post id (later row skipped)",
     "dropped_row": "row dropped",
+    "json_text_differs": "split JSON text differs from the caption file (the file's caption used)",
 }
 
 

@@ -223,7 +223,13 @@ def _kept(posts):
     return [p for p in posts if p is not None]
 
 
-def _read_json_layout(path, data_dir, report):
+def _read_json_layout(path, data_dir, report, text_source: str = "file"):
+    """Split JSON files next to a folder of images. A caption comes from `data/ID.txt` when that file
+    exists (decoded like every other layout: the split files of the public protocol-A release carry the
+    non-UTF-8 captions lossily, e.g. "ressuscité" as "ressuscit"), and the posts whose JSON `text`
+    differs are counted (`json_text_differs`); `text_source="json"` keeps the JSON's text."""
+    if text_source not in ("file", "json"):
+        raise ValueError(f"text_source must be 'file' or 'json', got {text_source!r}")
     splits: dict[str, list[Post]] = {}
     for file in sorted(glob.glob(os.path.join(path, "*.json"))):
         try:
@@ -264,6 +270,17 @@ def _read_json_layout(path, data_dir, report):
                 continue
             seen.add(pid)
             text = " ".join(str(rec.get("text") or "").split()) or None
+            caption_file = os.path.join(data_dir, pid + ".txt") if safe_name(pid) else None
+            if text_source == "file" and caption_file and os.path.isfile(caption_file):
+                from_file = read_caption(caption_file, report)
+                if " ".join((from_file or "").split()) != (text or ""):
+                    report.add(
+                        "json_text_differs",
+                        file,
+                        f"record {n} (id {pid}): its text differs from {pid}.txt, whose caption is used "
+                        "(--option text_source=json keeps the JSON's)",
+                    )
+                text = " ".join((from_file or "").split()) or None
             if text is None:
                 report.add("empty_text", file, f"record {n} (id {pid})")
             post = _post(pid, label, data_dir, report, file, n, text=text)
@@ -329,9 +346,11 @@ def read_mvsa(
     split: str = "file",
     seed: int = 0,
     layout: str | None = None,
+    text_source: str = "file",
     **options,
 ) -> MultimodalDataset:
-    """Read an MVSA-Single/Multiple folder in any of the three layouts."""
+    """Read an MVSA-Single/Multiple folder in any of the three layouts (`text_source`: see
+    `_read_json_layout`)."""
     if not os.path.isdir(path):
         raise FileNotFoundError(f"{path}: no such folder")
     layout = layout or detect_layout(path)
@@ -354,7 +373,7 @@ def read_mvsa(
                     for g, label, lineno in read_label_file(source, SENTIMENT_CLASSES, report)
                 )
     elif layout == "json":
-        splits = _read_json_layout(path, data_dir, report)
+        splits = _read_json_layout(path, data_dir, report, text_source)
     else:
         raise ValueError(f"unknown MVSA layout {layout!r}: original, guid or json")
     notes = []

@@ -130,3 +130,23 @@ def test_table_reader_jsonl_with_split_column(tmp_path):
 def test_unknown_format_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="unknown dataset format"):
         load_dataset(str(tmp_path), "nope")
+
+
+def test_the_json_layout_reads_the_caption_files_not_the_lossy_json_text(mvsa_sample_dir, tmp_path):
+    """The public protocol-A split JSON files carry the non-UTF-8 captions lossily; with `data/ID.txt`
+    beside them, the caption file is read (as in the other layouts) and each differing post is counted;
+    `--option text_source=json` keeps the JSON's text."""
+    import shutil
+
+    root = tmp_path / "clmlf"
+    shutil.copytree(os.path.join(mvsa_sample_dir, "data"), root / "data")
+    shutil.copy(os.path.join(mvsa_sample_dir, "clmlf_style_split.json"), root / "test.json")
+    files = {p.id: p.text for p in load_dataset(mvsa_sample_dir, "mvsa", report=DataReport(max_messages=0))["all"]}
+    report = DataReport(max_messages=0)
+    ds = load_dataset(str(root), "mvsa", report=report)
+    assert {p.id: p.text for p in ds["test"]} == files  # the same text as the train.txt layout reads
+    assert report.count("json_text_differs") == 12 and "Imran’s" in next(p.text for p in ds["test"] if p.id == "203")
+    lossy = load_dataset(str(root), "mvsa", report=DataReport(max_messages=0), text_source="json")
+    with open(root / "test.json") as f:
+        want = {str(r["id"]): " ".join(r["text"].split()) for r in json.load(f)}
+    assert {p.id: p.text for p in lossy["test"]} == want
