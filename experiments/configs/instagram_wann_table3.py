@@ -24,8 +24,8 @@ CNN_TRAINING = {
     "learning_rate": 5e-4,
     "momentum": 0.9,
     "batch_size": 32,
-    "epochs": 150,
-    "patience": 10,
+    "epochs": 150,  # the paper trains 150 epochs and reports the 150th (section 4.1.2): no early stopping
+    "early_stopping": False,
     "balance_to": 1400,
     "augment": True,
 }

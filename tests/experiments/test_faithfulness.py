@@ -193,6 +193,7 @@ def test_9_the_cnn_trains_with_augmentation_and_balancing_and_the_caption_model_
     ctx = _ctx("instagram_wann/table3", str(tmp_path), finetune=True)  # no data needed to resolve the plans
     cnn_config = ctx.train_config(cnn, 0).replace(image_weights="none", text_encoder="minilm_l6")
     plan = make_plan(cnn_config, check_paths=False)
+    assert plan.stopping.describe() == "exactly 150 epochs (no early stopping)"  # the paper reports epoch 150
     assert plan.encoders["image"].unfreeze == "all" and not plan.feature_mode  # --finetune unfreezes it
     assert plan.preprocessing.augment and plan.preprocessing.balance_to == 1400
     frozen = make_plan(cnn_config.replace(unfreeze="0"), check_paths=False)
