@@ -644,6 +644,7 @@ def reproduce(
             "predictions": metrics.get("predictions"),
             **extra,
         }
+    results["departures"] = list(dict.fromkeys(ctx.departures + ctx.split_notes))  # once, for every row
     for row_name, entry in results["rows"].items():
         if not entry["seeds"]:
             continue
@@ -686,7 +687,8 @@ def reproduce(
 
 
 def _row_departures(ctx: Context, row: Row) -> list[str]:
-    return list(dict.fromkeys(ctx.departures + row.departures + ctx.split_notes))
+    """The row's own departures (what applies to every row is listed once: `results["departures"]`)."""
+    return list(dict.fromkeys(row.departures))
 
 
 def _split_info(ctx: Context) -> dict:

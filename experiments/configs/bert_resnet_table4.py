@@ -45,6 +45,18 @@ ROW_DEPARTURES = {
 }
 
 
+#: what only the rows that read a modality (or fuse with attention) depart in
+TEXT_DEPARTURE = "captions truncated to 128 tokens (the paper gives no length)"
+IMAGE_DEPARTURE = "a 1x1 conv to 64 channels over the ResNet map (the paper gives no size)"
+ATTENTION_DEPARTURE = "8 attention heads with dropout 0.4 (the paper gives neither)"
+
+
+def _modality_departures(model: str) -> list[str]:
+    out = [] if model == "bert_resnet_image_only" else [TEXT_DEPARTURE]
+    out += [IMAGE_DEPARTURE] if model in ("cmac", "hstec") else []  # the models that read the spatial map
+    return out + ([ATTENTION_DEPARTURE] if model in ("cmac", "hstec", "ote") else [])
+
+
 def get_config(smoke: bool = False) -> dict:
     smoke_heads = {"num_heads": 1, "image_channels": 4, "intermediate_dim": 8, "hidden_dim": 8, "head_hidden_dim": 8}
     rows = []
@@ -62,7 +74,7 @@ def get_config(smoke: bool = False) -> dict:
                 "model": model,
                 "paper": dict(zip(METRICS, paper)),
                 "smoke_overrides": smoke_overrides,
-                "departures": ROW_DEPARTURES.get(model, []),
+                "departures": _modality_departures(model) + ROW_DEPARTURES.get(model, []),
             }
         )
     config = {
@@ -92,11 +104,10 @@ def get_config(smoke: bool = False) -> dict:
         },
         "finetune": {"unfreeze": "all", "learning_rate": 3e-5, "optimizer": "adamw", "weight_decay": 0.0},
         "departures": [
-            "sizes the paper does not give are our reading: middle hidden size h = 64, a 1x1 conv to 64 channels "
-            "over the ResNet map, 8 attention heads with dropout 0.4, a Dropout(0.5) → Dense(128) → Dropout(0.5) "
-            "head (the paper's Table 3 lists BERT's own 768 width, 12 heads and dropout 0.1)",
+            "sizes the paper does not give are our reading: middle hidden size h = 64 and a Dropout(0.5) → "
+            "Dense(128) → Dropout(0.5) head (the paper's Table 3 lists BERT's own 768 width, 12 heads and "
+            "dropout 0.1)",
             "early stopping on the validation loss (patience 5, best weights) within the paper's 20 epochs",
-            "captions truncated to 128 tokens (the paper gives no length)",
         ],
         "rows": rows,
         "notes": (

@@ -25,7 +25,7 @@ def get_config(smoke: bool = False) -> dict:
         per_class=5000,
         departures=[
             RMSPROP_NOTE,
-            "the paper's last layer is \"50 S-max\" (a 50-way softmax read as the label embedding); here it is a "
+            'the paper\'s last layer is "50 S-max" (a 50-way softmax read as the label embedding); here it is a '
             "linear 50-d projection compared by cosine with the class vectors (a softmax output cannot point "
             "towards a GloVe vector with negative entries)",
         ],

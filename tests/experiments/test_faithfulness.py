@@ -407,3 +407,18 @@ def test_popularity_ties_do_not_fill_the_test_split_by_class_name(tmp_path):
     assert seen["test"] == seen["validation"] == set(range(8))
     again = popularity_split(posts, 8, 3)
     assert [p.id for p in again["test"]] == [p.id for p in popularity_split(posts, 8, 3)["test"]]  # seeded
+
+
+def test_the_ledger_lists_shared_departures_once_and_each_row_only_its_own(tmp_path):
+    """Table 4 of paper 002: what every row shares appears once, under "Every row"; the text-only row
+    mentions no image layer and the image-only row no caption length."""
+    from experiments.runner import reproduce
+
+    reproduce("bert_resnet/table4", smoke=True, out=str(tmp_path), verbose=0, rows=["Bert", "ResNet"])
+    report = (tmp_path / "bert_resnet" / "table4" / "report.md").read_text()
+    ledger = report.split("## Departures from the paper", 1)[1]
+    sections = {s.split("\n", 1)[0].strip(): s for s in ledger.split("### ")[1:]}
+    assert "smoke variant" in sections["Every row"] and "early stopping" in sections["Every row"]
+    assert ledger.count("early stopping on the validation loss") == 1
+    assert "1x1 conv" not in sections["Bert"] and "ResNet map" not in sections["Bert"]
+    assert "128 tokens" in sections["Bert"] and "128 tokens" not in sections["ResNet"]
