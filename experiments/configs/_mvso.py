@@ -18,6 +18,9 @@ RMSPROP_NOTE = "RMSprop's learning rate is not given: Keras's default 0.001"
 #: the paper's text procedure (section 4.2), which applies on any data
 TEXT = {"sequence_length": 101, "tokenizer_options": {"standardize": "keep_punctuation", "max_tokens": 103000}}
 FIXED = {"early_stopping": False}
+#: the rows' first op is a ReLU over non-negative fc7/pooled features: standardising them per channel first
+#: would turn that ReLU into clipping at the channel mean, where in the paper it changed nothing
+UNSTANDARDISED = {"standardize_features": False}
 ALEXNET_NOTE = (
     "AlexNet's local response normalisation is BatchNormalization here (identity when converted "
     "Caffe weights are loaded); its fc7 features come from random weights unless --image-weights "
@@ -92,6 +95,7 @@ def config(
             **SGD,
             "epochs": 20,
             **FIXED,
+            **UNSTANDARDISED,
             "augment": False,
             **TEXT,
             "image_size": 227 if image == "alexnet" else 224,

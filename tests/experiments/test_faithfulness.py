@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 
 import numpy as np
 import pytest
@@ -52,7 +53,7 @@ def _ctx(table, data_dir, **kw):
         variant=None,
         epochs=None,
         finetune=False,
-        out="unused",
+        out=tempfile.mkdtemp(prefix="mmsa_ctx_"),  # the runner claims OUT/<table>: never the working folder
         verbose=0,
         vary_split=False,
         glove=None,
@@ -422,3 +423,25 @@ def test_the_ledger_lists_shared_departures_once_and_each_row_only_its_own(tmp_p
     assert ledger.count("early stopping on the validation loss") == 1
     assert "1x1 conv" not in sections["Bert"] and "ResNet map" not in sections["Bert"]
     assert "128 tokens" in sections["Bert"] and "128 tokens" not in sections["ResNet"]
+
+
+def test_paper_003_heads_see_non_negative_unclipped_features(tmp_path, offline):
+    """Paper 003's image rows start with a ReLU over AlexNet fc7 / ResNet pooled features (non-negative):
+    the stored features reach that ReLU unstandardised, so it clips nothing, as in the paper."""
+    import keras
+
+    from mmsa_keras.registry import create_model
+
+    for name in ("mvso_gated/table1", "mvso_gated/table8"):
+        ctx = _ctx(name, str(_vso(tmp_path / name.replace("/", "_"))))
+        row = load_table(name).rows[0]
+        plan = make_plan(ctx.train_config(row, 0).replace(image_weights="none"), check_paths=False)
+        assert plan.stored_modalities == ["image"] and plan.standardized_modalities == []
+    head = create_model(
+        "mvso_image_classifier", image_feature_shape=(6,), hidden_units=[4], dropouts=[0.0], input_activation="relu"
+    )
+    features = np.abs(np.random.default_rng(0).normal(size=(3, 6))).astype("float32")
+    relu = next(layer for layer in head.layers if "relu" in layer.name or "activation" in layer.name)
+    sub = keras.Model(head.input, relu.output)
+    seen = sub({k: (features if "feature" in k or k == "image" else np.ones(3, "float32")) for k in head.input})
+    np.testing.assert_allclose(np.asarray(seen), features, atol=1e-6)  # the ReLU is the identity on them
