@@ -18,7 +18,11 @@ CATEGORY = {"-1": 0, "0": 1, "1": 2, "-1.0": 0, "0.0": 1, "1.0": 2}
 
 
 @register_reader("twitter_csv")
-def read_twitter_csv(path: str, report: DataReport, **options) -> MultimodalDataset:
+def read_twitter_csv(
+    path: str, report: DataReport, subsample: int | None = None, seed: int = 0, **options
+) -> MultimodalDataset:
+    """The Twitter sentiment CSV (`clean_text,category`). `subsample=N` keeps N rows drawn uniformly
+    with `seed` (paper 000, section 3.2: "only 8000 were used"), in file order; the rest are counted."""
     file = resolve_file(path)
     header = csv_header(file)
     if "clean_text" not in header or "category" not in header:
@@ -41,4 +45,13 @@ def read_twitter_csv(path: str, report: DataReport, **options) -> MultimodalData
                 meta={"source": file, "line": lineno},
             )
         )
-    return MultimodalDataset(name="twitter_sentiment", class_names=SENTIMENT_CLASSES, splits={"all": posts})
+    notes = []
+    if subsample is not None and 0 < int(subsample) < len(posts):
+        import numpy as np
+
+        keep = np.sort(np.random.default_rng(seed).choice(len(posts), int(subsample), replace=False))
+        notes.append(f"{int(subsample)} of the {len(posts)} rows drawn (seed {seed}; the rest left out)")
+        posts = [posts[i] for i in keep]
+    return MultimodalDataset(
+        name="twitter_sentiment", class_names=SENTIMENT_CLASSES, splits={"all": posts}, notes=notes
+    )

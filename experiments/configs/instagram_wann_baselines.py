@@ -32,7 +32,7 @@ def get_config(smoke: bool = False) -> dict:
         "dataset": {
             "name": "CrowdFlower image polarity (RF) and the Twitter sentiment CSV (SVM)",
             "format": "twitter_csv",
-            "options": {},
+            "options": {"subsample": 8000},  # section 3.2: "only 8000 were used" (seed 0, uniformly drawn)
             "split_description": "80/20",
         },
         "split": "test",

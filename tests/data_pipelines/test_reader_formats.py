@@ -286,3 +286,19 @@ def test_validate_reports_fatal_problems(tmp_path, synthetic_dir, capsys):
     ds = load_dataset(str(tmp_path / "posts.csv"), "table", report=DataReport(max_messages=0))
     ds.splits["test"] = []
     assert "split 'test' has no labelled posts" in validate(ds)
+
+
+def test_twitter_csv_subsample_is_seeded_and_said(twitter_sample_file):
+    """Paper 000 used 8,000 of the CSV's tweets: `subsample=N` draws N rows with a seed, in file order."""
+    from data_pipelines.datasets import load_dataset
+    from data_pipelines.report import DataReport
+
+    full = load_dataset(twitter_sample_file, "twitter_csv", report=DataReport(max_messages=0))
+    part = load_dataset(twitter_sample_file, "twitter_csv", report=DataReport(max_messages=0), subsample=100, seed=3)
+    again = load_dataset(twitter_sample_file, "twitter_csv", report=DataReport(max_messages=0), subsample=100, seed=3)
+    ids = [p.id for p in part["all"]]
+    assert len(ids) == 100 and ids == [p.id for p in again["all"]] and ids == sorted(ids, key=int)
+    assert set(ids) < {p.id for p in full["all"]} and "100 of the" in part.notes[0]
+    from experiments.tables import load_table
+
+    assert load_table("instagram_wann/baselines").dataset.options == {"subsample": 8000}
