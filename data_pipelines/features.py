@@ -38,7 +38,6 @@ import hashlib
 import json
 import math
 import os
-import shutil
 import time
 import weakref
 
@@ -480,10 +479,6 @@ def _select(out, batch, modality, sequences):
         res["sequence_output"] = seq
         res["padding_mask"] = batch["padding_mask"]
     return res
-
-
-def remove_store(directory: str) -> None:
-    shutil.rmtree(directory, ignore_errors=True)
 
 
 # ============================================================================ datasets

@@ -23,7 +23,6 @@ import re
 import stat
 import struct
 
-import numpy as np
 import tensorflow as tf
 
 from data_pipelines.report import DataReport
@@ -335,8 +334,3 @@ def scan_images(posts, report: DataReport, verbose: bool = True) -> int:
     if bar is not None:
         bar.close()
     return dropped
-
-
-def channel_stats(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel mean and std of a `[N, H, W, 3]` array."""
-    return images.mean(axis=(0, 1, 2)), images.std(axis=(0, 1, 2))

@@ -42,12 +42,6 @@ from experiments.tables import Row, TableConfig, load_table, table_names  # noqa
 from mmsa_keras.errors import UsageError
 
 
-def list_tables() -> list[tuple[str, str]]:
-    from experiments.tables import list_tables as _list
-
-    return _list()
-
-
 # ----------------------------------------------------------------------------- metrics
 def metric_value(metrics: dict, key: str) -> float:
     """A metric from an evaluation dict: accuracy, precision/recall/f1 (weighted),

@@ -714,7 +714,3 @@ def _check_overrides(spec, overrides: dict) -> None:
                 + (f" (did you mean {close[0]!r}?)" if close else "")
                 + f"; it takes {', '.join(sorted(accepted - reserved - {'kwargs'}))}"
             )
-
-
-def plan_json(plan: RunPlan) -> str:
-    return json.dumps(plan.to_dict(), indent=2, default=str)
