@@ -50,7 +50,8 @@ RECIPE_MODEL = {
     for k, v in recipe_settings("mvsa").items()
     if k not in ("epochs", "batch_size", "class_weight", "monitor", "patience", "tfidf_weight", "test_split")
 }
-PAPER_SCALE = {**RECIPE_MODEL, "image_encoder": "resnet50", "image_weights": "none", "image_size": 224}
+#: paper scale: an image + text model (paper 002's CMAC) with the recipe's text encoder and optimiser
+PAPER_SCALE = {**RECIPE_MODEL, "model": "cmac", "image_encoder": "resnet50", "image_weights": "none", "image_size": 224}
 #: --cpu-dry-run: the same code paths with tiny encoders and sizes
 _TINY_TEXT = {"text_encoder": "small_transformer", "sequence_length": 16, "layer_decay": None}
 DRY = {**_TINY_TEXT, "image_size": 32, "unfreeze": "0", "encoder_learning_rate": None}

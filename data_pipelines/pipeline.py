@@ -198,13 +198,15 @@ class Preprocessor:
         return images
 
     def finish_batch(
-        self, images, image_present, texts, augment_seed=None, tokenize: bool = True
+        self, images, image_present, texts, augment_seed=None, tokenize: bool = True, raw_text: bool = False
     ) -> dict[str, tf.Tensor]:
         """Batch-level ops shared by training, evaluation and serving (`images` None: no image input;
-        `tokenize=False`: no text input)."""
+        `tokenize=False`: no text input; `raw_text`: the captions themselves as input `text`, for a model
+        that reads them, e.g. the TF-IDF blend)."""
         text_present = tf.cast(tf.strings.length(tf.strings.strip(texts)) > 0, tf.float32)
-        # the raw captions too, for a model that reads them itself (a TF-IDF ensemble); others never ask for them
-        inputs = {"image_present": image_present, "text_present": text_present, "text": texts}
+        inputs = {"image_present": image_present, "text_present": text_present}
+        if raw_text:
+            inputs["text"] = texts
         if images is not None:
             if augment_seed is not None:
                 images = augment_batch(images, augment_seed)
@@ -213,7 +215,9 @@ class Preprocessor:
             inputs.update(self.tokenizer(self.transform_texts(texts)))
         return inputs
 
-    def serve(self, text: tf.Tensor, image_bytes: tf.Tensor, trim: bool = True) -> dict[str, tf.Tensor]:
+    def serve(
+        self, text: tf.Tensor, image_bytes: tf.Tensor, trim: bool = True, raw_text: bool = False
+    ) -> dict[str, tf.Tensor]:
         """Raw strings and encoded image bytes (`""` = no image) → model inputs.
 
         Never raises for bad bytes: an undecodable, oversized or empty image is
@@ -223,7 +227,7 @@ class Preprocessor:
         costs less.
         """
         images, present = safe_decode_batch(image_bytes, self.image_size, self.source_size)
-        inputs = self.finish_batch(images, present, text)
+        inputs = self.finish_batch(images, present, text, raw_text=raw_text)
         return trim_padding(inputs) if trim and getattr(self.tokenizer, "kind", "") == "keras_hub" else inputs
 
     # --------------------------------------------------------------- datasets
@@ -312,7 +316,14 @@ class Preprocessor:
         def assemble(epoch, k, idx):
             images, present = load_images(idx)
             aug_seed = tf.stack([seed_t, epoch * EPOCH_STRIDE + k]) if augment else None
-            inputs = self.finish_batch(images, present, tf.gather(texts, idx), aug_seed, tokenize=need_text)
+            inputs = self.finish_batch(
+                images,
+                present,
+                tf.gather(texts, idx),
+                aug_seed,
+                tokenize=need_text,
+                raw_text=input_names is not None and "text" in input_names,
+            )
             if stored_fn is not None:
                 inputs.update(stored_fn(idx))
             if input_names is not None:

@@ -55,7 +55,7 @@ def export_model(model: keras.Model, preprocessor: Preprocessor, class_names, ou
     num_classes = len(class_names)
 
     def run(text, image_bytes):
-        inputs = preprocessor.serve(text, image_bytes)
+        inputs = preprocessor.serve(text, image_bytes, raw_text="text" in input_names)
         inputs = {name: inputs[name] for name in input_names}
         return tf.cast(class_scores(model(inputs, training=False)), tf.float32)
 

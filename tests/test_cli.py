@@ -790,9 +790,11 @@ def test_a_recipe_sets_everything_and_explicit_flags_override_it(data, tmp_path)
     # the recipe's model: trained on every post but a validation tenth, then blended with TF-IDF
     splits = json.loads((run / "splits.json").read_text())
     assert set(splits) == {"train", "validation"} and len(splits["validation"]) == 12
-    assert "0.6 x model + 0.4 x TF-IDF" in proc.stdout and "(the split that chose the epoch: optimistic" in proc.stdout
+    assert (
+        "0.75 x model + 0.25 x TF-IDF" in proc.stdout and "(the split that chose the epoch: optimistic" in proc.stdout
+    )
     fitted = json.loads((run / "tfidf.json").read_text())
-    assert fitted["posts"] == len(splits["train"]) and fitted["weight"] == 0.4 and fitted["vocabulary"] > 0
+    assert fitted["posts"] == len(splits["train"]) and fitted["weight"] == 0.25 and fitted["vocabulary"] > 0
     _no_noise(mmsa("export", run, tmp_path / "export"))  # the ensemble exports and serves as one model
     out = mmsa("predict", tmp_path / "export", "--text", "a wonderful day", "--image", data / "data" / "2.jpg")
     _no_noise(out)

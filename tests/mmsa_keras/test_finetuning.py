@@ -164,7 +164,7 @@ def test_stored_image_features_are_standardised_in_training_and_in_the_saved_mod
     """Default with a stored frozen image encoder: per-channel training-split mean/std, applied to what the
     head reads and kept (as Normalization layers) in the saved raw-input model, whose predictions match."""
     from data_pipelines.features import FeatureSet
-    from mmsa_keras.custom_objects import load_model
+    from mmsa_keras.custom_objects import load_trained_network
     from mmsa_keras.evaluation import evaluate_run
 
     out = tmp_path / "run"
@@ -186,7 +186,7 @@ def test_stored_image_features_are_standardised_in_training_and_in_the_saved_mod
     (store,) = [tmp_path / "store" / d for d in os.listdir(tmp_path / "store") if not d.startswith(".")]
     train_ids = json.load(open(out / "splits.json"))["train"]
     pooled = FeatureSet(str(store)).arrays(train_ids, ["pooled_output"])["pooled_output"].astype(np.float64)
-    model = load_model(str(out / "model.keras"))
+    model = load_trained_network(str(out / "model.keras"))  # the network inside the run's calibration wrapper
     layer = model.get_layer("mobilenet_v2_standardized").get_layer("pooled_output_standardization")
     mean, variance = (np.asarray(v).reshape(-1) for v in (layer.mean, layer.variance))
     np.testing.assert_allclose(mean, pooled.mean(0), rtol=1e-4, atol=1e-5)
