@@ -54,8 +54,28 @@ def dhash(images: np.ndarray) -> np.ndarray:
 
 
 def hamming_pairs(hashes: np.ndarray, max_distance: int, chunk: int = 512) -> list[tuple[int, int, int]]:
-    """`(i, j, distance)` for every i < j whose hashes differ in at most `max_distance` bits."""
+    """`(i, j, distance)` for every i < j whose hashes differ in at most `max_distance` bits.
+
+    For `max_distance` <= 3, two such hashes agree on at least one of their four 16-bit blocks
+    (pigeonhole), so only posts sharing a block are compared: linear in the posts, not quadratic,
+    which keeps the check cheap on every run. Larger distances compare every pair in chunks."""
     hashes = np.asarray(hashes, np.uint64)
+    if max_distance <= 3:
+        candidates = set()
+        for block in range(4):
+            keys = (hashes >> np.uint64(16 * block)) & np.uint64(0xFFFF)
+            order = np.argsort(keys, kind="stable")
+            bounds = np.flatnonzero(np.diff(keys[order])) + 1
+            for group in np.split(order, bounds):
+                if len(group) > 1:
+                    g = np.sort(group)
+                    candidates.update((int(a), int(b)) for k, a in enumerate(g) for b in g[k + 1 :])
+        out = []
+        for i, j in sorted(candidates):
+            d = bin(int(hashes[i]) ^ int(hashes[j])).count("1")
+            if d <= max_distance:
+                out.append((i, j, d))
+        return out
     out = []
     as_bytes = hashes.view(np.uint8).reshape(-1, 8)
     for start in range(0, len(hashes), chunk):

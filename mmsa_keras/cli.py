@@ -163,13 +163,19 @@ def _report_duplicates(dataset, args) -> None:
     print(f"splits checked: {', '.join(f'{n} {len(p)}' for n, p in sorted(labelled.items()))} posts")
     print(format_counts(result))
     if args.duplicates_out:
-        write_pairs(args.duplicates_out, result)
+        write_pairs(args.duplicates_out, result)  # checked before anything was read: a new file
         print(f"{len(result['pairs'])} pairs written to {args.duplicates_out}")
 
 
 def cmd_validate(args) -> int:
     _check_format(args.format)
     _check_path(args.path, "PATH")
+    if args.duplicates_out and os.path.lexists(args.duplicates_out):
+        from mmsa_keras.errors import UsageError
+
+        raise UsageError(
+            f"--duplicates-out {args.duplicates_out} exists; mmsa does not overwrite a file: choose a new name"
+        )
     _tf()
     from data_pipelines.describe import validate
     from data_pipelines.report import DataReport

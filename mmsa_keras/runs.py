@@ -338,7 +338,9 @@ def clear_run(run_dir: str) -> None:
         shutil.rmtree(os.path.join(run_dir, name), ignore_errors=True)
     if os.path.isdir(run_dir):
         for name in os.listdir(run_dir):
-            if name.startswith(("confusion_matrix_", "reliability_")) and name.endswith(".png"):
+            if (name.startswith(("confusion_matrix_", "reliability_")) and name.endswith(".png")) or (
+                name.startswith("errors_") and name.endswith(".html")
+            ):
                 os.remove(os.path.join(run_dir, name))
 
 

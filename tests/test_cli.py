@@ -678,6 +678,8 @@ def test_duplicates_are_counted_written_and_dropped_from_training(tmp_path):
     out = mmsa("datasets", "validate", data, "--format", "mvsa", "--duplicates-out", pairs)
     _no_noise(out)
     assert "within a split   across splits   labels disagree" in out.stdout and "pairs written to" in out.stdout
+    again = mmsa("datasets", "validate", data, "--format", "mvsa", "--duplicates-out", pairs, check=False)
+    assert again.returncode == 2 and "does not overwrite" in again.stderr  # the pairs file is never replaced
     rows = list(csv.DictReader(pairs.read_text().splitlines()))
     assert any({r["id_a"], r["id_b"]} == {ids[0], ids[1]} and r["kind"] in ("both", "image") for r in rows)
     run = tmp_path / "run"

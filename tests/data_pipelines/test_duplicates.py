@@ -45,18 +45,23 @@ def test_dhash_survives_resizing_and_jpeg_but_tells_pictures_apart():
     assert bin(int(hashes[0]) ^ int(hashes[2])).count("1") > 10
 
 
-def test_hamming_pairs_matches_a_direct_count():
+@pytest.mark.parametrize("distance", [2, 3, 5])  # block index (<= 3) and every pair in chunks (> 3)
+def test_hamming_pairs_matches_a_direct_count(distance):
     rng = np.random.default_rng(3)
     hashes = rng.integers(0, 2**63, 700, dtype=np.uint64)
     hashes[500] = hashes[3] ^ np.uint64(0b101)  # two bits from post 3
-    found = hamming_pairs(hashes, 2, chunk=128)  # several chunks
+    hashes[600] = hashes[7] ^ np.uint64((1 << 5) | (1 << 21) | (1 << 37))  # three bits, in three blocks
+    hashes[650] = hashes[650] & np.uint64(0xFFFF)  # a few near-empty hashes
+    hashes[651] = hashes[650] ^ np.uint64(1 << 63)
+    found = hamming_pairs(hashes, distance, chunk=128)  # several chunks
     direct = [
         (i, j, bin(int(hashes[i]) ^ int(hashes[j])).count("1"))
         for i in range(700)
         for j in range(i + 1, 700)
-        if bin(int(hashes[i]) ^ int(hashes[j])).count("1") <= 2
+        if bin(int(hashes[i]) ^ int(hashes[j])).count("1") <= distance
     ]
     assert sorted(found) == sorted(direct) and (3, 500, 2) in found
+    assert ((7, 600, 3) in found) == (distance >= 3)
 
 
 def test_pairs_within_and_across_splits_and_disagreeing_labels():
