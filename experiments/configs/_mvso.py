@@ -22,9 +22,8 @@ FIXED = {"early_stopping": False}
 #: would turn that ReLU into clipping at the channel mean, where in the paper it changed nothing
 UNSTANDARDISED = {"standardize_features": False}
 ALEXNET_NOTE = (
-    "AlexNet's local response normalisation is BatchNormalization here (identity when converted "
-    "Caffe weights are loaded); its fc7 features come from random weights unless --image-weights "
-    "alexnet=FILE gives converted ones (`mmsa convert-alexnet`)"
+    "AlexNet's fc7 features come from random weights unless --image-weights "
+    "alexnet=FILE gives converted Caffe ones (`mmsa convert-alexnet`)"
 )
 
 

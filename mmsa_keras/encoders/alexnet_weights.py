@@ -8,8 +8,9 @@ weights as `[inputs, outputs]`, flattened from NHWC), is what
 `convert_caffe_alexnet(src, out)` reads. Caffe's conv2, conv4 and conv5 are
 split in two groups (two GPUs); their kernels become block-diagonal full
 kernels here, which compute exactly the grouped convolution. Caffe's local
-response normalisation has no weights: this AlexNet's BatchNormalization
-layers in its place are set to the identity. The result is a `.weights.h5`
+response normalisation has no weights; this AlexNet computes it as Caffe does
+(`LocalResponseNormalization`), so the converted model gives Caffe's fc7
+(tested against a direct grouped-convolution + LRN reference). The result is a `.weights.h5`
 file for `--image-weights alexnet=FILE` (and `mmsa_keras.encoders.alexnet(weights=FILE)`).
 
     mmsa convert-alexnet bvlc_alexnet.npy alexnet.weights.h5
@@ -121,17 +122,6 @@ def convert_caffe_alexnet(src: str, out: str, image_size: int = 227, force: bool
                 f"(was the model built for {image_size}x{image_size} inputs?)"
             )
         layer.set_weights([weights, bias])
-    for name in ("conv1_norm", "conv2_norm"):  # where Caffe has LRN: the identity
-        layer = model.get_layer(name)
-        c = layer.gamma.shape[0]
-        layer.set_weights(
-            [
-                np.ones(c, np.float32),
-                np.zeros(c, np.float32),
-                np.zeros(c, np.float32),
-                np.full(c, 1.0 - layer.epsilon, np.float32),
-            ]
-        )
     tmp = os.path.join(os.path.dirname(os.path.abspath(out)), f".{os.getpid()}.{os.path.basename(out)}")
     try:
         model.save_weights(tmp)

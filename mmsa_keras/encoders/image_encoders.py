@@ -11,6 +11,7 @@ from __future__ import annotations
 import keras
 
 from mmsa_keras.layers.fused_batch_norm import FusedBatchNormalization, fuse_batch_norm
+from mmsa_keras.layers.local_response_norm import LocalResponseNormalization
 
 
 def small_cnn(image_size: int = 64, filters=(16, 32, 64), output_dim: int = 64, name: str = "small_cnn") -> keras.Model:
@@ -193,8 +194,9 @@ def alexnet(weights=None, image_size: int = 227, unfreeze=0, name: str = "alexne
 
     conv1 96x11x11/4 → max-pool → conv2 256x5x5 → max-pool → conv3 384x3x3 →
     conv4 384x3x3 → conv5 256x3x3 → max-pool → fc6 4096 → dropout → fc7 4096
-    (ReLU). Local response normalisation is replaced by BatchNormalization, as
-    in most modern re-implementations. `weights`: a weights file saved from
+    (ReLU), with Caffe's local response normalisation (size 5, alpha 1e-4,
+    beta 0.75, k 1) after the ReLU of conv1 and conv2, before their pooling, as
+    BVLC AlexNet has it. `weights`: a weights file saved from
     this model (e.g. converted Caffe/PyTorch weights), or None. Inputs are
     0..255 RGB, preprocessed Caffe-style inside the model.
     """
@@ -213,7 +215,7 @@ def alexnet(weights=None, image_size: int = 227, unfreeze=0, name: str = "alexne
         padding = "valid" if layer_name == "conv1" else "same"
         x = keras.layers.Conv2D(filters, kernel, strides=stride, padding=padding, activation="relu", name=layer_name)(x)
         if layer_name in ("conv1", "conv2"):
-            x = FusedBatchNormalization(name=f"{layer_name}_norm")(x)
+            x = LocalResponseNormalization(size=5, alpha=1e-4, beta=0.75, k=1.0, name=f"{layer_name}_norm")(x)
         if pool:
             x = keras.layers.MaxPooling2D(3, 2, name=f"{layer_name}_pool")(x)
     feature_map = x

@@ -5,6 +5,7 @@ from mmsa_keras.layers.cross_modal_attention import CrossModalAttention
 from mmsa_keras.layers.fused_batch_norm import FusedBatchNormalization, fuse_batch_norm
 from mmsa_keras.layers.gating import GL1, GL2, UnitInterval
 from mmsa_keras.layers.image_preprocessing import ApplicationPreprocessing
+from mmsa_keras.layers.local_response_norm import LocalResponseNormalization
 from mmsa_keras.layers.masked_pooling import MaskedPooling
 from mmsa_keras.layers.modality_pooling import ModalityPooling
 from mmsa_keras.layers.nearest_label import NearestLabel
@@ -21,6 +22,7 @@ __all__ = [
     "ClassifierHead",
     "CrossModalAttention",
     "FusedBatchNormalization",
+    "LocalResponseNormalization",
     "MaskedPooling",
     "ModalityPooling",
     "NearestLabel",

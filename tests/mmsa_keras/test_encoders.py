@@ -145,7 +145,7 @@ def test_kaggle_preset_download_path_on_local_files(tmp_path, monkeypatch):
 
 
 def _grouped_reference(x, data):
-    """AlexNet as Caffe computes it: grouped convolutions (tf.split), no normalisation, from the .npy arrays."""
+    """AlexNet as Caffe computes it: grouped convolutions (tf.split), LRN after conv1/conv2, from the .npy arrays."""
     import tensorflow as tf
 
     from mmsa_keras.encoders.alexnet_weights import GROUPS
@@ -161,8 +161,11 @@ def _grouped_reference(x, data):
     def pool(x):
         return tf.nn.max_pool2d(x, 3, 2, "VALID")
 
-    x = pool(conv(x, "conv1", 4, "VALID"))
-    x = pool(conv(x, "conv2", 1, "SAME"))
+    def lrn(x):  # Caffe: local_size 5, alpha 1e-4 (divided by local_size), beta 0.75, k 1
+        return tf.nn.local_response_normalization(x, depth_radius=2, bias=1.0, alpha=1e-4 / 5, beta=0.75)
+
+    x = pool(lrn(conv(x, "conv1", 4, "VALID")))
+    x = pool(lrn(conv(x, "conv2", 1, "SAME")))
     x = conv(x, "conv3", 1, "SAME")
     x = conv(x, "conv4", 1, "SAME")
     x = pool(conv(x, "conv5", 1, "SAME"))
@@ -190,6 +193,7 @@ def test_caffe_alexnet_weights_convert_to_the_same_fc7(tmp_path):
         k: [rng.normal(0, 0.01, s).astype("float32"), rng.normal(0, 0.01, s[-1]).astype("float32")]
         for k, s in shapes.items()
     }
+    data["conv1"][0] *= 20  # conv1 outputs in the hundreds, as Caffe's are: LRN then divides them several-fold
     src = tmp_path / "bvlc_alexnet.npy"
     np.save(src, np.array(data, dtype=object), allow_pickle=True)
     out = convert_caffe_alexnet(str(src), str(tmp_path / "alexnet.weights.h5"))
@@ -201,3 +205,39 @@ def test_caffe_alexnet_weights_convert_to_the_same_fc7(tmp_path):
     np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-4)
     with pytest.raises(ValueError, match="no ImageNet weights"):
         build_image_encoder("alexnet", weights="imagenet")
+
+
+def test_local_response_normalization_is_caffes():
+    """Caffe's LRN formula channel by channel in NumPy; TensorFlow's op with Caffe's parameters; config round trip."""
+
+    from mmsa_keras.layers import LocalResponseNormalization
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 300, (2, 3, 3, 7)).astype("float32")
+    size, alpha, beta, k = 5, 1e-4, 0.75, 1.0
+    expected = np.empty_like(x)
+    for c in range(7):
+        window = x[..., max(0, c - 2) : c + 3]
+        expected[..., c] = x[..., c] / (k + alpha / size * (window**2).sum(-1)) ** beta
+    layer = LocalResponseNormalization()
+    got = np.asarray(layer(x))
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+    assert np.abs(got - x).max() > 10  # not the identity at these magnitudes
+    tf_op = tf.nn.local_response_normalization(x, depth_radius=2, bias=k, alpha=alpha / size, beta=beta)
+    np.testing.assert_allclose(got, np.asarray(tf_op), rtol=1e-5)
+    half = LocalResponseNormalization(dtype="mixed_float16")
+    np.testing.assert_allclose(np.asarray(half(x), "float32"), expected, rtol=2e-3)  # no float16 overflow of x²
+    restored = LocalResponseNormalization.from_config(LocalResponseNormalization(size=3, beta=0.5).get_config())
+    assert (restored.size, restored.alpha, restored.beta, restored.k) == (3, 1e-4, 0.5, 1.0)
+    with pytest.raises(ValueError, match="odd"):
+        LocalResponseNormalization(size=4)
+
+
+def test_alexnet_normalises_as_caffe_after_conv1_and_conv2():
+    """The LRN layers sit after conv1/conv2's ReLU and before their pooling; the AlexNet has no batch normalisation."""
+    enc = build_image_encoder("alexnet")
+    names = [layer.name for layer in enc.layers]
+    assert names.index("conv1") < names.index("conv1_norm") < names.index("conv1_pool")
+    assert names.index("conv2") < names.index("conv2_norm") < names.index("conv2_pool")
+    assert type(enc.get_layer("conv1_norm")).__name__ == "LocalResponseNormalization"
+    assert not any("BatchNormalization" in type(layer).__name__ for layer in enc.layers)
