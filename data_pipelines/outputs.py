@@ -27,7 +27,7 @@ import os
 import time
 
 MARKER = ".mmsa.json"
-KINDS = ("run", "export", "synthetic", "features", "results", "baseline")
+KINDS = ("run", "export", "synthetic", "features", "results", "baseline", "explanations")
 
 #: files that identify a folder written before markers existed
 _LEGACY_SIGNATURES = {

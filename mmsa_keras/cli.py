@@ -412,18 +412,43 @@ def _predict_rows(path: str):
             yield line, pid, row.get(cols.get("text", ""), "") or "", image or None
 
 
-def cmd_predict(args) -> int:
-    from mmsa_keras.errors import DataError, UsageError
+def _check_post_args(args) -> None:
+    from mmsa_keras.errors import UsageError
 
     if not args.csv and args.text is None and args.image is None:
         raise UsageError("give --text, --image (or both), or --csv")
     if args.csv and (args.text is not None or args.image is not None):
         raise UsageError("--csv cannot be combined with --text / --image")
-    _tf()
+
+
+def _image_wall(args):
+    """A CSV's image paths stay inside its folder (symlinks resolved) unless --allow-outside-paths."""
     import contextlib
 
-    from data_pipelines.images import check_image_file
     from data_pipelines.paths import dataset_root
+
+    return dataset_root(args.csv, allow_outside=args.allow_outside_paths) if args.csv else contextlib.nullcontext()
+
+
+def _usable_image(args, line: int, image: str | None, doing: str) -> str | None:
+    """`image`, or None with a one-line note on stderr when it is missing, outside or undecodable."""
+    from data_pipelines.images import check_image_file
+
+    if not image:
+        return None
+    kind, message = check_image_file(image)
+    if kind is None:
+        return image
+    where = f"{args.csv}:{line}: " if args.csv else ""
+    print(f"[mmsa] {where}{image}: {kind.replace('_', ' ')} ({message}); {doing} without the image", file=sys.stderr)
+    return None
+
+
+def cmd_predict(args) -> int:
+    from mmsa_keras.errors import DataError
+
+    _check_post_args(args)
+    _tf()
     from mmsa_keras.export import ExportedModel
 
     model = ExportedModel(args.model_dir)
@@ -439,19 +464,10 @@ def cmd_predict(args) -> int:
         sys.stdout.flush()
 
     batch = []
-    # a CSV's image paths stay inside its folder (symlinks resolved) unless --allow-outside-paths
-    wall = dataset_root(args.csv, allow_outside=args.allow_outside_paths) if args.csv else contextlib.nullcontext()
-    with wall:
+    with _image_wall(args):
         try:
             for line, pid, text, image in rows:
-                if image:
-                    kind, message = check_image_file(image)
-                    if kind is not None:
-                        where = f"{args.csv}:{line}: " if args.csv else ""
-                        what = kind.replace("_", " ")
-                        note = f"[mmsa] {where}{image}: {what} ({message}); predicting without the image"
-                        print(note, file=sys.stderr)
-                        image = None
+                image = _usable_image(args, line, image, "predicting")
                 batch.append((line, pid, text, image))
                 count += 1
                 if len(batch) >= args.batch_size:
@@ -463,6 +479,65 @@ def cmd_predict(args) -> int:
     if count == 0:
         raise DataError(f"{args.csv}: no posts (only a header?)")
     return 0
+
+
+def cmd_explain(args) -> int:
+    from data_pipelines.outputs import check_not_enclosing, claim_output_dir
+    from mmsa_keras.errors import DataError, UsageError
+
+    _check_post_args(args)
+    if args.limit < 1 or args.steps < 2 or args.grid < 1 or args.deletion_check < 0:
+        raise UsageError("--limit and --grid must be at least 1, --steps at least 2, --deletion-check at least 0")
+    check_not_enclosing(args.out, {"the model being explained": args.model}, flag="--out")
+    claim_output_dir(args.out, "explanations")
+    _tf()
+    from data_pipelines.images import MAX_IMAGE_BYTES, read_regular_file
+    from mmsa_keras.explain import Explainer, deletion_check, load_explainable
+    from mmsa_keras.explain_report import render_post, write_index, write_json
+
+    model, preprocessor, names = load_explainable(args.model)
+    try:
+        explainer = Explainer(model, preprocessor, names, method=args.method, steps=args.steps, grid=args.grid)
+    except ValueError as e:
+        raise UsageError(f"--method {args.method}: {e}") from None
+    rows = _predict_rows(args.csv) if args.csv else iter([(0, "input", args.text or "", args.image)])
+    entries, posts = [], []
+    with _image_wall(args):
+        for line, pid, text, image in rows:
+            if len(posts) >= args.limit:
+                print(f"[explain] --limit {args.limit}: the CSV's later posts are not explained", file=sys.stderr)
+                break
+            image = _usable_image(args, line, image, "explaining")
+            data = read_regular_file(image, MAX_IMAGE_BYTES)[0] or b"" if image else b""
+            explanation = explainer.explain(text, data)
+            png = f"post_{len(entries):04d}.png"
+            render_post(os.path.join(args.out, png), pid, data, explanation, names, preprocessor.image_size)
+            entries.append({"id": pid, "line": line, "text": text, "png": png, "explanation": explanation})
+            posts.append((text, data))
+            print(f"[explain] {len(entries)}: {pid} -> {explanation['predicted']} ({png})", flush=True)
+    if not entries:
+        raise DataError(f"{args.csv}: no posts (only a header?)")
+    extra = {"model": args.model, "token_method": explainer.method, "image_method": "occlusion", "grid": args.grid}
+    if args.deletion_check:
+        check = deletion_check(explainer, posts, k=args.deletion_check) if explainer.method else None
+        extra["deletion_check"] = check
+        print(_deletion_line(check) if check else "[explain] deletion check: the model reads no caption")
+    write_json(args.out, entries, extra)
+    print(f"{len(entries)} posts explained: {write_index(args.out, entries, names, args.model)}")
+    return 0
+
+
+def _deletion_line(check: dict) -> str:
+    def pct(d):
+        lo, hi = d["interval"]
+        return f"{d['mean'] * 100:+.2f} [{lo * 100:+.2f}, {hi * 100:+.2f}]"
+
+    return (
+        f"[explain] deletion check ({check['method'].replace('_', ' ')}, k={check['k']}, {check['posts']} posts, "
+        f"{check['skipped_short']} too short): p(predicted) drops {pct(check['top_k_drop'])} points deleting the "
+        f"top-{check['k']} tokens, {pct(check['random_k_drop'])} deleting {check['k']} random ones; "
+        f"difference {pct(check['difference'])} (95% bootstrap), top larger in {check['top_larger_share']:.0%}"
+    )
 
 
 def cmd_serve(args) -> int:
@@ -745,6 +820,32 @@ def build_parser() -> argparse.ArgumentParser:
         "default: refused, the post is predicted without its image)",
     )
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("explain", help="per-post token attributions, image heat map and modality contributions")
+    p.add_argument("model", help="a training run or an `mmsa export` folder")
+    p.add_argument("--text", help="a caption")
+    p.add_argument("--image", help="an image file")
+    p.add_argument("--csv", help="CSV with columns text and/or image_path (and optional id)")
+    p.add_argument("--out", default="explanations", help="folder for the PNGs, index.html and explanations.json")
+    p.add_argument(
+        "--method",
+        choices=("auto", "integrated_gradients", "occlusion"),
+        default="auto",
+        help="token attributions: integrated gradients on the token embeddings where the model has one and "
+        "reads no raw caption, else word occlusion (auto)",
+    )
+    p.add_argument("--steps", type=int, default=32, help="integrated-gradients steps")
+    p.add_argument("--grid", type=int, default=8, help="image occlusion grid side (cells per row)")
+    p.add_argument("--limit", type=int, default=100, help="explain at most this many posts of --csv")
+    p.add_argument(
+        "--deletion-check",
+        type=int,
+        default=0,
+        metavar="K",
+        help="also delete each post's top-K attributed tokens and K random ones and report the drops (0: off)",
+    )
+    p.add_argument("--allow-outside-paths", action="store_true", help="--csv: read image paths outside its folder")
+    p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser("serve", help="a local HTTP JSON endpoint over an exported model")
     p.add_argument("model_dir", help="an `mmsa export` folder")

@@ -102,6 +102,15 @@ def paired_bootstrap(
     return out
 
 
+def mean_interval(values, resamples: int = RESAMPLES, seed: int = 0, level: float = LEVEL) -> dict:
+    """The mean of per-post `values` (e.g. paired differences) with its percentile bootstrap interval."""
+    values = np.asarray(values, np.float64)
+    if len(values) == 0:
+        raise ValueError("no posts to bootstrap")
+    means = values[_resample_indices(len(values), resamples, seed)].mean(axis=1)
+    return {"mean": float(values.mean()), "interval": _percentiles(means, level), "n": int(len(values))}
+
+
 def mcnemar_exact(y_true, pred_a, pred_b) -> dict:
     """Exact McNemar test: of the posts exactly one model classifies correctly, is the split even?"""
     from scipy.stats import binomtest

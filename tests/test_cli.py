@@ -154,6 +154,56 @@ def test_evaluate_writes_the_error_gallery(trained, tmp_path):
     assert page.count('<div class="post"') == min(3, wrong) and metrics["confusion_matrix_png"] in page
 
 
+def test_explain_writes_a_png_per_post_an_index_and_the_numbers(data, trained, exported, tmp_path):
+    """`mmsa explain` on a run (a CSV, with the deletion check) and on an export (one post), each in its own
+    process; the page parses and links every PNG; a folder of other files is refused."""
+    from html.parser import HTMLParser
+
+    image = data / "data" / "1.jpg"
+    table = tmp_path / "posts.csv"
+    table.write_text(f"id,text,image_path\na,so sad and grey today,{image}\nb,,{image}\nc,so happy sunny day,\n")
+    out = tmp_path / "explained"
+    proc = mmsa("explain", trained, "--csv", table, "--out", out, "--deletion-check", "1", "--allow-outside-paths")
+    _no_noise(proc)
+    assert "3 posts explained" in proc.stdout and "deletion check (integrated gradients, k=1, 2 posts" in proc.stdout
+    js = json.loads((out / "explanations.json").read_text(encoding="utf-8"))
+    assert [p["id"] for p in js["posts"]] == ["a", "b", "c"] and js["token_method"] == "integrated_gradients"
+    first = js["posts"][0]["explanation"]
+    assert first["tokens"]["tokens"] and len(first["image_heatmap"]) == 8
+    assert first["modalities"]["text_only"] and first["modalities"]["image_only"]
+    assert js["posts"][2]["explanation"]["image_heatmap"] is None  # no image given
+    assert js["deletion_check"]["posts"] == 2 and js["deletion_check"]["skipped_short"] == 1  # "b" has no caption
+
+    class Page(HTMLParser):
+        images, sections = [], 0
+
+        def handle_starttag(self, tag, attrs):
+            attrs = dict(attrs)
+            self.images += [attrs["src"]] if tag == "img" else []
+            self.sections += tag == "section"
+
+    page = Page()
+    page.feed((out / "index.html").read_text(encoding="utf-8"))
+    assert page.sections == 3 and page.images == [f"post_{i:04d}.png" for i in range(3)]
+    assert all((out / src).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for src in page.images)
+
+    single = tmp_path / "single"
+    proc = mmsa("explain", exported, "--text", "so sad", "--image", image, "--out", single, "--method", "occlusion")
+    _no_noise(proc)
+    js = json.loads((single / "explanations.json").read_text(encoding="utf-8"))
+    assert js["posts"][0]["explanation"]["tokens"] == {
+        "method": "occlusion",
+        "tokens": ["so", "sad"],
+        "scores": js["posts"][0]["explanation"]["tokens"]["scores"],
+    }
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    proc = mmsa("explain", exported, "--text", "x", "--out", foreign, check=False)
+    assert proc.returncode == 2 and "not written by mmsa" in proc.stderr
+    assert (foreign / "notes.txt").read_text() == "mine"
+
+
 def test_the_export_loads_with_only_tensorflow_and_tensorflow_text(data, exported):
     export = exported
     script = f"""
