@@ -204,6 +204,55 @@ def test_explain_writes_a_png_per_post_an_index_and_the_numbers(data, trained, e
     assert (foreign / "notes.txt").read_text() == "mine"
 
 
+def _chromium() -> str:
+    import shutil
+
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not found:
+        pytest.fail("no chromium: `apt-get install --no-install-recommends chromium` (Debian's package)")
+    return found
+
+
+def _in_chromium(page, tmp_path, name: str):
+    """(DOM as Chromium parsed it, screenshot pixels) of a local page, headless, nothing fetched."""
+    from PIL import Image
+
+    flags = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+    flags += ["--allow-file-access-from-files", "--hide-scrollbars", "--window-size=1000,1400"]
+    url = page.resolve().as_uri()
+    dom = subprocess.run([*flags, "--dump-dom", url], capture_output=True, text=True, timeout=120, check=True).stdout
+    shot = tmp_path / f"{name}.png"
+    subprocess.run([*flags, f"--screenshot={shot}", url], capture_output=True, timeout=120, check=True)
+    return dom, np.asarray(Image.open(shot).convert("RGB"))
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_the_error_gallery_and_the_explanations_render_in_a_real_browser(data, trained, tmp_path):
+    """Headless Chromium opens `errors_test.html` and `index.html`: the posts are in its DOM, the pictures
+    decode (their natural width is not 0) and the screenshot is not a blank page."""
+    mmsa("evaluate", trained, "--errors", "3")
+    table = tmp_path / "posts.csv"
+    table.write_text(f"id,text,image_path\na,so sad and grey,{data / 'data' / '1.jpg'}\nb,so happy,\n")
+    mmsa("explain", trained, "--csv", table, "--out", tmp_path / "explained", "--allow-outside-paths")
+    for page, posts in (
+        (trained / "errors_test.html", '<div class="post"'),
+        (tmp_path / "explained/index.html", "<section"),
+    ):
+        dom, pixels = _in_chromium(page, tmp_path, page.stem)
+        assert dom.count(posts) == page.read_text(encoding="utf-8").count(posts) > 0
+        assert pixels.shape[0] >= 1000 and pixels.shape[1] >= 900
+        assert pixels.std() > 20 and len(np.unique(pixels.reshape(-1, 3), axis=0)) > 200  # text, images, colour
+    script = "document.querySelectorAll('img').length + ':' + [...document.images].every(i => i.naturalWidth > 0)"
+    html = tmp_path / "explained/check.html"
+    html.write_text(
+        (tmp_path / "explained/index.html").read_text(encoding="utf-8")
+        + f"<script>window.onload = () => document.title = {script};</script>"
+    )
+    dom, _ = _in_chromium(html, tmp_path, "check")
+    assert "<title>2:true</title>" in dom
+
+
 def test_the_export_loads_with_only_tensorflow_and_tensorflow_text(data, exported):
     export = exported
     script = f"""
