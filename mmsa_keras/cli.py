@@ -250,9 +250,36 @@ def _train_config(args, out_kind: str):
             raise UsageError(problem)
         config = config.replace(format_options={**(config.format_options or {}), **reader})
     _check_path(config.data_dir)
+    _check_read_by_model(config.model, vars(args))
     if os.path.isdir(config.out) and os.listdir(config.out) and not is_owned(config.out, out_kind):
         claim_output_dir(config.out, out_kind)  # refused (raises, naming the folder)
     return config
+
+
+#: the typed settings only one modality's branch reads (a false switch is not a setting)
+_MODALITY_FLAGS = {
+    "image": ("image_size", "image_source_size", "image_encoder", "image_weights", "augment"),
+    "text": ("sequence_length", "text_encoder", "text_transform", "glove"),
+}
+
+
+def _check_read_by_model(model: str, typed: dict) -> None:
+    """A typed flag that the model's modalities never read is a usage error, not a silent no-op."""
+    from mmsa_keras.errors import UsageError
+    from mmsa_keras.model_index import MODALITIES
+
+    reads = MODALITIES.get(model)
+    if reads is None:
+        return  # an unknown or plug-in model: the plan names it
+    for modality, keys in _MODALITY_FLAGS.items():
+        unread = [
+            f"--{k.replace('_', '-')}" for k in keys if typed.get(k) not in (None, False) and modality not in reads
+        ]
+        if unread:
+            raise UsageError(
+                f"{', '.join(unread)}: {model} reads no {modality} (it reads {' and '.join(reads) or 'no posts'}); "
+                "drop the flag or choose a model that reads it"
+            )
 
 
 def _metrics_line(m: dict) -> str:

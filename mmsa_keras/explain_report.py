@@ -40,12 +40,14 @@ def _symmetric_limit(values) -> float:
     return float(np.abs(values).max()) if values.size and np.abs(values).max() > 0 else 1.0
 
 
-def _image_panel(ax, picture, heat) -> None:
+def _image_panel(ax, picture, heat, reads_image: bool) -> None:
     ax.set_axis_off()
     if picture is None:
         ax.text(0.5, 0.5, "no image", ha="center", va="center", transform=ax.transAxes)
         return
     ax.imshow(picture)
+    if not reads_image:
+        ax.set_title("image (not read by this model)", fontsize=9)
     if heat is not None:
         limit = _symmetric_limit(heat)
         h, w = picture.shape[:2]
@@ -92,7 +94,8 @@ def render_post(path: str, post_id: str, image: bytes, explanation: dict, class_
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 4.2), gridspec_kw={"width_ratios": [1, 1.2, 1]})
-    _image_panel(axes[0], _picture(image, image_size), explanation["image_heatmap"])
+    shown = max(int(image_size), 224)  # drawn larger than a small model input; the grid covers the same picture
+    _image_panel(axes[0], _picture(image, shown), explanation["image_heatmap"], explanation["reads_image"])
     _token_panel(axes[1], explanation["tokens"])
     _modality_panel(axes[2], explanation["modalities"], class_names, explanation["scores_are_probabilities"])
     predicted = explanation["predicted"]

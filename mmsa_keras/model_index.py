@@ -6,6 +6,23 @@
 
 from __future__ import annotations
 
+_IMAGE_ONLY = {
+    "instagram_image_cnn",
+    "mvsa_mha_image",
+    "bert_resnet_image_only",
+    "mvso_embedding_classifier",
+    "mvso_image_classifier",
+    "mvso_pixel_cnn_classifier",
+    "joint_fusion_image_only",
+}
+_TEXT_ONLY = {
+    "instagram_text_classifier",
+    "mvsa_mha_text",
+    "bert_resnet_text_only",
+    "mvso_text_bilstm",
+    "joint_fusion_text_only",
+}
+
 #: (name, paper, table, description), in the order `list_models()` gives
 MODELS: tuple[tuple[str, str, str, str], ...] = (
     ("instagram_image_cnn", "000", "Table 3 (CNN)", "ResNet-50 (frozen) + Dense(256) + Dropout(0.5) + softmax"),
@@ -86,3 +103,15 @@ MODELS: tuple[tuple[str, str, str, str], ...] = (
     ),
     ("late_fusion", "004", "Table 4 (Late fusion)", "argmax of the product of the unimodal classifiers' probabilities"),
 )
+
+#: the modalities each model reads (a head over other models' outputs reads none), checked like `MODELS`
+MODALITIES: dict[str, tuple[str, ...]] = {
+    name: ("image",)
+    if name in _IMAGE_ONLY
+    else ("text",)
+    if name in _TEXT_ONLY
+    else ()
+    if name == "wann"
+    else ("text", "image")
+    for name, *_ in MODELS
+}

@@ -764,6 +764,37 @@ def test_a_reader_flag_given_to_train_is_applied_and_said(data, tmp_path):
     assert any(n.startswith("paper002 split") for n in record["dataset_notes"])
 
 
+def test_a_flag_the_model_never_reads_is_refused(data, tmp_path):
+    """--image-size to a caption-only model, --sequence-length to an image-only one: exit 2 naming the flag."""
+    proc = mmsa(
+        "train",
+        "--model",
+        "bert_resnet_text_only",
+        "--data-dir",
+        data,
+        "--image-size",
+        "32",
+        "--out",
+        tmp_path / "a",
+        check=False,
+    )
+    assert proc.returncode == 2 and "--image-size: bert_resnet_text_only reads no image" in proc.stderr
+    proc = mmsa(
+        "cv",
+        "--model",
+        "joint_fusion_image_only",
+        "--data-dir",
+        data,
+        "--sequence-length",
+        "8",
+        "--out",
+        tmp_path / "b",
+        check=False,
+    )
+    assert proc.returncode == 2 and "--sequence-length: joint_fusion_image_only reads no text" in proc.stderr
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
 def test_duplicates_are_counted_written_and_dropped_from_training(tmp_path):
     """`datasets validate` counts duplicate posts within and across splits and writes the pairs; a run
     counts them too, and `--dedup drop-from-train` removes the training posts that leak a validation or

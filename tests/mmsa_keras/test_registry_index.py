@@ -3,13 +3,14 @@
 import subprocess
 import sys
 
-from mmsa_keras.model_index import MODELS
+from mmsa_keras.model_index import MODALITIES, MODELS
 from mmsa_keras.registry import list_models
 from tests.conftest import REPO
 
 
 def test_the_model_index_matches_the_registry():
     assert list(MODELS) == [(s.name, s.paper, s.table, s.description) for s in list_models()]
+    assert MODALITIES == {s.name: tuple(s.modalities) for s in list_models()}
 
 
 def test_mmsa_models_answers_without_tensorflow():
