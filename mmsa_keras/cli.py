@@ -714,19 +714,8 @@ def cmd_demo(args) -> int:
 
 
 # ============================================================================ parser
-def build_parser() -> argparse.ArgumentParser:
-    from mmsa_keras.config import add_config_arguments
-
-    parser = Parser(
-        prog="mmsa",
-        description="Multimodal (image + text) sentiment models in Keras 3: train, "
-        "evaluate, export, serve, and reproduce the papers' tables.",
-    )
-    parser.add_argument(
-        "--debug", action="store_true", help="show tracebacks and TensorFlow's start-up messages (also MMSA_DEBUG=1)"
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
-
+def _add_dataset_commands(sub) -> None:
+    """`datasets make-synthetic / describe / validate`."""
     ds = sub.add_parser("datasets", help="dataset tools").add_subparsers(
         dest="datasets_command", required=True, metavar="COMMAND", parser_class=Parser
     )
@@ -765,6 +754,11 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--no-image-check", action="store_true", help="skip decoding every image")
         p.set_defaults(func=func)
 
+
+def _add_training_commands(sub) -> None:
+    """`models`, `recipes`, `train`, `cv`."""
+    from mmsa_keras.config import add_config_arguments
+
     sub.add_parser("models", help="list registered models").set_defaults(func=cmd_models)
     sub.add_parser("recipes", help="list training recipes and what they set").set_defaults(func=cmd_recipes)
 
@@ -799,6 +793,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_format_options(p)
     p.set_defaults(func=cmd_cv)
 
+
+def _add_model_commands(sub) -> None:
+    """The commands that use a trained model: evaluate, compare, export, predict, explain, serve."""
     p = sub.add_parser("evaluate", help="evaluate a run on its own split or on another dataset")
     p.add_argument("run_dir")
     p.add_argument("--split", default="test", help="test, validation, train or all (default: test)")
@@ -897,6 +894,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_serve)
 
+
+def _add_tool_commands(sub) -> None:
+    """`baseline`, `features`, `convert-alexnet`, `demo`."""
     p = sub.add_parser("baseline", help="a classical baseline on the same splits and metrics as train")
     p.add_argument("kind", choices=("tfidf-svm", "random-forest"))
     p.add_argument("--data-dir", required=True)
@@ -960,6 +960,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="default: 0")
     p.set_defaults(func=cmd_demo)
 
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(
+        prog="mmsa",
+        description="Multimodal (image + text) sentiment models in Keras 3: train, "
+        "evaluate, export, serve, and reproduce the papers' tables.",
+    )
+    parser.add_argument(
+        "--debug", action="store_true", help="show tracebacks and TensorFlow's start-up messages (also MMSA_DEBUG=1)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
+
+    _add_dataset_commands(sub)
+    _add_training_commands(sub)
+    _add_model_commands(sub)
+    _add_tool_commands(sub)
     _register_plugins(sub)
     return parser
 
