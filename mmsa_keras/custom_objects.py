@@ -6,18 +6,14 @@ only once their modules are imported. `register_all()` imports every such
 module (layers, encoders, models, losses, optimizers and schedules);
 `load_model(path)` calls it, then loads.
 
-`fast_keras_saving()` works around a Keras 3 bug that makes saving and loading
-a large model slow: `saving_lib.get_attr_skipset` caches its per-type result
-under `saving_attr_skipset_<type>` but looks it up under
-`saving_attr_skiplist_<type>`, so every layer visited builds a throw-away
-`Layer()` and lists its attributes (about 1 ms each: 0.4 s of the 1.9 s that
-saving a head with ResNet-50 + MiniLM took, profiled). It stores the same sets under the
-name looked up; what is saved or loaded is unchanged (tested).
+`fast_keras_saving` (a Keras saving workaround) lives in `mmsa_keras.keras_compat`.
 """
 
 from __future__ import annotations
 
 import importlib
+
+from mmsa_keras.keras_compat import fast_keras_saving  # noqa: F401  (imported from here by callers)
 
 _MODULES = (
     "mmsa_keras.layers",
@@ -41,32 +37,6 @@ def register_all() -> None:
     for name in _MODULES:
         importlib.import_module(name)
     _done = True
-
-
-_SKIPSET_TYPES = ("Operation", "Layer", "Functional", "Sequential", "Metric", "Optimizer", "Loss")
-_skipsets: dict = {}
-
-
-def fast_keras_saving() -> None:
-    """Give Keras' saving code the attribute skip-sets under the key it looks them up by (see above).
-
-    Keras' global state is per thread and reset by `clear_session`, so this is
-    called before each save or load (a no-op when already in place).
-    """
-    from keras.src.backend.common import global_state
-    from keras.src.saving import saving_lib
-
-    if not _skipsets:
-        for obj_type in _SKIPSET_TYPES:
-            try:
-                _skipsets[obj_type] = frozenset(saving_lib.get_attr_skipset(obj_type))
-            except Exception:  # a Keras without this type (or without the function): leave Keras as it is
-                _skipsets.clear()
-                return
-    for obj_type, skipset in _skipsets.items():
-        name = f"saving_attr_skiplist_{obj_type}"
-        if global_state.get_global_attribute(name) is None:
-            global_state.set_global_attribute(name, set(skipset))
 
 
 def load_model(path: str, compile: bool = False):

@@ -48,6 +48,7 @@ from mmsa_keras import runs
 from mmsa_keras.config import PRECISIONS, STRATEGIES, TrainConfig
 from mmsa_keras.custom_objects import fast_keras_saving, model_file_ok
 from mmsa_keras.errors import DataError, RunError, UsageError
+from mmsa_keras.keras_compat import patch_multi_worker_reduction
 from mmsa_keras.plan import RunPlan, make_plan
 
 __all__ = ["PRECISIONS", "STRATEGIES", "TrainConfig", "TrainingState", "resolve_precision", "resolve_strategy", "train"]
@@ -79,7 +80,7 @@ def resolve_strategy(strategy: str = "auto") -> tf.distribute.Strategy:
     if strategy == "multi_worker":
         if not os.environ.get("TF_CONFIG"):
             raise UsageError("--strategy multi_worker needs TF_CONFIG (cluster and task) in the environment")
-        _patch_keras_multi_worker_reduction()
+        patch_multi_worker_reduction()
         return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
     if strategy == "auto":
@@ -90,33 +91,6 @@ def resolve_strategy(strategy: str = "auto") -> tf.distribute.Strategy:
         cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
         return tf.distribute.MirroredStrategy(devices=cpus)
     return tf.distribute.get_strategy()
-
-
-def _patch_keras_multi_worker_reduction() -> None:
-    """Keras 3 averages each step's logs across workers with `strategy.reduce("MEAN", v, axis=0)`, which
-    fails for the scalar logs ("Invalid reduction dimension 0 for input with 0 dimensions",
-    tensorflow/tensorflow#72388). Scalars are averaged across the replicas with `axis=None` instead, so
-    every worker still sees the same (global) logs and takes the same early-stopping decisions."""
-    from keras.src.backend.tensorflow import trainer as tf_trainer
-
-    if getattr(tf_trainer.reduce_per_replica, "_mmsa_patched", False):
-        return
-    original = tf_trainer.reduce_per_replica
-
-    def reduce_per_replica(values, strategy, reduction):
-        if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and reduction in ("auto", "mean"):
-
-            def _reduce(v):
-                if not isinstance(v, tf.distribute.DistributedValues):
-                    return v
-                rank = strategy.experimental_local_results(v)[0].shape.rank
-                return strategy.reduce("MEAN", v, axis=None if rank == 0 else 0)
-
-            return tf.nest.map_structure(_reduce, values)
-        return original(values, strategy, reduction)
-
-    reduce_per_replica._mmsa_patched = True
-    tf_trainer.reduce_per_replica = reduce_per_replica
 
 
 def is_chief(strategy) -> bool:
