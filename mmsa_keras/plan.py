@@ -435,173 +435,13 @@ def _encoder_plan(config: TrainConfig, spec, modality: str, unfreeze) -> Encoder
 
 def make_plan(config: TrainConfig, check_paths: bool = True) -> RunPlan:
     """Resolve a `TrainConfig` into a `RunPlan`; a setting that cannot be honoured raises `UsageError`."""
-    from data_pipelines.datasets import available_formats
-    from mmsa_keras.encoders.image_encoders import parse_unfreeze
-    from mmsa_keras.registry import get_spec
-
-    for name in ("model", "data_dir", "out"):
-        if not getattr(config, name):
-            raise UsageError(f"--{name.replace('_', '-')} is required")
-    spec = get_spec(config.model)
-    if not spec.modalities:
-        raise UsageError(
-            f"{config.model} is a head over other models' outputs and is not trained on posts "
-            "by itself; train instagram_wann (which contains it) instead"
-        )
-    if config.format not in available_formats():
-        raise UsageError(f"unknown dataset format {config.format!r}; known: {', '.join(available_formats())}")
-    if check_paths and not os.path.exists(config.data_dir):
-        raise UsageError(f"--data-dir {config.data_dir}: no such file or folder")
-    _check_choice("precision", config.precision, PRECISIONS)
-    _check_choice("strategy", config.strategy, STRATEGIES)
-    _check_choice("optimizer", config.optimizer, OPTIMIZERS)
-    _check_choice("schedule", config.schedule, SCHEDULES)
-    _check_choice("feature_mode", config.feature_mode, FEATURE_MODES)
-    _check_choice("monitor", config.monitor, MONITORS)
-    for name in ("epochs", "batch_size"):
-        if int(getattr(config, name)) < 1:
-            raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
-    if config.weight_decay and config.optimizer != "adamw":
-        raise UsageError(
-            f"--weight-decay {config.weight_decay:g} needs --optimizer adamw "
-            f"({config.optimizer} has no decoupled weight decay)"
-        )
-    try:
-        unfreeze = parse_unfreeze(config.unfreeze)
-    except ValueError as e:
-        raise UsageError(f"--unfreeze: {e}") from None
-    _check_overrides(spec, config.model_overrides)
-
+    spec, unfreeze = _checked_spec(config, check_paths)
     encoders = {m: _encoder_plan(config, spec, m, unfreeze) for m in spec.modalities}
     notes = [n for e in encoders.values() for n in e.notes]
-    pretrained = [e for e in encoders.values() if e.pretrained]
-    if unfreeze != 0 and not pretrained:
-        raise UsageError(
-            f"--unfreeze {config.unfreeze}: {config.model}'s encoders "
-            f"({', '.join(e.name for e in encoders.values())}) train from scratch, so there is "
-            "nothing frozen to unfreeze"
-        )
-    trainable_encoders = [e for e in encoders.values() if not e.frozen]
-    if config.encoder_learning_rate is not None and not trainable_encoders:
-        raise UsageError(
-            "--encoder-learning-rate applies to trainable encoder layers, but every encoder is "
-            "frozen: add --unfreeze all (or K)"
-        )
-    if config.layer_decay is not None:
-        text = encoders.get("text")
-        if text is None or not text.pretrained or text.frozen:
-            raise UsageError("--layer-decay needs an unfrozen pretrained text encoder (--unfreeze all or K)")
-        if not 0 < config.layer_decay <= 1:
-            raise UsageError("--layer-decay must be in (0, 1]")
-
+    _check_encoder_options(config, encoders, unfreeze)
     image_size, normalisation, tokenizer = preprocessing_settings(config, encoders)
-
-    # ---------------------------------------------------------------- feature mode and augmentation
-    image = encoders.get("image")
-    supports = spec.supports_feature_mode
-    composed = [k for k, v in config.model_overrides.items() if k.endswith("_model") and v is not None]
-    if composed and not getattr(spec.builder, "feature_mode_with_models", True):
-        supports = False
-        notes.append(f"composed of trained models ({', '.join(composed)}): it takes raw posts")
-    all_frozen = bool(encoders) and all(e.frozen for e in encoders.values())
-    augment = config.augment
-    if augment and image is None:
-        raise UsageError(f"--augment: {config.model} reads no images")
-    frozen = [m for m, e in encoders.items() if e.frozen]
-    if config.feature_mode == "on":
-        if not supports:
-            raise UsageError(
-                f"--feature-mode on: {config.model} cannot take precomputed features (it is composed of trained models)"
-            )
-        if not all_frozen:
-            trainable = [e.name for e in encoders.values() if not e.frozen]
-            raise UsageError(
-                f"--feature-mode on needs every encoder pretrained and frozen; {', '.join(trainable)} would train"
-            )
-        if augment:
-            raise UsageError(
-                "--feature-mode on cannot honour --augment: stored features are computed once "
-                "from the original images (use --feature-mode auto to train on augmented "
-                "images in raw mode)"
-            )
-        if config.tfidf_weight:
-            raise UsageError("--tfidf-weight wraps the raw-input model: it cannot be used with --feature-mode on")
-        stored = list(encoders)
-    elif config.feature_mode == "off" or not supports:
-        stored = []
-    elif config.tfidf_weight:  # the ensemble wraps the raw-input model (stored features: a head)
-        stored = []
-    else:  # auto: every frozen encoder's outputs are stored, unless its images must be augmented
-        stored = [m for m in frozen if not (m == "image" and augment)]
-        if augment and "image" in frozen:
-            notes.append(
-                "augmentation asked for with a frozen image encoder: the augmented images go through "
-                "it at every step (raw mode for images; slower than stored features)"
-            )
-    if augment is None:  # auto: augment only where the image encoder learns
-        augment = bool(image is not None and not image.frozen)
-        if image is not None and not augment:
-            notes.append(
-                "augmentation off: the image encoder is frozen (--augment trains on augmented images through it)"
-            )
-    if config.standardize_features and "image" not in stored:
-        raise UsageError(
-            "--standardize-features needs the image encoder's outputs from the feature store "
-            "(a pretrained, frozen image encoder, no --augment, --feature-mode auto or on)"
-        )
-    standardized = ["image"] if "image" in stored and config.standardize_features is not False else []
-    if config.balance_to is not None and int(config.balance_to) < 1:
-        raise UsageError("--balance-to must be a positive number of posts per class")
-    if config.balance_to and not augment:
-        notes.append(
-            f"classes balanced to {config.balance_to} posts by repeating posts without augmentation "
-            "(repeats are identical)"
-        )
-
-    if config.glove:
-        text = encoders.get("text")
-        if text is None or text.pretrained:
-            raise UsageError(
-                "--glove initialises the word embeddings of a text encoder trained from scratch "
-                f"({config.model}'s text encoder: {text.name if text else 'none'})"
-            )
-        if check_paths and not os.path.exists(config.glove):
-            raise UsageError(f"--glove {config.glove}: no such file")
-        text.glove = os.path.abspath(config.glove)
-    if config.text_transform not in (None, "lemmatise"):
-        raise UsageError(f"--text-transform must be lemmatise, got {config.text_transform!r}")
-    if config.init_from and check_paths and not os.path.exists(config.init_from):
-        raise UsageError(f"--init-from {config.init_from}: no such file")
-    if config.split_ids and check_paths and not os.path.isfile(config.split_ids):
-        raise UsageError(f"--split-ids {config.split_ids}: no such file")
-    if config.holdout_fraction is not None and not 0 < config.holdout_fraction < 1:
-        raise UsageError("--holdout-fraction must be between 0 and 1")
-    if config.train_on_holdout and config.holdout_fraction is None:
-        raise UsageError("--train-on-holdout needs --holdout-fraction")
-    if (
-        config.class_weight
-        and config.class_weight not in BALANCED_WEIGHTS
-        and check_paths
-        and not os.path.exists(config.class_weight)
-    ):
-        raise UsageError(
-            f"--class-weight {config.class_weight}: neither 'balanced', 'sqrt_balanced' nor an existing JSON file"
-        )
-    class_weight = config.class_weight
-    if class_weight and class_weight not in BALANCED_WEIGHTS and check_paths:
-        class_weight = os.path.abspath(class_weight)  # read after the dataset loads: from any working folder
-        try:
-            with open(class_weight, encoding="utf-8") as f:
-                given = json.load(f)
-        except (OSError, ValueError) as e:
-            raise UsageError(f"--class-weight {config.class_weight}: not a readable JSON file ({e})") from None
-        if not isinstance(given, dict) or not all(
-            isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in given.values()
-        ):
-            raise UsageError(
-                f"--class-weight {config.class_weight}: must be a JSON object of class name -> weight >= 0, "
-                'e.g. {"neutral": 2.0}'
-            )
+    stored, augment, standardized = _storage_and_augmentation(config, spec, encoders, notes)
+    class_weight = _checked_files(config, encoders, check_paths)
     if config.tfidf_weight is not None and not 0 <= config.tfidf_weight < 1:
         raise UsageError(f"--tfidf-weight {config.tfidf_weight}: must lie in [0, 1) (0: no TF-IDF blend)")
     if config.monitor != "val_loss" and not config.early_stopping:
@@ -666,6 +506,186 @@ def make_plan(config: TrainConfig, check_paths: bool = True) -> RunPlan:
         tfidf_weight=float(config.tfidf_weight) if config.tfidf_weight else None,  # 0 turns a recipe's blend off
         calibrate=bool(config.calibrate),
     )
+
+
+def _checked_spec(config: TrainConfig, check_paths: bool):
+    """The model's registry entry and the parsed `--unfreeze`, after the checks that need no encoder."""
+    from data_pipelines.datasets import available_formats
+    from mmsa_keras.encoders.image_encoders import parse_unfreeze
+    from mmsa_keras.registry import get_spec
+
+    for name in ("model", "data_dir", "out"):
+        if not getattr(config, name):
+            raise UsageError(f"--{name.replace('_', '-')} is required")
+    spec = get_spec(config.model)
+    if not spec.modalities:
+        raise UsageError(
+            f"{config.model} is a head over other models' outputs and is not trained on posts "
+            "by itself; train instagram_wann (which contains it) instead"
+        )
+    if config.format not in available_formats():
+        raise UsageError(f"unknown dataset format {config.format!r}; known: {', '.join(available_formats())}")
+    if check_paths and not os.path.exists(config.data_dir):
+        raise UsageError(f"--data-dir {config.data_dir}: no such file or folder")
+    _check_choice("precision", config.precision, PRECISIONS)
+    _check_choice("strategy", config.strategy, STRATEGIES)
+    _check_choice("optimizer", config.optimizer, OPTIMIZERS)
+    _check_choice("schedule", config.schedule, SCHEDULES)
+    _check_choice("feature_mode", config.feature_mode, FEATURE_MODES)
+    _check_choice("monitor", config.monitor, MONITORS)
+    for name in ("epochs", "batch_size"):
+        if int(getattr(config, name)) < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
+    if config.weight_decay and config.optimizer != "adamw":
+        raise UsageError(
+            f"--weight-decay {config.weight_decay:g} needs --optimizer adamw "
+            f"({config.optimizer} has no decoupled weight decay)"
+        )
+    try:
+        unfreeze = parse_unfreeze(config.unfreeze)
+    except ValueError as e:
+        raise UsageError(f"--unfreeze: {e}") from None
+    _check_overrides(spec, config.model_overrides)
+    return spec, unfreeze
+
+
+def _check_encoder_options(config: TrainConfig, encoders: dict, unfreeze) -> None:
+    """--unfreeze, --encoder-learning-rate and --layer-decay against what the encoders are."""
+    pretrained = [e for e in encoders.values() if e.pretrained]
+    if unfreeze != 0 and not pretrained:
+        raise UsageError(
+            f"--unfreeze {config.unfreeze}: {config.model}'s encoders "
+            f"({', '.join(e.name for e in encoders.values())}) train from scratch, so there is "
+            "nothing frozen to unfreeze"
+        )
+    trainable_encoders = [e for e in encoders.values() if not e.frozen]
+    if config.encoder_learning_rate is not None and not trainable_encoders:
+        raise UsageError(
+            "--encoder-learning-rate applies to trainable encoder layers, but every encoder is "
+            "frozen: add --unfreeze all (or K)"
+        )
+    if config.layer_decay is not None:
+        text = encoders.get("text")
+        if text is None or not text.pretrained or text.frozen:
+            raise UsageError("--layer-decay needs an unfrozen pretrained text encoder (--unfreeze all or K)")
+        if not 0 < config.layer_decay <= 1:
+            raise UsageError("--layer-decay must be in (0, 1]")
+
+
+def _storage_and_augmentation(config: TrainConfig, spec, encoders: dict, notes: list):
+    """`(stored modalities, augment, standardised modalities)`: which frozen encoders' outputs come from the
+    feature store and whether training images are augmented (notes appended to `notes`)."""
+    image = encoders.get("image")
+    supports = spec.supports_feature_mode
+    composed = [k for k, v in config.model_overrides.items() if k.endswith("_model") and v is not None]
+    if composed and not getattr(spec.builder, "feature_mode_with_models", True):
+        supports = False
+        notes.append(f"composed of trained models ({', '.join(composed)}): it takes raw posts")
+    all_frozen = bool(encoders) and all(e.frozen for e in encoders.values())
+    augment = config.augment
+    if augment and image is None:
+        raise UsageError(f"--augment: {config.model} reads no images")
+    frozen = [m for m, e in encoders.items() if e.frozen]
+    if config.feature_mode == "on":
+        if not supports:
+            raise UsageError(
+                f"--feature-mode on: {config.model} cannot take precomputed features (it is composed of trained models)"
+            )
+        if not all_frozen:
+            trainable = [e.name for e in encoders.values() if not e.frozen]
+            raise UsageError(
+                f"--feature-mode on needs every encoder pretrained and frozen; {', '.join(trainable)} would train"
+            )
+        if augment:
+            raise UsageError(
+                "--feature-mode on cannot honour --augment: stored features are computed once "
+                "from the original images (use --feature-mode auto to train on augmented "
+                "images in raw mode)"
+            )
+        if config.tfidf_weight:
+            raise UsageError("--tfidf-weight wraps the raw-input model: it cannot be used with --feature-mode on")
+        stored = list(encoders)
+    elif config.feature_mode == "off" or not supports:
+        stored = []
+    elif config.tfidf_weight:  # the ensemble wraps the raw-input model (stored features: a head)
+        stored = []
+    else:  # auto: every frozen encoder's outputs are stored, unless its images must be augmented
+        stored = [m for m in frozen if not (m == "image" and augment)]
+        if augment and "image" in frozen:
+            notes.append(
+                "augmentation asked for with a frozen image encoder: the augmented images go through "
+                "it at every step (raw mode for images; slower than stored features)"
+            )
+    if augment is None:  # auto: augment only where the image encoder learns
+        augment = bool(image is not None and not image.frozen)
+        if image is not None and not augment:
+            notes.append(
+                "augmentation off: the image encoder is frozen (--augment trains on augmented images through it)"
+            )
+    if config.standardize_features and "image" not in stored:
+        raise UsageError(
+            "--standardize-features needs the image encoder's outputs from the feature store "
+            "(a pretrained, frozen image encoder, no --augment, --feature-mode auto or on)"
+        )
+    standardized = ["image"] if "image" in stored and config.standardize_features is not False else []
+    if config.balance_to is not None and int(config.balance_to) < 1:
+        raise UsageError("--balance-to must be a positive number of posts per class")
+    if config.balance_to and not augment:
+        notes.append(
+            f"classes balanced to {config.balance_to} posts by repeating posts without augmentation "
+            "(repeats are identical)"
+        )
+    return stored, augment, standardized
+
+
+def _checked_files(config: TrainConfig, encoders: dict, check_paths: bool):
+    """The options that name files (GloVe, --init-from, --split-ids, --class-weight) and the split options;
+    returns the class weight as the run reads it (an absolute path for a file)."""
+    if config.glove:
+        text = encoders.get("text")
+        if text is None or text.pretrained:
+            raise UsageError(
+                "--glove initialises the word embeddings of a text encoder trained from scratch "
+                f"({config.model}'s text encoder: {text.name if text else 'none'})"
+            )
+        if check_paths and not os.path.exists(config.glove):
+            raise UsageError(f"--glove {config.glove}: no such file")
+        text.glove = os.path.abspath(config.glove)
+    if config.text_transform not in (None, "lemmatise"):
+        raise UsageError(f"--text-transform must be lemmatise, got {config.text_transform!r}")
+    if config.init_from and check_paths and not os.path.exists(config.init_from):
+        raise UsageError(f"--init-from {config.init_from}: no such file")
+    if config.split_ids and check_paths and not os.path.isfile(config.split_ids):
+        raise UsageError(f"--split-ids {config.split_ids}: no such file")
+    if config.holdout_fraction is not None and not 0 < config.holdout_fraction < 1:
+        raise UsageError("--holdout-fraction must be between 0 and 1")
+    if config.train_on_holdout and config.holdout_fraction is None:
+        raise UsageError("--train-on-holdout needs --holdout-fraction")
+    if (
+        config.class_weight
+        and config.class_weight not in BALANCED_WEIGHTS
+        and check_paths
+        and not os.path.exists(config.class_weight)
+    ):
+        raise UsageError(
+            f"--class-weight {config.class_weight}: neither 'balanced', 'sqrt_balanced' nor an existing JSON file"
+        )
+    class_weight = config.class_weight
+    if class_weight and class_weight not in BALANCED_WEIGHTS and check_paths:
+        class_weight = os.path.abspath(class_weight)  # read after the dataset loads: from any working folder
+        try:
+            with open(class_weight, encoding="utf-8") as f:
+                given = json.load(f)
+        except (OSError, ValueError) as e:
+            raise UsageError(f"--class-weight {config.class_weight}: not a readable JSON file ({e})") from None
+        if not isinstance(given, dict) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in given.values()
+        ):
+            raise UsageError(
+                f"--class-weight {config.class_weight}: must be a JSON object of class name -> weight >= 0, "
+                'e.g. {"neutral": 2.0}'
+            )
+    return class_weight
 
 
 def _format_options(config: TrainConfig, split_seed: int) -> dict:

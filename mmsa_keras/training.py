@@ -27,6 +27,7 @@ posts as usual.
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import hashlib
 import json
@@ -620,9 +621,6 @@ def train(config: TrainConfig, extra_callbacks=None) -> dict[str, Any]:
 
 
 def _train_locked(config: TrainConfig, plan: RunPlan, run_dir: str, resuming: bool, extra_callbacks) -> dict:
-    from data_pipelines.features import feature_stream
-    from mmsa_keras.optimizers import make_optimizer
-
     verbose = bool(config.verbose)
     if verbose:
         for line in plan.describe():
@@ -633,6 +631,64 @@ def _train_locked(config: TrainConfig, plan: RunPlan, run_dir: str, resuming: bo
     previous_policy = keras.mixed_precision.global_policy()
     chief = is_chief(strategy)
     report = DataReport(max_messages=10 if verbose else 0)
+    dataset, image_cache, duplicates = _run_data(plan, run_dir, resuming, report, chief, verbose)
+    preprocessor = _run_preprocessor(plan, run_dir, resuming, dataset, image_cache, chief, verbose)
+    class_weights = class_weights_for(
+        dataset.labelled("train"), dataset.num_classes, _class_weight_spec(plan, dataset.class_names)
+    )
+    if chief:
+        record = _run_record(config, plan, policy, strategy, dataset, duplicates, class_weights)
+        runs.write_json(os.path.join(run_dir, runs.RUN_CONFIG), record)
+
+    start = time.time()
+    train_posts = dataset.labelled("train")
+    try:
+        keras.mixed_precision.set_global_policy(policy)
+        with strategy.scope():
+            built = _build_for_training(
+                config, plan, dataset, preprocessor, resuming, verbose, strategy.num_replicas_in_sync
+            )
+        fast_keras_saving()  # the per-epoch checkpoints save too
+        callbacks = make_callbacks(plan, run_dir, config, chief)
+        initial_epoch = _resume_point(plan, run_dir, resuming, callbacks["state"], built.head, verbose)
+        streams = _training_streams(
+            plan, built, preprocessor, dataset, class_weights, image_cache, initial_epoch, strategy.num_replicas_in_sync
+        )
+        history = _fit(plan, built.head, streams, initial_epoch, callbacks, extra_callbacks, verbose)
+        model, head = built.model, built.head
+        if head is not model:
+            copy_head_weights(head, model)
+        if plan.tfidf_weight is not None:
+            model = head = attach_tfidf(model, plan, train_posts, dataset.num_classes, run_dir, chief, verbose)
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
+    train_seconds = time.time() - start
+    if not chief:  # a worker's own state is of no use once the run is done
+        for name in (f".worker{worker_task()[1]}_backup", f".worker{worker_task()[1]}_checkpoints"):
+            shutil.rmtree(os.path.join(run_dir, name), ignore_errors=True)
+        return {"run_dir": run_dir, "trained": True, "chief": False, "history": history.history}
+    predictions = _split_predictions(
+        plan, model, head, preprocessor, dataset, built.stores, streams.stored, image_cache
+    )
+    temperature = None
+    if plan.calibrate and "validation" in predictions:
+        model, temperature = calibrate(model, predictions["validation"], run_dir, verbose)
+    # written while the run is evaluated and plotted (the save is mostly I/O); complete before train() returns
+    saving = BackgroundSave(model, os.path.join(run_dir, runs.MODEL_FILE))
+    try:
+        summary = _finish_run(config, plan, run_dir, model, preprocessor, dataset, report, predictions, temperature)
+    finally:
+        saving.join()
+    shutil.rmtree(os.path.join(run_dir, runs.BACKUP_DIR), ignore_errors=True)  # complete: nothing to resume
+    summary.update(
+        history=history.history, train_seconds=train_seconds, epochs_run=len(history.history.get("loss", []))
+    )
+    return summary
+
+
+def _run_data(plan: RunPlan, run_dir: str, resuming: bool, report, chief: bool, verbose: bool):
+    """The run's dataset with its splits (the saved ones when resuming), the image cache of raw mode and
+    the duplicate counts; the splits and the data fingerprint are written (a resumed run's data checked)."""
     splits_file = os.path.join(run_dir, "splits.json")
     dataset = runs.load_split_data(
         plan.data["data_dir"],
@@ -667,17 +723,23 @@ def _train_locked(config: TrainConfig, plan: RunPlan, run_dir: str, resuming: bo
     if chief:
         runs.save_splits(splits_file, dataset)
         runs.write_json(fingerprint_file, fingerprint)
+    return dataset, image_cache, duplicates
+
+
+def _run_preprocessor(plan: RunPlan, run_dir: str, resuming: bool, dataset, image_cache, chief: bool, verbose: bool):
+    """The saved preprocessor when resuming, else one fitted on the training split (and saved)."""
     if resuming and os.path.exists(os.path.join(run_dir, "preprocessing.json")):
-        preprocessor = Preprocessor.load(run_dir)
-    else:
-        preprocessor = plan.preprocessing.make_preprocessor()
-        preprocessor.fit(dataset.labelled("train"), verbose=verbose, image_cache=image_cache)
-        if chief:
-            preprocessor.save(run_dir)
-    class_weights = class_weights_for(
-        dataset.labelled("train"), dataset.num_classes, _class_weight_spec(plan, dataset.class_names)
-    )
-    record = {
+        return Preprocessor.load(run_dir)
+    preprocessor = plan.preprocessing.make_preprocessor()
+    preprocessor.fit(dataset.labelled("train"), verbose=verbose, image_cache=image_cache)
+    if chief:
+        preprocessor.save(run_dir)
+    return preprocessor
+
+
+def _run_record(config, plan, policy, strategy, dataset, duplicates, class_weights) -> dict:
+    """`run_config.json`: the settings as given and as resolved, and what the run found in its data."""
+    return {
         "config": config.to_dict(),
         "plan": plan.to_dict(),
         "precision_used": policy,
@@ -693,196 +755,187 @@ def _train_locked(config: TrainConfig, plan: RunPlan, run_dir: str, resuming: bo
         "mmsa_keras_version": __import__("mmsa_keras").__version__,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
-    if chief:
-        runs.write_json(os.path.join(run_dir, runs.RUN_CONFIG), record)
 
-    start = time.time()
-    replicas = strategy.num_replicas_in_sync
-    drop = replicas > 1
-    train_posts, val_posts = dataset.labelled("train"), dataset.labelled("validation")
-    try:
-        keras.mixed_precision.set_global_policy(policy)
-        with strategy.scope():
-            encoders = plan.build_encoders(preprocessor)
-            for m in plan.stored_modalities:  # composed of trained models: store their (fine-tuned) encoders
-                source = plan.model_overrides.get(f"{m}_model")
-                if isinstance(source, str) and source.endswith(".keras"):
-                    from mmsa_keras.custom_objects import load_trained_network
 
-                    encoders[m] = getattr(load_trained_network(source), f"{m}_encoder", None) or encoders[m]
-            stores = {}
-            if plan.stored_modalities:
-                stores = extract_run_features(
-                    plan,
-                    preprocessor,
-                    dataset,
-                    {m: encoders[m] for m in plan.stored_modalities},
-                    verbose,
-                    lambda: _image_cache(plan, dataset, verbose),
-                )
-                standardize_stored(plan, stores, encoders, train_posts, verbose)
-            model = plan.build_model(dataset.num_classes, preprocessor, encoders=encoders)
-            head = model
-            if plan.stored_modalities:
-                # the head: stored features for frozen encoders, the same (shared) trainable encoders otherwise
-                head = plan.build_model(
-                    dataset.num_classes, preprocessor, encoders=encoders, feature_shapes=feature_shapes(plan, stores)
-                )
-                copy_head_weights(head, model, into_source=True)  # start from the raw model's init
-            balance = plan.preprocessing.balance_to
-            n_train = balance * dataset.num_classes if balance else len(train_posts)
-            steps_per_epoch = max(1, (n_train // plan.batch_size) if drop else -(-n_train // plan.batch_size))
-            total_steps = plan.stopping.epochs * steps_per_epoch
-            encoder_vars = [
-                v for m, e in encoders.items() if m not in plan.stored_modalities for v in e.trainable_variables
-            ]
-            o = plan.optimizer
-            optimizer = make_optimizer(
-                o.name,
-                o.learning_rate,
-                total_steps,
-                o.warmup_steps,
-                o.schedule,
-                o.weight_decay,
-                o.momentum,
-                encoder_vars,
-                o.encoder_learning_rate,
-                o.layer_decay,
-            )
-            if plan.init_from and not resuming:
-                copied = init_weights_from(head, plan.init_from)
-                if verbose:
-                    print(
-                        f"[plan] started from {plan.init_from}: {len(copied)} layers ({', '.join(copied)})", flush=True
-                    )
-            head.compile(
-                optimizer=optimizer, run_eagerly=config.run_eagerly, **training_objective(head, dataset.num_classes)
-            )
-            # the optimizer's slots, created now (eagerly) rather than while the first step is traced: 6x faster
-            head.optimizer.build(head.trainable_variables)
-        fast_keras_saving()  # the per-epoch checkpoints save too
-        callbacks = make_callbacks(plan, run_dir, config, chief)
-        initial_epoch = 0
-        if resuming:
-            initial_epoch = callbacks["state"].load(head)
-            truncate_history(os.path.join(run_dir, "history.csv"), initial_epoch)
-            if verbose and initial_epoch:
-                print(f"Resuming {run_dir} after epoch {initial_epoch} of {plan.stopping.epochs}", flush=True)
-        elif os.path.exists(os.path.join(run_dir, "history.csv")):
-            os.remove(os.path.join(run_dir, "history.csv"))
-        names = list(head.input)
-        epochs = plan.stopping.epochs
-        stored = {
-            "text": stores.get("text"),
-            "image": stores.get("image"),
-            "text_feature": plan.text_feature,
-            "sequences": plan.uses_sequences,
-        }
-        if plan.feature_mode:
-            common = dict(
-                text=stores.get("text"),
-                image=stores.get("image"),
-                text_feature=plan.text_feature,
-                sequences=plan.uses_sequences,
-                input_names=names,
-            )
-            train_ds, steps = feature_stream(
-                train_posts,
-                batch_size=plan.batch_size,
-                seed=plan.seed,
-                epochs=epochs,
-                initial_epoch=initial_epoch,
-                shuffle=True,
-                class_weights=class_weights,
-                balance_to=balance,
-                drop_remainder=drop,
-                **common,
-            )
-            val_ds, val_steps = feature_stream(val_posts, batch_size=plan.batch_size, drop_remainder=drop, **common)
-        else:
-            train_ds, steps = preprocessor.stream(
-                train_posts,
-                plan.batch_size,
-                seed=plan.seed,
-                epochs=epochs,
-                initial_epoch=initial_epoch,
-                shuffle=True,
-                augment=plan.preprocessing.augment,
-                balance_to=balance,
-                drop_remainder=drop,
-                input_names=names,
-                class_weights=class_weights,
-                image_cache=image_cache,
-                stored=stored if stores else None,
-            )
-            val_batch = plan.batch_size
-            if drop:  # whole batches that split evenly; the final evaluation sees every post
-                val_batch = max(replicas, min(plan.batch_size, len(val_posts) // replicas * replicas))
-            val_ds, val_steps = preprocessor.stream(
-                val_posts,
-                val_batch,
-                shuffle=False,
-                input_names=names,
-                drop_remainder=drop,
-                image_cache=image_cache,
-                stored=stored if stores else None,
-            )
-        # unshuffled, so every evaluation sees the same batches whether or not Keras re-creates the iterator
-        val_ds = val_ds.repeat()
-        train_ds, val_ds = labels_for(head, train_ds), labels_for(head, val_ds)
-        fit_verbose = 0 if not verbose else (1 if sys.stdout.isatty() else 2)
-        # the epoch line is printed first, before MonitorAlias adds short names: each metric shows once
-        progress = [keras.callbacks.ProgbarLogger()] if fit_verbose else []
-        fit_callbacks = (
-            progress
-            + [callbacks[k] for k in ("alias", "early_stopping", "checkpoint", "csv", "tensorboard") if k in callbacks]
-            + list(extra_callbacks or [])
-            + [callbacks["state"]]
+@dataclasses.dataclass
+class BuiltRun:
+    """What `_build_for_training` makes: the saved `model`, the `head` that trains (the model itself, or
+    its copy over stored features), the encoders and the feature stores."""
+
+    model: keras.Model
+    head: keras.Model
+    encoders: dict
+    stores: dict
+
+
+def _build_for_training(config, plan: RunPlan, dataset, preprocessor, resuming: bool, verbose: bool, replicas: int):
+    """Encoders, stored features, the model and its training head, compiled (inside the strategy's scope)."""
+    from mmsa_keras.custom_objects import load_trained_network
+
+    train_posts = dataset.labelled("train")
+    encoders = plan.build_encoders(preprocessor)
+    for m in plan.stored_modalities:  # composed of trained models: store their (fine-tuned) encoders
+        source = plan.model_overrides.get(f"{m}_model")
+        if isinstance(source, str) and source.endswith(".keras"):
+            encoders[m] = getattr(load_trained_network(source), f"{m}_encoder", None) or encoders[m]
+    stores = {}
+    if plan.stored_modalities:
+        stores = extract_run_features(
+            plan,
+            preprocessor,
+            dataset,
+            {m: encoders[m] for m in plan.stored_modalities},
+            verbose,
+            lambda: _image_cache(plan, dataset, verbose),
         )
-        if not head.trainable_weights:  # e.g. late fusion of trained, frozen baselines: nothing to fit
-            if verbose:
-                print(f"{plan.model} has no trainable weights: it is evaluated as composed", flush=True)
-            history = keras.callbacks.History()
-            history.history = {}
-        else:
-            build_compiled_metrics(head, train_ds)
-            history = head.fit(
-                train_ds,
-                validation_data=val_ds,
-                epochs=epochs,
-                initial_epoch=initial_epoch,
-                steps_per_epoch=steps,
-                validation_steps=val_steps,
-                shuffle=False,
-                callbacks=fit_callbacks,
-                verbose=fit_verbose,
-            )
-        if head is not model:
-            copy_head_weights(head, model)
-        if plan.tfidf_weight is not None:
-            model = head = attach_tfidf(model, plan, train_posts, dataset.num_classes, run_dir, chief, verbose)
-    finally:
-        keras.mixed_precision.set_global_policy(previous_policy)
-    train_seconds = time.time() - start
-    if not chief:  # a worker's own state is of no use once the run is done
-        for name in (f".worker{worker_task()[1]}_backup", f".worker{worker_task()[1]}_checkpoints"):
-            shutil.rmtree(os.path.join(run_dir, name), ignore_errors=True)
-        return {"run_dir": run_dir, "trained": True, "chief": False, "history": history.history}
-    predictions = _split_predictions(plan, model, head, preprocessor, dataset, stores, stored, image_cache)
-    temperature = None
-    if plan.calibrate and "validation" in predictions:
-        model, temperature = calibrate(model, predictions["validation"], run_dir, verbose)
-    # written while the run is evaluated and plotted (the save is mostly I/O); complete before train() returns
-    saving = BackgroundSave(model, os.path.join(run_dir, runs.MODEL_FILE))
-    try:
-        summary = _finish_run(config, plan, run_dir, model, preprocessor, dataset, report, predictions, temperature)
-    finally:
-        saving.join()
-    shutil.rmtree(os.path.join(run_dir, runs.BACKUP_DIR), ignore_errors=True)  # complete: nothing to resume
-    summary.update(
-        history=history.history, train_seconds=train_seconds, epochs_run=len(history.history.get("loss", []))
+        standardize_stored(plan, stores, encoders, train_posts, verbose)
+    model = plan.build_model(dataset.num_classes, preprocessor, encoders=encoders)
+    head = model
+    if plan.stored_modalities:
+        # the head: stored features for frozen encoders, the same (shared) trainable encoders otherwise
+        head = plan.build_model(
+            dataset.num_classes, preprocessor, encoders=encoders, feature_shapes=feature_shapes(plan, stores)
+        )
+        copy_head_weights(head, model, into_source=True)  # start from the raw model's init
+    optimizer = _run_optimizer(plan, encoders, len(train_posts), dataset.num_classes, replicas)
+    if plan.init_from and not resuming:
+        copied = init_weights_from(head, plan.init_from)
+        if verbose:
+            print(f"[plan] started from {plan.init_from}: {len(copied)} layers ({', '.join(copied)})", flush=True)
+    head.compile(optimizer=optimizer, run_eagerly=config.run_eagerly, **training_objective(head, dataset.num_classes))
+    # the optimizer's slots, created now (eagerly) rather than while the first step is traced: 6x faster
+    head.optimizer.build(head.trainable_variables)
+    return BuiltRun(model, head, encoders, stores)
+
+
+def _run_optimizer(plan: RunPlan, encoders: dict, n_train: int, num_classes: int, replicas: int):
+    """The plan's optimizer, its schedule spread over the run's total steps; the trainable encoders' variables
+    get the encoder learning rate (and layer decay)."""
+    from mmsa_keras.optimizers import make_optimizer
+
+    balance = plan.preprocessing.balance_to
+    n_train = balance * num_classes if balance else n_train
+    drop = replicas > 1
+    steps_per_epoch = max(1, (n_train // plan.batch_size) if drop else -(-n_train // plan.batch_size))
+    encoder_vars = [v for m, e in encoders.items() if m not in plan.stored_modalities for v in e.trainable_variables]
+    o = plan.optimizer
+    return make_optimizer(
+        o.name,
+        o.learning_rate,
+        plan.stopping.epochs * steps_per_epoch,
+        o.warmup_steps,
+        o.schedule,
+        o.weight_decay,
+        o.momentum,
+        encoder_vars,
+        o.encoder_learning_rate,
+        o.layer_decay,
     )
-    return summary
+
+
+def _resume_point(plan: RunPlan, run_dir: str, resuming: bool, state, head, verbose: bool) -> int:
+    """The epoch training starts after: the saved state's when resuming (history cut to it), else 0."""
+    history = os.path.join(run_dir, "history.csv")
+    if not resuming:
+        if os.path.exists(history):
+            os.remove(history)
+        return 0
+    initial_epoch = state.load(head)
+    truncate_history(history, initial_epoch)
+    if verbose and initial_epoch:
+        print(f"Resuming {run_dir} after epoch {initial_epoch} of {plan.stopping.epochs}", flush=True)
+    return initial_epoch
+
+
+@dataclasses.dataclass
+class Streams:
+    """The training and validation input streams of a run, with their steps per epoch; `stored`: the stored
+    features the raw pipeline mixes in (None when nothing is stored)."""
+
+    train: Any
+    steps: int
+    validation: Any
+    validation_steps: int
+    stored: dict | None
+
+
+def _training_streams(plan, built, preprocessor, dataset, class_weights, image_cache, initial_epoch, replicas):
+    """The epoch-seeded training stream (from `initial_epoch`) and the unshuffled, repeated validation stream,
+    from stored features (feature mode) or raw posts; labels shaped for the head's outputs."""
+    from data_pipelines.features import feature_stream
+
+    head, stores = built.head, built.stores
+    train_posts, val_posts = dataset.labelled("train"), dataset.labelled("validation")
+    drop = replicas > 1
+    names = list(head.input)
+    stored = {
+        "text": stores.get("text"),
+        "image": stores.get("image"),
+        "text_feature": plan.text_feature,
+        "sequences": plan.uses_sequences,
+    }
+    shuffled = dict(
+        seed=plan.seed,
+        epochs=plan.stopping.epochs,
+        initial_epoch=initial_epoch,
+        shuffle=True,
+        class_weights=class_weights,
+        balance_to=plan.preprocessing.balance_to,
+        drop_remainder=drop,
+    )
+    if plan.feature_mode:
+        common = dict(
+            text=stores.get("text"),
+            image=stores.get("image"),
+            text_feature=plan.text_feature,
+            sequences=plan.uses_sequences,
+            input_names=names,
+        )
+        train_ds, steps = feature_stream(train_posts, batch_size=plan.batch_size, **shuffled, **common)
+        val_ds, val_steps = feature_stream(val_posts, batch_size=plan.batch_size, drop_remainder=drop, **common)
+    else:
+        raw = dict(input_names=names, image_cache=image_cache, stored=stored if stores else None)
+        train_ds, steps = preprocessor.stream(
+            train_posts, plan.batch_size, augment=plan.preprocessing.augment, **shuffled, **raw
+        )
+        val_batch = plan.batch_size
+        if drop:  # whole batches that split evenly; the final evaluation sees every post
+            val_batch = max(replicas, min(plan.batch_size, len(val_posts) // replicas * replicas))
+        val_ds, val_steps = preprocessor.stream(val_posts, val_batch, shuffle=False, drop_remainder=drop, **raw)
+    # unshuffled, so every evaluation sees the same batches whether or not Keras re-creates the iterator
+    val_ds = val_ds.repeat()
+    return Streams(labels_for(head, train_ds), steps, labels_for(head, val_ds), val_steps, stored)
+
+
+def _fit(plan: RunPlan, head, streams: Streams, initial_epoch: int, callbacks: dict, extra_callbacks, verbose: bool):
+    """`head.fit` over the streams with the run's callbacks (nothing to fit: an empty history)."""
+    fit_verbose = 0 if not verbose else (1 if sys.stdout.isatty() else 2)
+    # the epoch line is printed first, before MonitorAlias adds short names: each metric shows once
+    progress = [keras.callbacks.ProgbarLogger()] if fit_verbose else []
+    fit_callbacks = (
+        progress
+        + [callbacks[k] for k in ("alias", "early_stopping", "checkpoint", "csv", "tensorboard") if k in callbacks]
+        + list(extra_callbacks or [])
+        + [callbacks["state"]]
+    )
+    if not head.trainable_weights:  # e.g. late fusion of trained, frozen baselines: nothing to fit
+        if verbose:
+            print(f"{plan.model} has no trainable weights: it is evaluated as composed", flush=True)
+        history = keras.callbacks.History()
+        history.history = {}
+        return history
+    build_compiled_metrics(head, streams.train)
+    return head.fit(
+        streams.train,
+        validation_data=streams.validation,
+        epochs=plan.stopping.epochs,
+        initial_epoch=initial_epoch,
+        steps_per_epoch=streams.steps,
+        validation_steps=streams.validation_steps,
+        shuffle=False,
+        callbacks=fit_callbacks,
+        verbose=fit_verbose,
+    )
 
 
 def attach_tfidf(model, plan: RunPlan, train_posts, num_classes: int, run_dir: str, chief: bool, verbose: bool):
