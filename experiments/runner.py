@@ -183,15 +183,18 @@ class Context:
         return self.image_weights.get(image)
 
     def train_config(self, row: Row, seed: int):
-        from mmsa_keras.config import TrainConfig
+        from mmsa_keras.config import TrainConfig, layered
         from mmsa_keras.encoders import TEXT_ENCODERS
 
         text, image = self.encoder_names(row)
-        settings = dict(self.training)
-        if not self.embedded:
-            settings.update(row.training)
-        settings.update(row.architecture)  # part of the row's architecture: on any data
-        settings.update(self.typed)  # what the user typed wins over the table and the row
+        settings, sources = layered(
+            [
+                ("table", self.training),
+                ("row", {} if self.embedded else row.training),
+                ("row", row.architecture),  # part of the row's architecture: on any data
+                ("typed", self.typed),  # what the user typed wins over the table and the row
+            ]
+        )
         settings.setdefault("text_encoder_config", dict(self.table.encoder_configs.get(text, {})))
         settings.setdefault("image_encoder_config", dict(self.table.encoder_configs.get(image, {})))
         overrides = dict(row.overrides)
@@ -212,12 +215,14 @@ class Context:
             and text in TEXT_ENCODERS
             and not TEXT_ENCODERS[text].pretrained
         ):
-            settings["glove"] = self.glove
+            settings["glove"], sources["glove"] = self.glove, "typed"
         if row.init_from:
             settings["init_from"] = os.path.join(self.run_dirs[seed][row.init_from], "model.keras")
+            sources["init_from"] = "row"
         if row.holdout:
             settings["holdout_fraction"] = self.table.holdout_fraction
             settings["train_on_holdout"] = row.holdout == "holdout"
+            sources.update(holdout_fraction="table", train_on_holdout="row")
         split_seed = seed if self.vary_split else 0
         return TrainConfig(
             model=row.model,
@@ -234,6 +239,7 @@ class Context:
             force=True,
             verbose=max(0, self.verbose - 1),
             **settings,
+            sources={**sources, **{k: "row" for k in ("model", "text_encoder", "image_encoder") if k not in sources}},
         )
 
 

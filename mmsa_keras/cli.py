@@ -237,7 +237,7 @@ def _train_config(args, out_kind: str):
     ]
     if missing:
         raise UsageError(f"{', '.join(missing)} required (or a --recipe that sets them)")
-    config = config_from_args(args, base)
+    config = config_from_args(args, base, f"recipe {args.recipe}")
     if args.recipe:
         config = config.replace(recipe=args.recipe)
     _check_format(config.format)
@@ -248,7 +248,10 @@ def _train_config(args, out_kind: str):
         problem = unknown_option(config.format, reader)
         if problem:
             raise UsageError(problem)
-        config = config.replace(format_options={**(config.format_options or {}), **reader})
+        config = config.replace(
+            format_options={**(config.format_options or {}), **reader},
+            sources={**config.sources, **{f"format_options.{k}": "typed" for k in reader}},
+        )
     _check_path(config.data_dir)
     _check_read_by_model(config.model, vars(args))
     if os.path.isdir(config.out) and os.listdir(config.out) and not is_owned(config.out, out_kind):

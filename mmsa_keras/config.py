@@ -235,6 +235,8 @@ class TrainConfig:
     )
     run_eagerly: bool = _field(False, "", cli=False)  # no graph tracing: faster for a handful of tiny steps
     recipe: str | None = _field(None, "", cli=False)  # the recipe the settings came from (`mmsa recipes`)
+    #: where each setting that is not a default came from (`layered`): "recipe mvsa", "table", "row", "typed", ...
+    sources: dict[str, str] = _field(None, "", cli=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -335,17 +337,35 @@ def _shown(name, default):
     return "auto" if default is None and name in ("augment",) else default
 
 
-def config_from_args(args: argparse.Namespace, base: dict[str, Any] | None = None) -> TrainConfig:
-    """A `TrainConfig` from `base` settings (a recipe) updated by the flags the user typed."""
+#: the settings that are dicts merged key by key (`--set` adds to a recipe's model arguments)
+MERGED = ("model_overrides",)
+
+
+def layered(layers) -> tuple[dict[str, Any], dict[str, str]]:
+    """Settings merged in order, a later layer winning: `[(source, {setting: value}), ...]` →
+    `(settings, {setting: source})`. The one precedence of the project (docs/ARCHITECTURE.md §5):
+    defaults < recipe < table < row < what the user typed. `MERGED` settings merge key by key, their
+    sources kept as `setting.key`; any other value replaces the earlier one whole."""
+    settings: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for source, values in layers:
+        for key, value in (values or {}).items():
+            if key in MERGED and isinstance(value, dict):
+                settings[key] = {**settings.get(key, {}), **value}
+                sources.update({f"{key}.{k}": source for k in value})
+            else:
+                settings[key] = value
+                sources[key] = source
+    return settings, sources
+
+
+def config_from_args(args: argparse.Namespace, base: dict[str, Any] | None = None, base_source="recipe") -> TrainConfig:
+    """A `TrainConfig` from `base` settings (a recipe) updated by the flags the user typed; each setting's
+    source is kept in `sources`."""
     given = {k: v for k, v in vars(args).items() if k in TRAIN_FIELDS}
     if "model_overrides" in given:
         given["model_overrides"] = parse_key_values(given["model_overrides"])
-    settings = dict(base or {})
-    for key, value in given.items():
-        if key == "model_overrides":
-            settings[key] = {**settings.get(key, {}), **value}
-        else:
-            settings[key] = value
+    settings, sources = layered([(base_source, base), ("typed", given)])
     if "unfreeze" in settings:
         settings["unfreeze"] = str(settings["unfreeze"])
-    return TrainConfig.from_dict(settings)
+    return TrainConfig.from_dict({**settings, "sources": sources})

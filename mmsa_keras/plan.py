@@ -223,6 +223,8 @@ class RunPlan:
     tfidf_weight: float | None = None
     #: after training (and the TF-IDF blend), scale the probabilities by a temperature fitted on validation
     calibrate: bool = True
+    #: where each setting that is not a default came from ("recipe mvsa", "table", "row", "typed")
+    sources: dict[str, str] = dataclasses.field(default_factory=dict)
 
     # ------------------------------------------------------------------ model
     @property
@@ -313,7 +315,16 @@ class RunPlan:
             + f"; batch {self.batch_size}; seed {self.seed}"
             + (f"; class weights {self.class_weight}" if self.class_weight else "")
         )
-        return lines + [f"note: {n}" for n in self.notes]
+        return lines + [f"note: {n}" for n in self.notes] + self.describe_sources()
+
+    def describe_sources(self) -> list[str]:
+        """The settings that are not defaults, grouped by where they came from (`TrainConfig.sources`)."""
+        by_source: dict[str, list[str]] = {}
+        for key, source in sorted(self.sources.items()):
+            if source != "run":
+                by_source.setdefault(source, []).append(key)
+        shown = {"typed": "the command line"}
+        return [f"set by {shown.get(source, source)}: {', '.join(keys)}" for source, keys in by_source.items()]
 
     # ------------------------------------------------------------ persistence
     @classmethod
@@ -505,6 +516,7 @@ def make_plan(config: TrainConfig, check_paths: bool = True) -> RunPlan:
         standardized_modalities=standardized,
         tfidf_weight=float(config.tfidf_weight) if config.tfidf_weight else None,  # 0 turns a recipe's blend off
         calibrate=bool(config.calibrate),
+        sources=dict(config.sources),
     )
 
 
