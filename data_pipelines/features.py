@@ -44,6 +44,7 @@ import weakref
 import numpy as np
 import tensorflow as tf
 
+from data_pipelines.batching import epoch_stream, stream_posts, with_labels_of
 from data_pipelines.outputs import claim_output_dir
 from data_pipelines.post import Post
 from data_pipelines.stored_arrays import NpyWriter, StoredColumn
@@ -351,7 +352,7 @@ def extract_features(
     def run(batch):
         full = batch
         if hub:  # masked padding: trimming it changes nothing at the real tokens and saves the compute
-            from data_pipelines.pipeline import trim_padding
+            from data_pipelines.batching import trim_padding
 
             batch = trim_padding(batch)
         out = encoder(batch if isinstance(encoder.input, dict) else batch["images"], training=False)
@@ -598,46 +599,23 @@ def feature_stream(
     The same contract as `Preprocessor.stream`: epoch e's order comes from
     (seed, e) alone, so a resumed run sees the batches an uninterrupted one does.
     """
-    from data_pipelines.augmentation import balance_posts
-    from data_pipelines.pipeline import prefetched
-
-    if with_labels:
-        posts = [p for p in posts if p.label is not None]
-    if balance_to:
-        posts = balance_posts(posts, balance_to, seed=seed)
-    if not posts:
-        raise ValueError("no posts to build a dataset from")
-    n = len(posts)
-    steps = n // batch_size if drop_remainder else math.ceil(n / batch_size)
+    posts, steps = stream_posts(posts, batch_size, seed, with_labels, balance_to, drop_remainder)
     stored = stored_input_fn(posts, text, image, text_feature, sequences, input_names)
     flags = {}
     if text is not None:
         flags["text_present"] = tf.constant([float(p.has_text) for p in posts], tf.float32)
     if image is not None:
         flags["image_present"] = tf.constant([float(p.has_image) for p in posts], tf.float32)
-    labels = tf.constant([p.label if p.label is not None else -1 for p in posts], tf.int32)
-    weights = None if class_weights is None else tf.constant(np.asarray(class_weights, np.float32))
-    seed_t = tf.constant(int(seed), tf.int64)
+    attach = with_labels_of(posts, class_weights, with_labels)
 
-    def assemble(idx):
+    def assemble(epoch, k, idx):
         inputs = stored(idx) if stored is not None else {}
         for name, flag in flags.items():
             if input_names is None or name in input_names:
                 inputs[name] = tf.gather(flag, idx)
-        if not with_labels:
-            return inputs
-        y = tf.gather(labels, idx)
-        return (inputs, y) if weights is None else (inputs, y, tf.gather(weights, y))
+        return attach(inputs, idx)
 
-    def one_epoch(epoch):
-        order = tf.range(n, dtype=tf.int64)
-        if shuffle:
-            order = tf.random.experimental.stateless_shuffle(order, seed=tf.stack([seed_t, epoch]))
-        ds = tf.data.Dataset.from_tensor_slices(order).batch(batch_size, drop_remainder=drop_remainder)
-        return ds.map(assemble, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-
-    ds = tf.data.Dataset.range(initial_epoch, max(epochs, initial_epoch + 1)).flat_map(one_epoch)
-    return prefetched(ds), steps
+    return epoch_stream(len(posts), batch_size, seed, epochs, initial_epoch, shuffle, drop_remainder, assemble), steps
 
 
 def feature_dataset(

@@ -17,13 +17,20 @@ read by rows) when one is given, else they are decoded per element.
 from __future__ import annotations
 
 import json
-import math
 import os
 
 import numpy as np
 import tensorflow as tf
 
-from data_pipelines.augmentation import augment_batch, balance_posts
+from data_pipelines.augmentation import augment_batch
+from data_pipelines.batching import (  # noqa: F401  (prefetched, trim_padding, TOKEN_KEYS: imported from here too)
+    TOKEN_KEYS,
+    epoch_stream,
+    prefetched,
+    stream_posts,
+    trim_padding,
+    with_labels_of,
+)
 from data_pipelines.images import decode_image_bytes, decode_parallelism, read_image_file, safe_decode_batch
 from data_pipelines.post import BALANCED_WEIGHTS, Post
 from data_pipelines.tokenization import VocabularyTokenizer, load_tokenizer
@@ -32,19 +39,6 @@ AUTOTUNE = tf.data.AUTOTUNE
 NORMALISATIONS = ("mean_std", "unit", "none")
 #: the stride between epochs in the per-batch augmentation seed
 EPOCH_STRIDE = 1_000_003
-
-
-def prefetched(ds: tf.data.Dataset) -> tf.data.Dataset:
-    """`ds.prefetch(AUTOTUNE)`, its background threads started when the iterator is created.
-
-    By default tf.data starts them on the first `next()`, which for `fit` is
-    inside the first train step, after the step has been traced: the first
-    batch was decoded, augmented and tokenised while the step waited. Started
-    with the iterator, it is made while Keras traces the step.
-    """
-    options = tf.data.Options()
-    options.experimental_warm_start = True
-    return ds.prefetch(AUTOTUNE).with_options(options)
 
 
 def class_weights_for(posts: list[Post], num_classes: int, spec) -> np.ndarray | None:
@@ -59,21 +53,6 @@ def class_weights_for(posts: list[Post], num_classes: int, spec) -> np.ndarray |
             weights = np.sqrt(weights)
         return weights.astype(np.float32)
     return np.asarray(spec, np.float32)
-
-
-TOKEN_KEYS = ("token_ids", "padding_mask", "segment_ids")
-
-
-def trim_padding(inputs: dict) -> dict:
-    """Cut the token inputs to the longest unpadded sequence of the batch (at least one position).
-
-    For encoders whose padding is masked and whose positions count from the
-    start (keras-hub backbones), the outputs at the real tokens do not change.
-    """
-    if "padding_mask" not in inputs:
-        return inputs
-    length = tf.maximum(tf.reduce_max(tf.reduce_sum(tf.cast(inputs["padding_mask"], tf.int32), axis=1)), 1)
-    return {k: (v[:, :length] if k in TOKEN_KEYS else v) for k, v in inputs.items()}
 
 
 class Preprocessor:
@@ -255,19 +234,10 @@ class Preprocessor:
         (`{"text": FeatureSet, "image": FeatureSet, "text_feature": ..., "sequences": ...}`)
         adds the stored features of frozen encoders (mixed feature mode).
         """
-        if with_labels:
-            posts = [p for p in posts if p.label is not None]
-        if balance_to:
-            posts = balance_posts(posts, balance_to, seed=seed)
-        if not posts:
-            raise ValueError("no posts to build a dataset from")
+        posts, steps = stream_posts(posts, batch_size, seed, with_labels, balance_to, drop_remainder)
         n = len(posts)
-        steps = n // batch_size if drop_remainder else math.ceil(n / batch_size)
-        if steps == 0:
-            raise ValueError(f"{n} posts make no whole batch of {batch_size}")
         texts = tf.constant([p.text or "" for p in posts], tf.string)
-        labels = tf.constant([p.label if p.label is not None else -1 for p in posts], tf.int32)
-        weights = None if class_weights is None else tf.constant(np.asarray(class_weights, np.float32))
+        attach = with_labels_of(posts, class_weights, with_labels)
         seed_t = tf.constant(int(seed), tf.int64)
         size = self.image_size
         stored_fn = None
@@ -331,24 +301,10 @@ class Preprocessor:
                 if missing:
                     raise ValueError(f"the pipeline does not produce the model inputs {missing}")
                 inputs = {name: inputs[name] for name in input_names}
-            if not with_labels:
-                return inputs
-            y = tf.gather(labels, idx)
-            if weights is None:
-                return inputs, y
-            return inputs, y, tf.gather(weights, y)
+            return attach(inputs, idx)
 
-        def one_epoch(epoch):
-            order = tf.range(n, dtype=tf.int64)
-            if shuffle:
-                order = tf.random.experimental.stateless_shuffle(order, seed=tf.stack([seed_t, epoch]))
-            ds = tf.data.Dataset.from_tensor_slices(order).batch(batch_size, drop_remainder=drop_remainder)
-            return ds.enumerate().map(
-                lambda k, idx: assemble(epoch, k, idx), num_parallel_calls=AUTOTUNE, deterministic=True
-            )
-
-        ds = tf.data.Dataset.range(initial_epoch, max(epochs, initial_epoch + 1)).flat_map(one_epoch)
-        return prefetched(ds), steps
+        ds = epoch_stream(n, batch_size, seed, epochs, initial_epoch, shuffle, drop_remainder, assemble)
+        return ds, steps
 
     def make_dataset(
         self,
