@@ -273,7 +273,10 @@ def special_token_ids(tokenizer) -> set[int]:
     if getattr(tokenizer, "kind", "") != "keras_hub":
         return {0}
     packer = tokenizer.packer
-    return {int(v) for v in (packer.start_value, packer.end_value, packer.pad_value) if v is not None}
+    ids = set()
+    for value in (packer.start_value, packer.end_value, packer.pad_value):  # an id, or a list of ids
+        ids |= {int(v) for v in (value if hasattr(value, "__iter__") else [value]) if v is not None}
+    return ids
 
 
 # ------------------------------------------------------------------ does it mean something?

@@ -56,7 +56,7 @@ RUN_OUTPUTS = (
 RUN_OUTPUT_DIRS = ("checkpoints", BACKUP_DIR, "tensorboard", "tokenizer_preset", "evaluations")
 #: settings that do not change what a run computes
 # "out": a run directory that was moved or copied resumes where it is
-IGNORED_FOR_RESUME = ("verbose", "force", "tensorboard", "run_eagerly", "recipe", "out")
+IGNORED_FOR_RESUME = ("verbose", "force", "tensorboard", "run_eagerly", "recipe", "out", "sources")
 
 
 def write_json(path: str, obj) -> None:

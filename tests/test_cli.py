@@ -24,6 +24,7 @@ from tests.conftest import REPO
 
 needs_minilm = pytest.mark.usefixtures("minilm_installed")
 SMALL = ["--epochs", "2", "--image-size", "32", "--batch-size", "16", "--sequence-length", "16"]
+TEXT_SMALL = ["--epochs", "2", "--batch-size", "16", "--sequence-length", "16"]  # no image size: caption-only
 
 
 def mmsa(*args, check=True, timeout=600, env=None):
@@ -281,6 +282,12 @@ def test_minilm_runs_train_evaluate_export_predict(data, tmp_path):
     assert out.stdout.splitlines()[1].split("\t")[1] in ("negative", "neutral", "positive")
     # the tokenizer's assets travel with the export (no site-packages path needed)
     assert (tmp_path / "export" / "tokenizer_preset").is_dir()
+    # explained through MiniLM's token embedding: word pieces, [CLS] and [SEP] marked and never deleted
+    proc = mmsa("explain", run, "--text", "a wonderful sunny day", "--out", tmp_path / "why", "--deletion-check", "1")
+    tokens = json.loads((tmp_path / "why" / "explanations.json").read_text())["posts"][0]["explanation"]["tokens"]
+    assert tokens["method"] == "integrated_gradients" and tokens["tokens"][0] == "[CLS]" and tokens["special"][0]
+    assert tokens["tokens"][-1] == "[SEP]" and not any(tokens["special"][1:-1])
+    assert "deletion check (integrated gradients, k=1, 1 posts" in proc.stdout
 
 
 @needs_minilm
@@ -304,7 +311,7 @@ def test_features_extract_then_train_reuses_the_stored_features(data, tmp_path):
         tmp_path / "run",
         "--feature-store",
         store,
-        *SMALL,
+        *TEXT_SMALL,
     )
     assert "found in" in out.stdout and "Extracting" not in out.stdout  # nothing encoded again
     assert [p for p in store.iterdir() if p.is_dir()] == sets
@@ -908,16 +915,20 @@ def test_a_recipe_sets_everything_and_explicit_flags_override_it(data, tmp_path)
             shown = f"--no-{flag}" if value is False else f"--{flag}" if value is True else f"--{flag} {value}"
             assert shown in listing
     run = tmp_path / "recipe"
-    small = ["--epochs", "1", "--image-size", "32", "--sequence-length", "16", "--warmup-steps", "2"]
+    small = ["--epochs", "1", "--sequence-length", "16", "--warmup-steps", "2"]
     proc = mmsa("train", "--recipe", "mvsa", "--data-dir", data, "--format", "mvsa", "--out", run, *small)
     _no_noise(proc)
     assert "Gradients do not exist" not in proc.stderr  # every fine-tuned variable gets gradient
     config = json.loads((run / "run_config.json").read_text())["config"]
     recipe = RECIPES["mvsa"]["settings"]
     assert config["recipe"] == "mvsa"
-    for key in set(recipe) - {"epochs", "image_size", "sequence_length", "warmup_steps"}:
+    for key in set(recipe) - {"epochs", "sequence_length", "warmup_steps"}:
         assert config[key] == recipe[key], key
-    assert (config["epochs"], config["image_size"], config["sequence_length"]) == (1, 32, 16)  # typed: override
+    assert (config["epochs"], config["sequence_length"]) == (1, 16)  # typed: override
+    # where each setting came from, in run_config.json and the printed plan
+    sources = json.loads((run / "run_config.json").read_text())["plan"]["sources"]
+    assert sources["epochs"] == "typed" and sources["learning_rate"] == "recipe mvsa"
+    assert "[plan] set by recipe mvsa: " in proc.stdout and "[plan] set by the command line: " in proc.stdout
     assert "class weights" in proc.stdout
     # the recipe's model: trained on every post but a validation tenth, then blended with TF-IDF
     splits = json.loads((run / "splits.json").read_text())
