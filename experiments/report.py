@@ -23,8 +23,6 @@ def _unit(unit, metric):
 
 
 def write_report(out_dir: str, results: dict, table) -> str:
-    from mmsa_keras.evaluation import plot_confusion_matrix, plot_history
-
     unit = results["unit"]
     plots = os.path.join(out_dir, "plots")
     os.makedirs(plots, exist_ok=True)
@@ -48,6 +46,23 @@ def write_report(out_dir: str, results: dict, table) -> str:
         f"Seeds: {', '.join(map(str, seeds))} · unit: {_unit_text(unit)} · wall time {results['wall_seconds']:.0f} s",
         "",
     ]
+    lines += _results_table_lines(results, table, unit, one_seed)
+    lines += _uncertainty_lines(results, table, unit, info)
+    lines += _collapsed_lines(results)
+    lines += _wann_pair_lines(results, table, seeds) if "wann_pairs" in results else []
+    lines += _departure_lines(results)
+    lines += _figure_lines(out_dir, plots, results, table, unit, data_name, info, seeds)
+    if table.notes:
+        lines += ["", "## Notes", "", table.notes]
+    path = os.path.join(out_dir, "report.md")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    return path
+
+
+def _results_table_lines(results: dict, table, unit, one_seed: bool) -> list[str]:
+    """The paper-vs-ours table: one line per row and metric, and the rows not run."""
+    lines = []
     ours = "Ours" if one_seed else "Ours (mean ± std)"
     lines += [f"| Row | Metric | Paper | {ours} | Δ (ours − paper) |", "| --- | --- | --- | --- | --- |"]
     for row_name, entry in results["rows"].items():
@@ -66,7 +81,12 @@ def write_report(out_dir: str, results: dict, table) -> str:
             )
     for row_name, why in results.get("skipped", {}).items():
         lines.append(f"| {row_name} | — | — | not run: {why} | — |")
-    lines += _uncertainty_lines(results, table, unit, info)
+    return lines
+
+
+def _collapsed_lines(results: dict) -> list[str]:
+    """The rows that collapsed to the majority class, and every row's macro F1."""
+    lines = []
     collapsed = [(n, e) for n, e in results["rows"].items() if e.get("collapsed")]
     if collapsed:
         lines += [
@@ -84,28 +104,38 @@ def write_report(out_dir: str, results: dict, table) -> str:
         "Macro F1 of every row (mean over seeds): "
         + ", ".join(f"{n} {e['macro_f1_mean']:.3f}" for n, e in results["rows"].items() if e.get("mean")),
     ]
-    if "wann_pairs" in results:
-        names = results.get("class_names") or table.class_names
-        paper_pairs = next((r.paper.get("pairs") for r in table.rows if r.kind == "wann_pairs"), None) or {}
-        lines += [
-            "",
-            f"## WANN predictions per (CNN, RNN) prediction pair (seed {seeds[0]})",
-            "",
-            "| CNN pred. | RNN pred. | WANN → "
-            + " | ".join(names)
-            + " | WANN acc. | posts | paper: WANN → "
-            + " / ".join(names)
-            + " | paper acc. |",
-            "| --- | --- | " + " | ".join("---" for _ in names) + " | --- | --- | --- | --- |",
-        ]
-        for pair, v in results["wann_pairs"][str(seeds[0])].items():
-            acc = "—" if math.isnan(v["accuracy"]) else f"{100 * v['accuracy']:.0f}%"
-            p = paper_pairs.get(pair)
-            paper_cells = f"{' / '.join(map(str, p['counts']))} | {p['accuracy']}%" if p else "— | —"
-            lines.append(
-                f"| {pair[0]} | {pair[1]} | {' | '.join(map(str, v['counts']))} | {acc} | {v['posts']} "
-                f"| {paper_cells} |"
-            )
+    return lines
+
+
+def _wann_pair_lines(results: dict, table, seeds) -> list[str]:
+    """Paper 000's WANN predictions per (CNN, RNN) prediction pair, beside the paper's."""
+    lines = []
+    names = results.get("class_names") or table.class_names
+    paper_pairs = next((r.paper.get("pairs") for r in table.rows if r.kind == "wann_pairs"), None) or {}
+    lines += [
+        "",
+        f"## WANN predictions per (CNN, RNN) prediction pair (seed {seeds[0]})",
+        "",
+        "| CNN pred. | RNN pred. | WANN → "
+        + " | ".join(names)
+        + " | WANN acc. | posts | paper: WANN → "
+        + " / ".join(names)
+        + " | paper acc. |",
+        "| --- | --- | " + " | ".join("---" for _ in names) + " | --- | --- | --- | --- |",
+    ]
+    for pair, v in results["wann_pairs"][str(seeds[0])].items():
+        acc = "—" if math.isnan(v["accuracy"]) else f"{100 * v['accuracy']:.0f}%"
+        p = paper_pairs.get(pair)
+        paper_cells = f"{' / '.join(map(str, p['counts']))} | {p['accuracy']}%" if p else "— | —"
+        lines.append(
+            f"| {pair[0]} | {pair[1]} | {' | '.join(map(str, v['counts']))} | {acc} | {v['posts']} | {paper_cells} |"
+        )
+    return lines
+
+
+def _departure_lines(results: dict) -> list[str]:
+    """The departures from the paper: those of every row once, then each row's own."""
+    lines = []
     lines += ["", "## Departures from the paper", "", "### Every row", ""]
     lines += [f"- {d}" for d in results.get("departures", [])] or ["- none known"]
     lines.append("")
@@ -113,6 +143,14 @@ def write_report(out_dir: str, results: dict, table) -> str:
         lines.append(f"### {row_name}")
         lines += [f"- {d}" for d in entry.get("departures", [])] or ["- none beyond those of every row"]
         lines.append("")
+    return lines
+
+
+def _figure_lines(out_dir: str, plots: str, results: dict, table, unit, data_name: str, info: dict, seeds) -> list[str]:
+    """The paper-vs-ours bar chart, the confusion matrices and the training curves (written to `plots`)."""
+    from mmsa_keras.evaluation import plot_confusion_matrix, plot_history
+
+    lines = []
     first = table.metrics[0]
     bar_png = _bar_chart(
         results,
@@ -149,12 +187,7 @@ def write_report(out_dir: str, results: dict, table) -> str:
                 curves.append(f"![{row_name}](plots/{os.path.basename(png)})")
     if curves:
         lines += ["", f"## Training curves (seed {seeds[0]})", "", *curves]
-    if table.notes:
-        lines += ["", "## Notes", "", table.notes]
-    path = os.path.join(out_dir, "report.md")
-    with open(path, "w", encoding="utf-8") as f:
-        f.write("\n".join(lines) + "\n")
-    return path
+    return lines
 
 
 def _uncertainty_lines(results, table, unit, info) -> list[str]:

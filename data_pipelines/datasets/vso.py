@@ -140,20 +140,7 @@ def read_vso(
         )
     notes = [f"labels from {label_file}" if label_file else "labels from the ANP sentiment scores (±0.034)"]
     if balance_per_class:
-        import numpy as np
-
-        rng = np.random.default_rng(seed)
-        kept = []
-        for label in range(num_classes):
-            group = [p for p in posts if p.label == label]
-            if len(group) > balance_per_class:
-                group = [group[i] for i in sorted(rng.choice(len(group), balance_per_class, replace=False))]
-            kept += group
-        notes.append(
-            f"classes subsampled to at most {balance_per_class} posts each (seed {seed}): "
-            f"{len(kept)} of {len(posts)} posts"
-        )
-        posts = sorted(kept, key=lambda p: p.id)
+        posts = _subsample_classes(posts, num_classes, balance_per_class, seed, notes)
     splits = {"all": posts}
     if split == "random":
         from data_pipelines.splits import stratified_split
@@ -166,3 +153,20 @@ def read_vso(
     return MultimodalDataset(
         name=os.path.basename(os.path.normpath(path)) or "vso", class_names=classes, splits=splits, notes=notes
     )
+
+
+def _subsample_classes(posts, num_classes: int, per_class: int, seed: int, notes: list) -> list:
+    """At most `per_class` posts of each class, drawn with `seed` (said in `notes`), in id order."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    kept = []
+    for label in range(num_classes):
+        group = [p for p in posts if p.label == label]
+        if len(group) > per_class:
+            group = [group[i] for i in sorted(rng.choice(len(group), per_class, replace=False))]
+        kept += group
+    notes.append(
+        f"classes subsampled to at most {per_class} posts each (seed {seed}): {len(kept)} of {len(posts)} posts"
+    )
+    return sorted(kept, key=lambda p: p.id)
