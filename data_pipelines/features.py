@@ -303,6 +303,54 @@ def extract_features(
     names = {encoder.name, (encoder_spec or {}).get("name", encoder.name)}
     sequences = sequences or any((modality, n) in _SEQUENCES_WANTED for n in names)
     directory = existing.directory if existing is not None else os.path.join(store, f"{modality}-{encoder.name}-{key}")
+    manifest = _open_manifest(directory, key, parts, encoder, encoder_spec, len(posts), sequences, shard_size)
+    input_names = list(encoder.input) if isinstance(encoder.input, dict) else ["images"]
+    total_shards = max(1, math.ceil(len(posts) / shard_size))
+    mine = [s for s in range(total_shards) if s % num_shards == shard_index]
+    bar = (
+        Progress(
+            sum(len(posts[s * shard_size : (s + 1) * shard_size]) for s in mine),
+            f"Extracting {modality} features with {encoder.name}",
+            unit="post",
+        )
+        if verbose
+        else None
+    )
+    done_now = 0
+
+    run = _encode_fn(encoder, modality, preprocessor, sequences)
+
+    if callable(image_cache):  # built only now that extraction has to run
+        image_cache = image_cache() if modality == "image" else None
+    for s in mine:
+        name = f"shard_{s:05d}.npz"
+        chunk = posts[s * shard_size : (s + 1) * shard_size]
+        if os.path.exists(os.path.join(directory, name)):
+            if bar is not None:
+                bar.add(len(chunk))
+            continue
+        if stop_after_shards is not None and done_now >= stop_after_shards:
+            return None
+        _write_shard(directory, name, chunk, run, preprocessor, batch_size, input_names, image_cache, modality, bar)
+        done_now += 1
+    if bar is not None:
+        bar.close()
+    present = [s for s in range(total_shards) if os.path.exists(os.path.join(directory, f"shard_{s:05d}.npz"))]
+    if len(present) < total_shards:
+        if verbose:
+            print(
+                f"{len(present)} of {total_shards} shards present in {directory}; the set is complete once "
+                "every shard index has run",
+                flush=True,
+            )
+        return None
+    _consolidate(directory, manifest, total_shards, [p.id for p in posts])
+    return FeatureSet(directory)
+
+
+def _open_manifest(directory, key, parts, encoder, encoder_spec, num_posts, sequences, shard_size) -> dict:
+    """The manifest of a set being extracted: the one on disk when its shards can be resumed, else a new one
+    (the folder emptied first)."""
     manifest_path = os.path.join(directory, "manifest.json")
     os.makedirs(directory, exist_ok=True)
     manifest = None
@@ -323,7 +371,7 @@ def extract_features(
             "parts": parts,
             "encoder_name": encoder.name,
             "encoder_spec": encoder_spec,
-            "num_posts": len(posts),
+            "num_posts": num_posts,
             "sequences": sequences,
             "shard_size": shard_size,
             "shards": [],
@@ -332,20 +380,11 @@ def extract_features(
             "complete": False,
         }
         _write_json(manifest_path, manifest)
-    input_names = list(encoder.input) if isinstance(encoder.input, dict) else ["images"]
-    total_shards = max(1, math.ceil(len(posts) / shard_size))
-    mine = [s for s in range(total_shards) if s % num_shards == shard_index]
-    bar = (
-        Progress(
-            sum(len(posts[s * shard_size : (s + 1) * shard_size]) for s in mine),
-            f"Extracting {modality} features with {encoder.name}",
-            unit="post",
-        )
-        if verbose
-        else None
-    )
-    done_now = 0
+    return manifest
 
+
+def _encode_fn(encoder, modality: str, preprocessor, sequences: bool):
+    """The traced function that runs `encoder` over one batch of inputs and selects what the store keeps."""
     hub = modality == "text" and getattr(preprocessor.tokenizer, "kind", "") == "keras_hub"
 
     @tf.function(reduce_retracing=True)
@@ -363,48 +402,30 @@ def extract_features(
             selected["padding_mask"] = full["padding_mask"]
         return selected
 
-    if callable(image_cache):  # built only now that extraction has to run
-        image_cache = image_cache() if modality == "image" else None
-    for s in mine:
-        name = f"shard_{s:05d}.npz"
-        chunk = posts[s * shard_size : (s + 1) * shard_size]
-        if os.path.exists(os.path.join(directory, name)):
-            if bar is not None:
-                bar.add(len(chunk))
-            continue
-        if stop_after_shards is not None and done_now >= stop_after_shards:
-            return None
-        ds = preprocessor.make_dataset(
-            chunk,
-            batch_size,
-            with_labels=False,
-            input_names=input_names,
-            image_cache=image_cache if modality == "image" else None,
-        )
-        outputs: dict[str, list] = {}
-        for batch in ds:
-            for k, v in run(batch).items():
-                outputs.setdefault(k, []).append(np.asarray(v).astype(_dtype(k), copy=False))
-            if bar is not None:
-                bar.add(int(next(iter(batch.values())).shape[0]))
-        arrays = {k: np.concatenate(v) for k, v in outputs.items()}
-        tmp = os.path.join(directory, f".{name}.{os.getpid()}.tmp.npz")
-        np.savez(tmp, ids=np.array([p.id for p in chunk]), **arrays)
-        os.replace(tmp, os.path.join(directory, name))
-        done_now += 1
-    if bar is not None:
-        bar.close()
-    present = [s for s in range(total_shards) if os.path.exists(os.path.join(directory, f"shard_{s:05d}.npz"))]
-    if len(present) < total_shards:
-        if verbose:
-            print(
-                f"{len(present)} of {total_shards} shards present in {directory}; the set is complete once "
-                "every shard index has run",
-                flush=True,
-            )
-        return None
-    _consolidate(directory, manifest, total_shards, [p.id for p in posts])
-    return FeatureSet(directory)
+    return run
+
+
+def _write_shard(
+    directory, name, chunk, run, preprocessor, batch_size, input_names, image_cache, modality, bar
+) -> None:
+    """Encode one shard's posts and write `name` (`.npz`) atomically."""
+    ds = preprocessor.make_dataset(
+        chunk,
+        batch_size,
+        with_labels=False,
+        input_names=input_names,
+        image_cache=image_cache if modality == "image" else None,
+    )
+    outputs: dict[str, list] = {}
+    for batch in ds:
+        for k, v in run(batch).items():
+            outputs.setdefault(k, []).append(np.asarray(v).astype(_dtype(k), copy=False))
+        if bar is not None:
+            bar.add(int(next(iter(batch.values())).shape[0]))
+    arrays = {k: np.concatenate(v) for k, v in outputs.items()}
+    tmp = os.path.join(directory, f".{name}.{os.getpid()}.tmp.npz")
+    np.savez(tmp, ids=np.array([p.id for p in chunk]), **arrays)
+    os.replace(tmp, os.path.join(directory, name))
 
 
 def _dtype(name: str):

@@ -629,22 +629,44 @@ def reproduce(
         if metrics is None:  # a row that cannot run on this dataset (e.g. pixels without images)
             results.setdefault("skipped", {})[row.name] = extra.get("why", "")
             continue
-        entry["seeds"][str(seed)] = {
-            "metrics": {m: _scale(metric_value(metrics, m), unit_of(table.unit, m)) for m in table.metrics},
-            "accuracy": metrics["accuracy"],
-            "macro_f1": metrics["macro"]["f1"],
-            "weighted_f1": metrics["weighted"]["f1"],
-            "num_examples": metrics["num_examples"],
-            "confusion_matrix": metrics["confusion_matrix"],
-            "intervals": {
-                m: [_scale(x, unit_of(table.unit, m)) for x in metrics["intervals"][INTERVAL_OF[m]]]
-                for m in table.metrics
-                if m in INTERVAL_OF and "intervals" in metrics
-            },
-            "predictions": metrics.get("predictions"),
-            **extra,
-        }
+        entry["seeds"][str(seed)] = _seed_entry(table, metrics, extra)
     results["departures"] = list(dict.fromkeys(ctx.departures + ctx.split_notes))  # once, for every row
+    _summarise_rows(table, results, ctx.variant)
+    results["paired"] = paired_with_text_only(table, results, ctx.class_names)
+    results["wall_seconds"] = time.time() - start
+    results["seeds"] = list(range(seeds))
+    with open(os.path.join(ctx.out_dir, "metrics.json"), "w", encoding="utf-8") as f:
+        json.dump(results, f, indent=2)
+    _write_config_used(ctx, table, selected, seeds, smoke, vary_split)
+    from experiments.report import write_report
+
+    write_report(ctx.out_dir, results, table)
+    return results
+
+
+def _seed_entry(table, metrics: dict, extra: dict) -> dict:
+    """One row's figures for one seed: the table's metrics (in its unit), the three summary metrics, the
+    confusion matrix, the intervals and the predictions."""
+    return {
+        "metrics": {m: _scale(metric_value(metrics, m), unit_of(table.unit, m)) for m in table.metrics},
+        "accuracy": metrics["accuracy"],
+        "macro_f1": metrics["macro"]["f1"],
+        "weighted_f1": metrics["weighted"]["f1"],
+        "num_examples": metrics["num_examples"],
+        "confusion_matrix": metrics["confusion_matrix"],
+        "intervals": {
+            m: [_scale(x, unit_of(table.unit, m)) for x in metrics["intervals"][INTERVAL_OF[m]]]
+            for m in table.metrics
+            if m in INTERVAL_OF and "intervals" in metrics
+        },
+        "predictions": metrics.get("predictions"),
+        **extra,
+    }
+
+
+def _summarise_rows(table, results: dict, variant) -> None:
+    """Each row's mean and std over seeds, whether it collapsed to the majority class, and the paper's
+    figures for the variant run."""
     for row_name, entry in results["rows"].items():
         if not entry["seeds"]:
             continue
@@ -656,14 +678,11 @@ def reproduce(
         entry["majority_rate"] = float(np.mean([c["majority_rate"] for c in collapses]))
         entry["macro_f1_mean"] = float(np.mean([s["macro_f1"] for s in entry["seeds"].values()]))
         paper = table.row(row_name).paper
-        entry["paper"] = (
-            paper.get(ctx.variant, paper) if ctx.variant and isinstance(paper.get(ctx.variant), dict) else paper
-        )
-    results["paired"] = paired_with_text_only(table, results, ctx.class_names)
-    results["wall_seconds"] = time.time() - start
-    results["seeds"] = list(range(seeds))
-    with open(os.path.join(ctx.out_dir, "metrics.json"), "w", encoding="utf-8") as f:
-        json.dump(results, f, indent=2)
+        entry["paper"] = paper.get(variant, paper) if variant and isinstance(paper.get(variant), dict) else paper
+
+
+def _write_config_used(ctx, table, selected, seeds: int, smoke: bool, vary_split: bool) -> None:
+    """`config.json`: the table as run, with the data, encoders, training settings and rows used."""
     used = {
         **dataclasses.asdict(table),
         "data_dir": ctx.data_dir,
@@ -680,10 +699,6 @@ def reproduce(
     }
     with open(os.path.join(ctx.out_dir, "config.json"), "w", encoding="utf-8") as f:
         json.dump(used, f, indent=2, default=str)
-    from experiments.report import write_report
-
-    write_report(ctx.out_dir, results, table)
-    return results
 
 
 def _row_departures(ctx: Context, row: Row) -> list[str]:
