@@ -24,3 +24,15 @@ def test_private_keras_modules_are_imported_only_by_the_compat_module():
         if any(name == "keras.src" or name.startswith("keras.src.") for name in _imports(path))
     }
     assert users == {"mmsa_keras/keras_compat.py"}
+
+
+def test_no_function_in_the_packages_is_over_100_lines():
+    """One job per function: `python benchmarks/code_shape.py` lists the longest."""
+    long = [
+        f"{path.relative_to(REPO)}:{node.name} ({node.end_lineno - node.lineno + 1} lines)"
+        for package in ("mmsa_keras", "data_pipelines", "experiments")
+        for path in (pathlib.Path(REPO) / package).rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno - node.lineno + 1 > 100
+    ]
+    assert long == []
