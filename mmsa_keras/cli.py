@@ -520,6 +520,7 @@ def cmd_explain(args) -> int:
         raise UsageError("--limit and --grid must be at least 1, --steps at least 2, --deletion-check at least 0")
     check_not_enclosing(args.out, {"the model being explained": args.model}, flag="--out")
     claim_output_dir(args.out, "explanations")
+    _clear_explanations(args.out)
     _tf()
     from data_pipelines.images import MAX_IMAGE_BYTES, read_regular_file
     from mmsa_keras.explain import Explainer, deletion_check, load_explainable
@@ -555,6 +556,16 @@ def cmd_explain(args) -> int:
     write_json(args.out, entries, extra)
     print(f"{len(entries)} posts explained: {write_index(args.out, entries, names, args.model)}")
     return 0
+
+
+def _clear_explanations(folder: str) -> None:
+    """An earlier `mmsa explain` into the same (mmsa-owned) folder: remove its pages, numbers and PNGs, so no
+    stale post is left beside the new ones; any other file is left alone."""
+    import re
+
+    for name in os.listdir(folder):
+        if re.fullmatch(r"post_\d{4,}\.png|index\.html|explanations\.json", name):
+            os.remove(os.path.join(folder, name))
 
 
 def _deletion_line(check: dict) -> str:

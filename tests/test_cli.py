@@ -188,6 +188,14 @@ def test_explain_writes_a_png_per_post_an_index_and_the_numbers(data, trained, e
     assert page.sections == 3 and page.images == [f"post_{i:04d}.png" for i in range(3)]
     assert all((out / src).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for src in page.images)
 
+    (out / "notes.txt").write_text("mine")  # explaining again into the same folder: its own old files go
+    _no_noise(mmsa("explain", trained, "--text", "so sad", "--out", out))
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
+        "explanations.json",
+        "index.html",
+        "notes.txt",
+        "post_0000.png",
+    ]
     single = tmp_path / "single"
     proc = mmsa("explain", exported, "--text", "so sad", "--image", image, "--out", single, "--method", "occlusion")
     _no_noise(proc)
