@@ -38,28 +38,10 @@ from typing import Any
 import numpy as np
 
 from data_pipelines.outputs import claim_output_dir
-from experiments.tables import Row, TableConfig, load_table, table_names  # noqa: F401
+from experiments.tables import Row, TableConfig, load_table, metric_value
 from mmsa_keras.errors import UsageError
 
-
 # ----------------------------------------------------------------------------- metrics
-def metric_value(metrics: dict, key: str) -> float:
-    """A metric from an evaluation dict: accuracy, precision/recall/f1 (weighted),
-    f1_macro, f1_micro, or <precision|recall|f1>_<class name>."""
-    if key == "accuracy":
-        return metrics["accuracy"]
-    if key in ("precision", "recall", "f1"):
-        return metrics["weighted"][key]
-    if key == "f1_macro":
-        return metrics["macro"]["f1"]
-    if key == "f1_micro":
-        return metrics["micro_f1"]
-    kind, _, cls = key.partition("_")
-    if kind not in ("precision", "recall", "f1"):
-        raise KeyError(key)
-    return metrics["per_class"][cls][kind]
-
-
 #: table metric -> the interval `compute_metrics` gives for it
 INTERVAL_OF = {"accuracy": "accuracy", "f1": "weighted_f1", "f1_macro": "macro_f1"}
 

@@ -119,6 +119,23 @@ class TableConfig:
 
 
 # ============================================================================ loading
+def metric_value(metrics: dict, key: str) -> float:
+    """A metric from an evaluation dict: accuracy, precision/recall/f1 (weighted),
+    f1_macro, f1_micro, or <precision|recall|f1>_<class name>."""
+    if key == "accuracy":
+        return metrics["accuracy"]
+    if key in ("precision", "recall", "f1"):
+        return metrics["weighted"][key]
+    if key == "f1_macro":
+        return metrics["macro"]["f1"]
+    if key == "f1_micro":
+        return metrics["micro_f1"]
+    kind, _, cls = key.partition("_")
+    if kind not in ("precision", "recall", "f1"):
+        raise KeyError(key)
+    return metrics["per_class"][cls][kind]
+
+
 def table_names() -> list[str]:
     """Every table, derived from the config files `<paper>_<table>.py`."""
     names = []
@@ -237,8 +254,6 @@ def table_from_dict(name: str, d: dict, file: str = "<config>", smoke: bool = Fa
     units = unit.values() if isinstance(unit, dict) else [unit]
     if any(u not in UNITS for u in units):
         raise ConfigError(f"{file}: unit must be percent or fraction (or a dict of them), got {unit!r}")
-    from experiments.runner import metric_value
-
     probe = {
         "accuracy": 0,
         "weighted": {"precision": 0, "recall": 0, "f1": 0},

@@ -71,7 +71,7 @@ def cross_validate(config, folds: int = 3, seeds: int = 1, validation_fraction: 
     """Run the CV described in the module docstring; `config` is the `TrainConfig` of one fold (its `out` is
     the CV folder). Returns the summary written to `OUT/cv.json`."""
     from data_pipelines.outputs import claim_output_dir
-    from mmsa_keras.runs import write_json
+    from mmsa_keras.jsonfiles import write_json
     from mmsa_keras.training import train
     from mmsa_keras.uncertainty import mcnemar_exact, paired_bootstrap
 

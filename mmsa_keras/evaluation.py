@@ -220,7 +220,7 @@ def evaluate_posts(
 ) -> dict:
     """Metrics from `(y_true, y_prob)`; with `write`, stored under `name` in `directory/metrics.json`
     with the confusion matrix as `directory/confusion_matrix_<name>.png`."""
-    from mmsa_keras.runs import read_json, write_json
+    from mmsa_keras.jsonfiles import read_json, write_json
 
     y_true, y_prob = predictions
     metrics = compute_metrics(y_true, y_prob, class_names)
@@ -243,10 +243,3 @@ def evaluate_posts(
     if verbose:
         print(f"[{name}] " + format_metrics(metrics))
     return metrics
-
-
-def evaluate_run(run_dir: str, split: str = "test", verbose: int = 1) -> dict:
-    """Evaluate a run directory's model on one of its saved splits (see `mmsa_keras.runs.Run`)."""
-    from mmsa_keras.runs import Run
-
-    return Run(run_dir).evaluate(split, verbose=verbose)

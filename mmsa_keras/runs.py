@@ -34,6 +34,7 @@ from data_pipelines.post import MultimodalDataset
 from data_pipelines.report import DataReport
 from data_pipelines.splits import split_dataset
 from mmsa_keras.errors import DataError, RunError, UsageError
+from mmsa_keras.jsonfiles import read_json, write_json
 
 RUN_CONFIG = "run_config.json"
 MODEL_FILE = "model.keras"
@@ -57,29 +58,6 @@ RUN_OUTPUT_DIRS = ("checkpoints", BACKUP_DIR, "tensorboard", "tokenizer_preset",
 #: settings that do not change what a run computes
 # "out": a run directory that was moved or copied resumes where it is
 IGNORED_FOR_RESUME = ("verbose", "force", "tensorboard", "run_eagerly", "recipe", "out", "sources")
-
-
-def write_json(path: str, obj) -> None:
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=2, ensure_ascii=False, default=str)
-    os.replace(tmp, path)
-
-
-def write_text(path: str, text: str) -> None:
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
-def read_json(path: str):
-    """A JSON file of a run; a truncated or damaged one raises `RunError` naming the file."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise RunError(f"{path}: not valid JSON ({type(e).__name__}: {e}); the file is damaged or cut short") from None
 
 
 # ----------------------------------------------------------------------------- the data a run trained on

@@ -49,6 +49,7 @@ from mmsa_keras import runs
 from mmsa_keras.config import PRECISIONS, STRATEGIES, TrainConfig
 from mmsa_keras.custom_objects import fast_keras_saving, model_file_ok
 from mmsa_keras.errors import DataError, RunError, UsageError
+from mmsa_keras.jsonfiles import read_json, write_json, write_text
 from mmsa_keras.keras_compat import patch_multi_worker_reduction
 from mmsa_keras.plan import RunPlan, make_plan
 
@@ -253,7 +254,7 @@ class TrainingState(keras.callbacks.Callback):
         shutil.rmtree(target, ignore_errors=True)
         os.replace(tmp, target)
         latest = os.path.join(self.directory, "latest.json")
-        runs.write_json(latest, {"generation": name, "epoch": epoch + 1})
+        write_json(latest, {"generation": name, "epoch": epoch + 1})
         generations = sorted(glob.glob(os.path.join(self.directory, "epoch-*")))
         for old in generations[:-2]:
             shutil.rmtree(old, ignore_errors=True)
@@ -264,7 +265,7 @@ class TrainingState(keras.callbacks.Callback):
         candidates = []
         latest = os.path.join(self.directory, "latest.json")
         try:
-            candidates.append(runs.read_json(latest)["generation"])
+            candidates.append(read_json(latest)["generation"])
         except (OSError, ValueError, KeyError):
             pass
         for path in sorted(glob.glob(os.path.join(self.directory, "epoch-*")), reverse=True):
@@ -360,7 +361,7 @@ def truncate_history(path: str, epochs: int) -> None:
         kept.append(line)
     if len(kept) - 1 < len(lines) - 1:
         print(f"[mmsa] {path}: kept the {len(kept) - 1} whole epoch rows before the resumed epoch", file=sys.stderr)
-    runs.write_text(path, "\n".join(kept) + "\n")
+    write_text(path, "\n".join(kept) + "\n")
 
 
 # ============================================================================ callbacks
@@ -584,7 +585,7 @@ def train(config: TrainConfig, extra_callbacks=None) -> dict[str, Any]:
         config = config.replace(force=True)
     if state != "new" and not config.force:
         saved = (
-            runs.read_json(os.path.join(run_dir, runs.RUN_CONFIG)).get("config")
+            read_json(os.path.join(run_dir, runs.RUN_CONFIG)).get("config")
             if os.path.exists(os.path.join(run_dir, runs.RUN_CONFIG))
             else None
         )
@@ -638,7 +639,7 @@ def _train_locked(config: TrainConfig, plan: RunPlan, run_dir: str, resuming: bo
     )
     if chief:
         record = _run_record(config, plan, policy, strategy, dataset, duplicates, class_weights)
-        runs.write_json(os.path.join(run_dir, runs.RUN_CONFIG), record)
+        write_json(os.path.join(run_dir, runs.RUN_CONFIG), record)
 
     start = time.time()
     train_posts = dataset.labelled("train")
@@ -714,7 +715,7 @@ def _run_data(plan: RunPlan, run_dir: str, resuming: bool, report, chief: bool, 
     fingerprint = runs.data_fingerprint(dataset)
     fingerprint_file = os.path.join(run_dir, runs.FINGERPRINT_FILE)
     if resuming and os.path.exists(fingerprint_file):
-        change = runs.fingerprint_changes(runs.read_json(fingerprint_file), fingerprint)
+        change = runs.fingerprint_changes(read_json(fingerprint_file), fingerprint)
         if change:
             raise RunError(
                 f"{plan.data['data_dir']} changed since {run_dir} started ({change}); resuming would mix two "
@@ -722,7 +723,7 @@ def _run_data(plan: RunPlan, run_dir: str, resuming: bool, report, chief: bool, 
             )
     if chief:
         runs.save_splits(splits_file, dataset)
-        runs.write_json(fingerprint_file, fingerprint)
+        write_json(fingerprint_file, fingerprint)
     return dataset, image_cache, duplicates
 
 
@@ -955,7 +956,7 @@ def attach_tfidf(model, plan: RunPlan, train_posts, num_classes: int, run_dir: s
             flush=True,
         )
     if chief:
-        runs.write_json(os.path.join(run_dir, "tfidf.json"), info)
+        write_json(os.path.join(run_dir, "tfidf.json"), info)
     return with_tfidf(model, layer, plan.tfidf_weight)
 
 
@@ -1035,7 +1036,7 @@ def calibrate(model, validation, run_dir: str, verbose: bool):
 
     y_true, y_prob = validation
     temperature = fit_temperature(y_prob, y_true)
-    runs.write_json(
+    write_json(
         os.path.join(run_dir, "calibration.json"),
         {"temperature": temperature, "fitted_on": "validation", "posts": int(len(y_true))},
     )

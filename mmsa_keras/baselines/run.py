@@ -42,7 +42,7 @@ def fit_and_evaluate(
 ) -> dict | None:
     """Metrics of the baseline on `split`, or None when no post has the modality it reads."""
     from mmsa_keras.evaluation import compute_metrics, format_metrics, plot_confusion_matrix
-    from mmsa_keras.runs import write_json
+    from mmsa_keras.jsonfiles import write_json
 
     kind = KINDS[kind]
     has = (lambda p: p.has_image) if kind == "random_forest" else (lambda p: p.has_text)
@@ -101,7 +101,7 @@ def run_baseline_cli(
         what = "an image" if KINDS[kind] == "random_forest" else "text"
         raise DataError(f"{data_dir}: no post has {what}; the {kind} baseline cannot run on it")
     if out:  # what `mmsa compare` needs to fit it again (no model file: a fit takes seconds, and no pickle)
-        from mmsa_keras.runs import write_json
+        from mmsa_keras.jsonfiles import write_json
 
         write_json(
             os.path.join(out, BASELINE_CONFIG),
@@ -125,7 +125,7 @@ BASELINE_CONFIG = "baseline_config.json"
 def load_baseline(directory: str) -> dict:
     """The record `mmsa baseline --out DIR` wrote (for `mmsa compare`)."""
     from mmsa_keras.errors import UsageError
-    from mmsa_keras.runs import read_json
+    from mmsa_keras.jsonfiles import read_json
 
     path = os.path.join(directory, BASELINE_CONFIG)
     if not os.path.exists(path):

@@ -5,8 +5,16 @@ import os
 import pytest
 
 from experiments.report import parse_report
-from experiments.runner import metric_value, reproduce, unit_of
-from experiments.tables import CONFIG_DIR, ConfigError, load_table, module_name, table_from_dict, table_names
+from experiments.runner import reproduce, unit_of
+from experiments.tables import (
+    CONFIG_DIR,
+    ConfigError,
+    load_table,
+    metric_value,
+    module_name,
+    table_from_dict,
+    table_names,
+)
 
 TABLES = table_names()
 # one smoke reproduction per paper in the default run (paper 002's Table 4 runs from the command line in

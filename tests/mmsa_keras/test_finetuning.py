@@ -153,9 +153,9 @@ def test_feature_mode_matches_raw_mode_with_frozen_encoders(synthetic_dir, tmp_p
     acc_r = raw["all_metrics"]["validation"]["accuracy"]
     assert abs(acc_f - acc_r) <= 0.05, (acc_f, acc_r)  # same head, same features, same batches
     # the saved raw-mode model reproduces the feature-mode predictions from raw posts
-    from mmsa_keras.evaluation import evaluate_run
+    from mmsa_keras.runs import Run
 
-    again = evaluate_run(str(tmp_path / "feature"), "validation", verbose=0)
+    again = Run(str(tmp_path / "feature")).evaluate("validation", verbose=0)
     assert again["accuracy"] == pytest.approx(acc_f, abs=1e-6)
     # (how much faster feature mode trains is measured in benchmarks/feature_sweep.py, not asserted here)
 
@@ -165,7 +165,7 @@ def test_stored_image_features_are_standardised_in_training_and_in_the_saved_mod
     head reads and kept (as Normalization layers) in the saved raw-input model, whose predictions match."""
     from data_pipelines.features import FeatureSet
     from mmsa_keras.custom_objects import load_trained_network
-    from mmsa_keras.evaluation import evaluate_run
+    from mmsa_keras.runs import Run
 
     out = tmp_path / "run"
     summary = train(
@@ -192,7 +192,7 @@ def test_stored_image_features_are_standardised_in_training_and_in_the_saved_mod
     np.testing.assert_allclose(mean, pooled.mean(0), rtol=1e-4, atol=1e-5)
     std = pooled.std(0)
     np.testing.assert_allclose(np.sqrt(variance), np.where(std < 1e-6, 1.0, std), rtol=1e-3, atol=1e-5)
-    again = evaluate_run(str(out), "validation", verbose=0)
+    again = Run(str(out)).evaluate("validation", verbose=0)
     assert again["accuracy"] == pytest.approx(summary["all_metrics"]["validation"]["accuracy"], abs=1e-6)
 
 

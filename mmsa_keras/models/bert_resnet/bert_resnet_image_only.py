@@ -3,7 +3,7 @@
 from mmsa_keras.api_export import mmsa_export
 from mmsa_keras.layers.classifier_head import ClassifierHead
 from mmsa_keras.models.base import MultimodalModel, image_branch, masked_by_presence, projection
-from mmsa_keras.registry import register_model
+from mmsa_keras.models.registration import register_model
 
 
 @register_model(

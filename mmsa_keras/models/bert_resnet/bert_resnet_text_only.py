@@ -3,7 +3,7 @@
 from mmsa_keras.api_export import mmsa_export
 from mmsa_keras.layers.classifier_head import ClassifierHead
 from mmsa_keras.models.base import MultimodalModel, masked_by_presence, projection, text_branch
-from mmsa_keras.registry import register_model
+from mmsa_keras.models.registration import register_model
 
 
 @register_model("bert_resnet_text_only", "BERT text-only row: pooled text → projection → head", modalities=("text",))

@@ -3,7 +3,7 @@
 from mmsa_keras.api_export import mmsa_export
 from mmsa_keras.models.base import MultimodalModel
 from mmsa_keras.models.bert_resnet.features import bert_resnet_features, two_head_fusion
-from mmsa_keras.registry import register_model
+from mmsa_keras.models.registration import register_model
 
 
 @register_model("native_combine", "NativeCombine: one head per modality, probabilities added and renormalised")

@@ -7,7 +7,7 @@ from mmsa_keras.api_export import mmsa_export
 from mmsa_keras.layers.classifier_head import ClassifierHead
 from mmsa_keras.models.base import MultimodalModel
 from mmsa_keras.models.bert_resnet.features import bert_resnet_features
-from mmsa_keras.registry import register_model
+from mmsa_keras.models.registration import register_model
 
 
 @register_model("ote", "OTE: [text; image] pooled token → transformer encoder → head")

@@ -4,7 +4,7 @@ import keras
 
 from mmsa_keras.api_export import mmsa_export
 from mmsa_keras.models.base import MultimodalModel, image_branch, masked_by_presence
-from mmsa_keras.registry import register_model
+from mmsa_keras.models.registration import register_model
 
 
 @register_model(

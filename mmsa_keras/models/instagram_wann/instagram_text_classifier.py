@@ -4,7 +4,7 @@ import keras
 
 from mmsa_keras.api_export import mmsa_export
 from mmsa_keras.models.base import MultimodalModel, masked_by_presence, text_branch
-from mmsa_keras.registry import register_model
+from mmsa_keras.models.registration import register_model
 
 
 @register_model("instagram_text_classifier", "RoBERTa backbone + new 3-way head", modalities=("text",))

@@ -8,7 +8,7 @@ from mmsa_keras.models.base import MultimodalModel
 from mmsa_keras.models.instagram_wann.instagram_image_cnn import InstagramImageCNN
 from mmsa_keras.models.instagram_wann.instagram_text_classifier import InstagramTextClassifier
 from mmsa_keras.models.instagram_wann.wann import wann as build_wann
-from mmsa_keras.registry import register_model
+from mmsa_keras.models.registration import register_model
 
 SUBMODELS = ("image_model", "text_model", "wann")
 

@@ -2,7 +2,7 @@
 
 import keras
 
-from mmsa_keras.registry import register_model
+from mmsa_keras.models.registration import register_model
 
 
 @register_model(

@@ -5,7 +5,7 @@ from mmsa_keras.layers.modality_pooling import ModalityPooling
 from mmsa_keras.losses import CommonSpaceLoss, pack_common_space
 from mmsa_keras.models.base import PROBABILITIES, MultimodalModel
 from mmsa_keras.models.joint_fusion.features import PSI, joint_fusion_features, low_rank_classifier
-from mmsa_keras.registry import register_model
+from mmsa_keras.models.registration import register_model
 
 
 @register_model("common_space_fusion", "joint fusion + auxiliary common-space ranking loss (eq. 14)", **PSI)

@@ -5,7 +5,7 @@ import keras
 from mmsa_keras.api_export import mmsa_export
 from mmsa_keras.models.base import MultimodalModel
 from mmsa_keras.models.joint_fusion.features import PSI, joint_fusion_features, low_rank_classifier
-from mmsa_keras.registry import register_model
+from mmsa_keras.models.registration import register_model
 
 
 @register_model("early_fusion", "[γ; ψ] → Linear(h) → softmax", **PSI)

@@ -3,7 +3,7 @@
 from mmsa_keras.api_export import mmsa_export
 from mmsa_keras.models.base import MultimodalModel
 from mmsa_keras.models.joint_fusion.features import joint_fusion_features, low_rank_classifier
-from mmsa_keras.registry import register_model
+from mmsa_keras.models.registration import register_model
 
 
 @register_model("joint_fusion_image_only", "image γ(i) → linear softmax layer", modalities=("image",))

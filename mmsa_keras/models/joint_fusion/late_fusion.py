@@ -4,7 +4,7 @@ from mmsa_keras.api_export import mmsa_export
 from mmsa_keras.layers.probability_fusion import ProbabilityFusion
 from mmsa_keras.models.base import PROBABILITIES, MultimodalModel
 from mmsa_keras.models.joint_fusion.features import PSI, joint_fusion_features, low_rank_classifier
-from mmsa_keras.registry import register_model
+from mmsa_keras.models.registration import register_model
 
 
 @register_model("late_fusion", "argmax of the product of the unimodal classifiers' probabilities", **PSI)

@@ -6,7 +6,7 @@ from mmsa_keras.api_export import mmsa_export
 from mmsa_keras.layers.cross_modal_attention import CrossModalAttention
 from mmsa_keras.layers.masked_pooling import MaskedPooling
 from mmsa_keras.models.base import MultimodalModel, image_branch, masked_by_presence, text_branch
-from mmsa_keras.registry import register_model
+from mmsa_keras.models.registration import register_model
 
 
 @register_model("mvsa_mha_fusion", "frozen encoders, projections 128/1280, multi-head attention, FF classifier")

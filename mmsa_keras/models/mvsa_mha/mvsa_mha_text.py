@@ -5,7 +5,7 @@ import keras
 from mmsa_keras.api_export import mmsa_export
 from mmsa_keras.layers.masked_pooling import MaskedPooling
 from mmsa_keras.models.base import MultimodalModel, masked_by_presence, text_branch
-from mmsa_keras.registry import register_model
+from mmsa_keras.models.registration import register_model
 
 
 @register_model("mvsa_mha_text", "mean of transformer states over the mask → softmax", modalities=("text",))

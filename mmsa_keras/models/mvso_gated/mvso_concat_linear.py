@@ -5,7 +5,7 @@ import keras
 from mmsa_keras.api_export import mmsa_export
 from mmsa_keras.models.base import MultimodalModel, image_branch, masked_by_presence, text_branch
 from mmsa_keras.models.mvso_gated.stacks import softmax_head
-from mmsa_keras.registry import register_model
+from mmsa_keras.models.registration import register_model
 
 
 @register_model("mvso_concat_linear", "[image 2048; text 600] → linear softmax", text_encoder="bilstm")

@@ -5,7 +5,7 @@ from mmsa_keras.label_vectors import default_label_vectors
 from mmsa_keras.losses import LabelEmbeddingLoss
 from mmsa_keras.models.base import PROBABILITIES, MultimodalModel, image_branch, masked_by_presence
 from mmsa_keras.models.mvso_gated.stacks import dense_stack, embedding_head
-from mmsa_keras.registry import register_model
+from mmsa_keras.models.registration import register_model
 
 
 @register_model(

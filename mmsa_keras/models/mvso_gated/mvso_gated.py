@@ -6,7 +6,7 @@ from mmsa_keras.api_export import mmsa_export
 from mmsa_keras.layers.gating import GL1, GL2
 from mmsa_keras.models.base import MultimodalModel, image_branch, masked_by_presence, text_branch
 from mmsa_keras.models.mvso_gated.stacks import softmax_head
-from mmsa_keras.registry import register_model
+from mmsa_keras.models.registration import register_model
 
 GATES = {"GL1": GL1, "GL2": GL2}
 IMAGE_SHAPES = ("retained", "compressed")

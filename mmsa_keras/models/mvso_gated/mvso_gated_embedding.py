@@ -6,7 +6,7 @@ from mmsa_keras.losses import LabelEmbeddingLoss
 from mmsa_keras.models.base import PROBABILITIES, MultimodalModel
 from mmsa_keras.models.mvso_gated.mvso_gated import gated_body
 from mmsa_keras.models.mvso_gated.stacks import embedding_head
-from mmsa_keras.registry import register_model
+from mmsa_keras.models.registration import register_model
 
 
 @register_model(

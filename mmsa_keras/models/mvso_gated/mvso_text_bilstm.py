@@ -3,7 +3,7 @@
 from mmsa_keras.api_export import mmsa_export
 from mmsa_keras.models.base import MultimodalModel, masked_by_presence, text_branch
 from mmsa_keras.models.mvso_gated.stacks import softmax_head
-from mmsa_keras.registry import register_model
+from mmsa_keras.models.registration import register_model
 
 
 @register_model(
