@@ -34,8 +34,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 def load_oof(cv_dir: str) -> dict:
     """`oof.json` of a CV folder, made from its fold runs when missing (seed 0)."""
-    from mmsa_keras.jsonfiles import read_json, write_json
-    from mmsa_keras.runs import Run, read_dataset
+    from mmsa_keras.app.jsonfiles import read_json, write_json
+    from mmsa_keras.app.runs import Run, read_dataset
 
     path = os.path.join(cv_dir, "oof.json")
     if os.path.exists(path):
@@ -43,7 +43,7 @@ def load_oof(cv_dir: str) -> dict:
     summary = read_json(os.path.join(cv_dir, "cv.json"))
     dataset, _, _ = read_dataset(summary["data_dir"], summary["format"], {}, verbose=False)
     by_id = {p.id: p for p in dataset.all_posts()}
-    from mmsa_keras.cv import tfidf_on_fold
+    from mmsa_keras.app.cv import tfidf_on_fold
 
     probs, fold_of, y_true, svm = {}, {}, {}, {}
     for k in range(summary["folds"]):
@@ -73,9 +73,9 @@ def load_oof(cv_dir: str) -> dict:
 
 def tfidf_lr_oof(cv_dir: str, oof: dict, seed: int = 0) -> np.ndarray:
     """Out-of-fold probabilities of the TF-IDF logistic regression, fitted on each fold's training posts."""
-    from mmsa_keras.jsonfiles import read_json
+    from mmsa_keras.app.jsonfiles import read_json
+    from mmsa_keras.app.runs import read_dataset
     from mmsa_keras.models.tfidf_ensemble import fit_tfidf_classifier
-    from mmsa_keras.runs import read_dataset
 
     summary = read_json(os.path.join(cv_dir, "cv.json"))
     dataset, _, _ = read_dataset(summary["data_dir"], summary["format"], {}, verbose=False)
@@ -142,7 +142,7 @@ def main(argv=None) -> int:
     parser.add_argument("--blend", default="", help="TF-IDF weights to try, e.g. 0.25,0.4,0.5")
     parser.add_argument("--out", help="also write the table to this Markdown file")
     args = parser.parse_args(argv)
-    from mmsa_keras.jsonfiles import read_json
+    from mmsa_keras.app.jsonfiles import read_json
 
     weights = [float(w) for w in args.blend.split(",") if w.strip()]
     rows, reference = [], None

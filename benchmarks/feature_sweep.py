@@ -51,7 +51,7 @@ HEADS = (
 
 
 def sweep(mode, data_dir, work, args):
-    from mmsa_keras.training import TrainConfig, train
+    from mmsa_keras.app.training import TrainConfig, train
 
     accuracies = []
     start = time.perf_counter()

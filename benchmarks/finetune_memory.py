@@ -4,7 +4,7 @@ The run of issue 13 item 5, compared there with paper 002's PyTorch code on the
 same machine: MiniLM-L6 + ResNet-50 (random weights: no ImageNet download
 here), 224 px, 64 tokens, batch 16, every layer trainable, on the 300 real
 MVSA-Single posts of `../shared/data/mvsa_single_sample`. Each configuration
-runs in a fresh process (`mmsa_keras.training.train` with one epoch), which
+runs in a fresh process (`mmsa_keras.app.training.train` with one epoch), which
 reports:
 
   * time to the first training step: from process start (before importing
@@ -42,8 +42,8 @@ settings = json.loads(sys.argv[2])
 from mmsa_keras._quiet import quiet_tensorflow
 quiet_tensorflow()
 import keras
-from mmsa_keras.config import TrainConfig
-from mmsa_keras.training import train
+from mmsa_keras.app.config import TrainConfig
+from mmsa_keras.app.training import train
 
 class Clock(keras.callbacks.Callback):
     def __init__(self):

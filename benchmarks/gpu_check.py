@@ -42,7 +42,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from mmsa_keras.recipes import recipe_settings  # noqa: E402
+from mmsa_keras.app.recipes import recipe_settings  # noqa: E402
 
 #: the `mvsa` recipe's model and optimiser (its own settings; the check sets epochs, batch and stopping)
 RECIPE_MODEL = {
@@ -78,7 +78,7 @@ class StepTimer(keras.callbacks.Callback):
 
 
 def environment(gpu: bool) -> dict:
-    from mmsa_keras.training import resolve_precision
+    from mmsa_keras.app.training import resolve_precision
 
     env = {
         "tensorflow": tf.__version__,
@@ -124,9 +124,9 @@ def reset_memory(gpu: bool) -> None:
 
 
 def run_config(data: str, out: str, settings: dict, precision: str, batch: int, epochs: int, seed: int = 0):
-    """Train with `mmsa_keras.training.train` (quiet); returns (summary, the StepTimer)."""
-    from mmsa_keras.config import TrainConfig
-    from mmsa_keras.training import train
+    """Train with `mmsa_keras.app.training.train` (quiet); returns (summary, the StepTimer)."""
+    from mmsa_keras.app.config import TrainConfig
+    from mmsa_keras.app.training import train
 
     timer = StepTimer()
     config = TrainConfig(
@@ -182,9 +182,9 @@ def speed(args, gpu, data, tmp, precisions_, report, failures):
 
 
 def numerics_and_parity(args, gpu, data, tmp, precisions_, report, failures):
-    from mmsa_keras.export import ExportedModel, export_run
+    from mmsa_keras.app.export import ExportedModel, export_run
+    from mmsa_keras.app.runs import Run
     from mmsa_keras.models.base import class_scores
-    from mmsa_keras.runs import Run
 
     settings = RECIPE_MODEL if not args.cpu_dry_run else {**RECIPE_MODEL, **DRY}
     epochs = 1 if args.cpu_dry_run else (4 if args.quick else 8)

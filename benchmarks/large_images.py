@@ -79,7 +79,7 @@ def main() -> None:
         ("image cache, two 89.9 MP JPEGs", mb_cache(tmp + "/b", big)),
     ]
     data, run, export = (os.path.join(tmp, n) for n in ("data", "run", "export"))
-    cli = [sys.executable, "-m", "mmsa_keras.cli"]
+    cli = [sys.executable, "-m", "mmsa_keras.app.cli"]
     subprocess.run([*cli, "datasets", "make-synthetic", data, "--posts", "60", "--image-size", "32"], check=True)
     small_run = ["--image-size", "32", "--batch-size", "16", "--sequence-length", "16", "--epochs", "1"]
     subprocess.run([*cli, "train", "--model", "native_cat", "--data-dir", data, "--out", run, *small_run], check=True)

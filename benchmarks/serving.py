@@ -66,9 +66,9 @@ def main(argv=None):
 
     from benchmarks.common import print_table
     from data_pipelines.datasets.synthetic import make_synthetic
-    from mmsa_keras.config import TrainConfig
-    from mmsa_keras.export import export_run
-    from mmsa_keras.training import train
+    from mmsa_keras.app.config import TrainConfig
+    from mmsa_keras.app.export import export_run
+    from mmsa_keras.app.training import train
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

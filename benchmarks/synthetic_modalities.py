@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 
 from benchmarks.common import print_table  # noqa: E402
 from data_pipelines.datasets.synthetic import make_synthetic  # noqa: E402
-from mmsa_keras.training import TrainConfig, train  # noqa: E402
+from mmsa_keras.app.training import TrainConfig, train  # noqa: E402
 
 MODELS = ["bert_resnet_text_only", "bert_resnet_image_only", "native_cat"]
 PAPER_002_004 = [

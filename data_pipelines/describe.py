@@ -7,6 +7,7 @@ from data_pipelines.images import scan_images
 from data_pipelines.paths import dataset_root
 from data_pipelines.post import MultimodalDataset
 from data_pipelines.report import KINDS, DataReport
+from data_pipelines.splits import split_dataset
 
 
 def describe(path: str, format: str, check_images: bool = True, verbose: bool = True, **options) -> dict:
@@ -100,8 +101,6 @@ def format_description(d: dict) -> str:
 
 def validate(dataset: MultimodalDataset) -> list[str]:
     """Fatal problems that stop training: no labels, an empty split, a class absent from train."""
-    from data_pipelines.splits import split_dataset
-
     problems = []
     if not any(p.label is not None for p in dataset.all_posts()):
         return ["no labelled posts"]

@@ -21,11 +21,15 @@ post of another split (`mmsa train --dedup drop-from-train`).
 
 from __future__ import annotations
 
+import csv
 import re
 import unicodedata
 from collections import defaultdict
 
 import numpy as np
+import tensorflow as tf
+
+from data_pipelines.image_cache import ImageCache, default_image_cache_dir
 
 _URL = re.compile(r"(?:https?://|www\.)\S+")
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
@@ -42,8 +46,6 @@ def normalise_caption(text: str | None) -> str:
 
 def dhash(images: np.ndarray) -> np.ndarray:
     """64-bit difference hashes (uint64 `[N]`) of uint8 or float images `[N, H, W, 3]`."""
-    import tensorflow as tf
-
     images = np.asarray(images, np.float32)
     if len(images) == 0:
         return np.zeros((0,), np.uint64)
@@ -92,8 +94,6 @@ def hamming_pairs(hashes: np.ndarray, max_distance: int, chunk: int = 512) -> li
 
 def image_hashes(posts, image_size: int = 32, cache_dir: str | None = None, verbose: bool = True) -> dict[str, int]:
     """`{post id: dHash}` of every post with an image (decoded once through the shared image cache)."""
-    from data_pipelines.image_cache import ImageCache, default_image_cache_dir
-
     with_image = [p for p in posts if p.image_path]
     if not with_image:
         return {}
@@ -196,8 +196,6 @@ def drop_from_train(splits: dict[str, list], result: dict) -> tuple[dict[str, li
 
 def write_pairs(path: str, result: dict) -> None:
     """The pairs as CSV (one row per pair)."""
-    import csv
-
     fields = ["kind", "id_a", "split_a", "label_a", "id_b", "split_b", "label_b", "image_distance", "labels_agree"]
     with open(path, "w", encoding="utf-8", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)

@@ -41,12 +41,14 @@ import os
 import time
 import weakref
 
+import keras
 import numpy as np
 import tensorflow as tf
 
-from data_pipelines.batching import epoch_stream, stream_posts, with_labels_of
+from data_pipelines.batching import epoch_stream, stream_posts, trim_padding, with_labels_of
 from data_pipelines.outputs import claim_output_dir
 from data_pipelines.post import Post
+from data_pipelines.progress import Progress
 from data_pipelines.stored_arrays import NpyWriter, StoredColumn
 
 FORMAT_VERSION = 2
@@ -74,8 +76,6 @@ def architecture_fingerprint(model) -> str:
     the process built before, so it would change between identical encoders.
     Trainability is left out too: frozen or not, the outputs are the same.
     """
-    import keras
-
     skip = ("name", "layers", "input_layers", "output_layers", "build_config", "trainable")
 
     def walk(layer):
@@ -285,8 +285,6 @@ def extract_features(
     consolidated by whichever process finds every shard present, and None is
     returned while shards are missing.
     """
-    from data_pipelines.progress import Progress
-
     if modality not in ("text", "image"):
         raise ValueError("modality must be 'text' or 'image'")
     posts = sorted({p.id: p for p in posts}.values(), key=lambda p: p.id)
@@ -391,8 +389,6 @@ def _encode_fn(encoder, modality: str, preprocessor, sequences: bool):
     def run(batch):
         full = batch
         if hub:  # masked padding: trimming it changes nothing at the real tokens and saves the compute
-            from data_pipelines.batching import trim_padding
-
             batch = trim_padding(batch)
         out = encoder(batch if isinstance(encoder.input, dict) else batch["images"], training=False)
         selected = _select(out, batch, modality, sequences)

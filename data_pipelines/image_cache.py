@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from data_pipelines.images import decode_image_bytes, decode_parallelism
 from data_pipelines.post import Post
+from data_pipelines.progress import Progress
 from data_pipelines.stored_arrays import NpyWriter, StoredColumn
 
 FORMAT_VERSION = 1
@@ -70,8 +71,6 @@ class ImageCache:
         batch_size: int = 64,
         source_size: int | None = None,
     ) -> ImageCache:
-        from data_pipelines.progress import Progress
-
         with_image = sorted({p.id: p for p in posts if p.image_path}.values(), key=lambda p: p.id)
         h = hashlib.sha256(
             json.dumps({"format": FORMAT_VERSION, "size": int(image_size), "source": source_size}).encode()

@@ -25,6 +25,8 @@ import struct
 
 import tensorflow as tf
 
+from data_pipelines.paths import outside_root
+from data_pipelines.progress import Progress
 from data_pipelines.report import DataReport
 
 MAX_PIXELS = int(os.environ.get("MMSA_MAX_IMAGE_PIXELS", 90_000_000))
@@ -87,8 +89,6 @@ def read_regular_file(path: str, limit: int) -> tuple[bytes | None, str | None]:
     or `(None, "outside")` for one that resolves outside the dataset being read
     (`data_pipelines.paths.dataset_root`).
     """
-    from data_pipelines.paths import outside_root
-
     if outside_root(path):
         return None, "outside"
     try:
@@ -317,8 +317,6 @@ def scan_images(posts, report: DataReport, verbose: bool = True) -> int:
 
     Shows a progress bar. Returns the number of posts whose image was dropped.
     """
-    from data_pipelines.progress import Progress
-
     with_images = [p for p in posts if p.image_path]
     bar = Progress(len(with_images), "Checking images", unit="image") if verbose and with_images else None
     dropped = 0

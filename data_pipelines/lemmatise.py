@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import keras
 import tensorflow as tf
+from simplemma.strategies.dictionaries import DefaultDictionaryFactory
 
 WORD = r"[#@]?\w+(?:'\w+)?"
 
 
 def english_lemmas() -> dict[str, str]:
     """simplemma's English dictionary, keyed by lower-cased word."""
-    from simplemma.strategies.dictionaries import DefaultDictionaryFactory
-
     table = DefaultDictionaryFactory().get_dictionary("en")
     out: dict[str, str] = {}
     for word, lemma in table.items():

@@ -31,8 +31,11 @@ from data_pipelines.batching import (  # noqa: F401  (prefetched, trim_padding, 
     trim_padding,
     with_labels_of,
 )
+from data_pipelines.features import stored_input_fn
 from data_pipelines.images import decode_image_bytes, decode_parallelism, read_image_file, safe_decode_batch
+from data_pipelines.lemmatise import make_text_transform
 from data_pipelines.post import BALANCED_WEIGHTS, Post
+from data_pipelines.progress import Progress
 from data_pipelines.tokenization import VocabularyTokenizer, load_tokenizer
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -105,8 +108,6 @@ class Preprocessor:
         if self.text_transform is None:
             return texts
         if self._transform is None:
-            from data_pipelines.lemmatise import make_text_transform
-
             self._transform = make_text_transform(self.text_transform)
         return self._transform(texts)
 
@@ -130,8 +131,6 @@ class Preprocessor:
         return self
 
     def _channel_stats(self, posts, verbose, batch_size, image_cache=None):
-        from data_pipelines.progress import Progress
-
         with_images = [p for p in posts if p.image_path]
         if not with_images:
             return np.zeros(3, np.float32), np.ones(3, np.float32)
@@ -242,8 +241,6 @@ class Preprocessor:
         size = self.image_size
         stored_fn = None
         if stored:
-            from data_pipelines.features import stored_input_fn
-
             stored_fn = stored_input_fn(
                 posts,
                 stored.get("text"),

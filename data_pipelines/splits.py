@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from data_pipelines.post import Post
+from data_pipelines.post import MultimodalDataset, Post
 
 
 def stratified_split(
@@ -48,8 +48,6 @@ def split_dataset(dataset, seed: int, test: bool = True):
     into train and validation alone with `test=False` (every post but the
     validation tenth trains the model; it is evaluated on other data).
     """
-    from data_pipelines.post import MultimodalDataset
-
     if {"train", "validation", "test"} <= set(dataset.splits):
         return dataset
     if "train" in dataset.splits and "test" in dataset.splits:

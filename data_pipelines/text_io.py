@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import codecs
 
+from data_pipelines.images import OUTSIDE_MESSAGE, read_regular_file
 from data_pipelines.report import DataReport
 
 FALLBACK_ENCODINGS = ("gb18030", "cp1252", "latin-1")
@@ -52,16 +53,12 @@ def decode_caption(raw: bytes, file: str = "<bytes>", report: DataReport | None 
 
 def read_caption(path: str, report: DataReport | None = None) -> str | None:
     """Read one caption file; returns None (and records it) when missing, not a file, or empty."""
-    from data_pipelines.images import read_regular_file
-
     raw, problem = read_regular_file(path, MAX_CAPTION_BYTES)
     if problem is not None:
         if report is not None:
             if problem == "missing":
                 report.add("missing_text", path)
             elif problem == "outside":
-                from data_pipelines.images import OUTSIDE_MESSAGE
-
                 report.add("outside_path", path, OUTSIDE_MESSAGE)
             else:
                 report.add("not_a_file", path, f"the caption path is {problem}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import keras
 import tensorflow as tf
@@ -221,8 +222,6 @@ class HubTokenizer:
         target = os.path.join(directory, "tokenizer_preset")
         if not (self.preset and os.path.abspath(self.preset) == os.path.abspath(target)):
             if os.path.isdir(target):
-                import shutil
-
                 shutil.rmtree(target)
             self.tokenizer.save_to_preset(target)
         config["source_preset"] = self.preset

@@ -6,8 +6,14 @@ is imported when the command runs.
 
 from __future__ import annotations
 
+import difflib
 import os
 import time
+
+from experiments.tables import list_tables, table_names
+from mmsa_keras._quiet import filter_native_stderr, quiet_tensorflow
+from mmsa_keras.app.config import parse_key_values
+from mmsa_keras.errors import UsageError
 
 
 def register(subparsers) -> None:
@@ -59,14 +65,9 @@ def register(subparsers) -> None:
 
 
 def cmd_reproduce(args) -> int:
-    from mmsa_keras._quiet import filter_native_stderr, quiet_tensorflow
-    from mmsa_keras.config import parse_key_values
-    from mmsa_keras.errors import UsageError
-
     if args.list or not args.table:
         quiet_tensorflow()  # the table configs import it: its start-up lines stay silent
         filter_native_stderr()
-        from experiments.tables import list_tables
 
         print(f"{'table':28s} title")
         for name, title in list_tables():
@@ -74,11 +75,8 @@ def cmd_reproduce(args) -> int:
         return 0
     quiet_tensorflow()
     filter_native_stderr()
-    from experiments.tables import table_names
 
     if args.table not in table_names():
-        import difflib
-
         close = difflib.get_close_matches(args.table, table_names(), n=1)
         raise UsageError(
             f"unknown table {args.table!r}"

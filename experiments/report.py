@@ -9,6 +9,9 @@ import textwrap
 
 import numpy as np
 
+from mmsa_keras.app.evaluation import plot_confusion_matrix, plot_history
+from mmsa_keras.figures import subplots
+
 FMT = {"percent": "{:.2f}", "fraction": "{:.3f}"}
 
 
@@ -148,8 +151,6 @@ def _departure_lines(results: dict) -> list[str]:
 
 def _figure_lines(out_dir: str, plots: str, results: dict, table, unit, data_name: str, info: dict, seeds) -> list[str]:
     """The paper-vs-ours bar chart, the confusion matrices and the training curves (written to `plots`)."""
-    from mmsa_keras.evaluation import plot_confusion_matrix, plot_history
-
     lines = []
     first = table.metrics[0]
     bar_png = _bar_chart(
@@ -250,10 +251,6 @@ def _slug(name):
 
 
 def _bar_chart(results, metric, unit, path, title):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     names = [n for n in results["rows"] if results["rows"][n].get("mean")]
     if not names:
@@ -262,7 +259,7 @@ def _bar_chart(results, metric, unit, path, title):
     err = [results["rows"][n]["std"][metric] for n in names] if len(results["seeds"]) > 1 else None
     paper = [results["rows"][n]["paper"].get(metric, np.nan) for n in names]
     x = np.arange(len(names))
-    fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(names) + 2), 4.2))
+    fig, ax = subplots(figsize=(max(6, 1.1 * len(names) + 2), 4.2))
     ax.bar(x - 0.2, [np.nan if p is None else p for p in paper], 0.4, label="paper")
     ax.bar(x + 0.2, ours, 0.4, yerr=err, label="ours", capsize=3)
     ax.set_xticks(x, [textwrap.shorten(n, 28) for n in names], rotation=30, ha="right")
@@ -271,7 +268,6 @@ def _bar_chart(results, metric, unit, path, title):
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path
 
 

@@ -37,9 +37,22 @@ from typing import Any
 
 import numpy as np
 
+from data_pipelines.datasets.synthetic import make_synthetic
+from data_pipelines.features import extract_sequences_for
 from data_pipelines.outputs import claim_output_dir
+from experiments.report import write_report
 from experiments.tables import Row, TableConfig, load_table, metric_value
+from mmsa_keras.app.baseline_runs import fit_and_evaluate
+from mmsa_keras.app.config import TrainConfig, layered
+from mmsa_keras.app.evaluation import compute_metrics
+from mmsa_keras.app.plan import make_plan
+from mmsa_keras.app.runs import Run, load_split_data
+from mmsa_keras.app.training import train
+from mmsa_keras.encoders import IMAGE_ENCODERS, TEXT_ENCODERS, build_image_encoder
 from mmsa_keras.errors import UsageError
+from mmsa_keras.label_vectors import load_glove_label_vectors
+from mmsa_keras.registry import get_spec
+from mmsa_keras.uncertainty import mcnemar_exact, paired_bootstrap
 
 # ----------------------------------------------------------------------------- metrics
 #: table metric -> the interval `compute_metrics` gives for it
@@ -49,8 +62,6 @@ INTERVAL_OF = {"accuracy": "accuracy", "f1": "weighted_f1", "f1_macro": "macro_f
 def paired_with_text_only(table: TableConfig, results: dict, class_names) -> dict:
     """Each row against the table's text-only row (the first row whose model reads text alone), paired on
     the same posts with the first seed: difference, paired bootstrap 95% interval, exact McNemar p."""
-    from mmsa_keras.registry import get_spec
-    from mmsa_keras.uncertainty import mcnemar_exact, paired_bootstrap
 
     def text_only(row):
         try:
@@ -111,8 +122,6 @@ _IMAGENET: dict[str, tuple[bool, str]] = {}
 def imagenet_available(image_encoder: str) -> tuple[bool, str]:
     """Whether the ImageNet weights of a keras.applications encoder can be had (cached or downloaded)."""
     if image_encoder not in _IMAGENET:
-        from mmsa_keras.encoders import build_image_encoder
-
         try:
             build_image_encoder(image_encoder, weights="imagenet", image_size=64)
             _IMAGENET[image_encoder] = (True, "")
@@ -165,9 +174,6 @@ class Context:
         return self.image_weights.get(image)
 
     def train_config(self, row: Row, seed: int):
-        from mmsa_keras.config import TrainConfig, layered
-        from mmsa_keras.encoders import TEXT_ENCODERS
-
         text, image = self.encoder_names(row)
         settings, sources = layered(
             [
@@ -186,8 +192,6 @@ class Context:
         for key, source in row.uses.items():
             overrides[key] = os.path.join(self.run_dirs[seed][source], "model.keras")
         if self.glove and "label_vectors" in _accepted(row.model):
-            from mmsa_keras.label_vectors import load_glove_label_vectors
-
             vectors = load_glove_label_vectors(self.glove, self.table.class_names)
             overrides.setdefault("label_vectors", vectors.tolist())
         if (
@@ -228,15 +232,12 @@ class Context:
 def _accepted(model: str | None) -> set[str]:
     if not model:
         return set()
-    from mmsa_keras.registry import get_spec
 
     return get_spec(model).accepted_arguments() or set()
 
 
 # ----------------------------------------------------------------------------- row kinds
 def run_keras_row(ctx: Context, row: Row, seed: int) -> tuple[dict | None, dict]:
-    from mmsa_keras.training import train
-
     config = ctx.train_config(row, seed)
     summary = train(config)
     ctx.run_dirs[seed][row.name] = config.out
@@ -299,9 +300,6 @@ def _settings_text(settings: dict) -> str:
 
 def run_without_row(ctx: Context, row: Row, seed: int) -> tuple[dict | None, dict]:
     """A trained row evaluated with one modality removed from every post (paper 004, Table 5)."""
-    from mmsa_keras.evaluation import compute_metrics
-    from mmsa_keras.runs import Run
-
     run = Run(ctx.run_dirs[seed][row.from_row])
     posts = [copy.copy(p) for p in run.dataset(verbose=False).labelled(ctx.table.split)]
     for p in posts:
@@ -314,9 +312,6 @@ def run_without_row(ctx: Context, row: Row, seed: int) -> tuple[dict | None, dic
 
 
 def run_baseline_row(ctx: Context, row: Row, seed: int) -> tuple[dict | None, dict]:
-    from mmsa_keras.baselines.run import fit_and_evaluate
-    from mmsa_keras.runs import load_split_data
-
     dataset = load_split_data(
         ctx.data_dir, ctx.fmt, seed if ctx.vary_split else 0, format_options=_drawn(ctx, seed), verbose=False
     )
@@ -336,8 +331,6 @@ def _drawn(ctx: Context, seed: int) -> dict:
 
 def run_wann_pairs_row(ctx: Context, row: Row, seed: int) -> tuple[dict | None, dict]:
     """Paper 000 Table 4: WANN predictions per class and accuracy for each (CNN, RNN) prediction pair."""
-    from mmsa_keras.runs import Run
-
     runs = [Run(ctx.run_dirs[seed][name]) for name in row.rows]
     posts = runs[-1].dataset(verbose=False).labelled(ctx.table.split)
     preds = [run.predict(posts)[1].argmax(-1) for run in runs]
@@ -398,8 +391,6 @@ def _prepare(
     glove,
     options=None,
 ) -> Context:
-    from data_pipelines.datasets.synthetic import make_synthetic
-
     out_dir = os.path.join(out, table.name)
     claim_output_dir(out_dir, "results")  # new, empty or an earlier report of this table
     ds = table.dataset
@@ -476,8 +467,6 @@ def _image_weights(table: TableConfig, encoders: dict, given: str | None, embedd
     """{image encoder: weights} for the paper's data: `--image-weights X` (the table's image encoder) or
     `--image-weights enc=X,enc2=Y`; else the table's own (ImageNet for keras.applications encoders). ImageNet
     weights that cannot be had become a random initialisation, said in the departures."""
-    from mmsa_keras.encoders import IMAGE_ENCODERS
-
     if embedded:
         return {}
     wanted = {r.paper_image_encoder for r in table.rows if r.paper_image_encoder} | {encoders.get("image")}
@@ -515,8 +504,6 @@ def _check_plans(ctx: Context, rows: list[Row], seeds: int) -> set[tuple[str, st
     (token states, spatial maps), for `extract_sequences_for`: the first row to
     extract with such an encoder stores them too, so each encoder runs once.
     """
-    from mmsa_keras.plan import make_plan
-
     ctx.run_dirs = {s: {} for s in range(seeds)}
     sequences = set()
     for row in rows:
@@ -592,7 +579,6 @@ def reproduce(
         "variant": ctx.variant,
         "class_names": ctx.class_names,
     }
-    from data_pipelines.features import extract_sequences_for
 
     for seed, row in ((s, r) for s in range(seeds) for r in selected):
         if verbose:
@@ -620,7 +606,6 @@ def reproduce(
     with open(os.path.join(ctx.out_dir, "metrics.json"), "w", encoding="utf-8") as f:
         json.dump(results, f, indent=2)
     _write_config_used(ctx, table, selected, seeds, smoke, vary_split)
-    from experiments.report import write_report
 
     write_report(ctx.out_dir, results, table)
     return results
@@ -690,8 +675,6 @@ def _row_departures(ctx: Context, row: Row) -> list[str]:
 
 def _split_info(ctx: Context) -> dict:
     """Read the data once (its report printed once) and say which split the table evaluates."""
-    from mmsa_keras.runs import load_split_data
-
     dataset = load_split_data(ctx.data_dir, ctx.fmt, 0, format_options=_drawn(ctx, 0), verbose=bool(ctx.verbose))
     split = ctx.table.split
     posts = dataset.labelled(split) if split in dataset.splits else []

@@ -21,6 +21,7 @@ import importlib
 import os
 from typing import Any
 
+from mmsa_keras.app.config import TRAIN_FIELDS
 from mmsa_keras.errors import UsageError
 
 PAPERS = ("instagram_wann", "mvsa_mha", "bert_resnet", "mvso_gated", "joint_fusion")
@@ -187,7 +188,6 @@ def _check_keys(d: dict, cls, where: str, file: str, skip=()) -> None:
 
 def table_from_dict(name: str, d: dict, file: str = "<config>", smoke: bool = False) -> TableConfig:
     """Validate a `get_config()` dict and build the `TableConfig` (see the module docstring)."""
-    from mmsa_keras.config import TRAIN_FIELDS
     from mmsa_keras.registry import get_spec, model_names
 
     d = dict(d)

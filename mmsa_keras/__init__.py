@@ -1,7 +1,9 @@
 """mmsa-keras: multimodal (image + text) sentiment and emotion models in Keras 3.
 
-Submodules: `layers`, `encoders`, `models` (one folder per paper), `losses`,
-`optimizers`, `registry`, `plan`, `training`, `evaluation`, `export`, `runs`, `cli`.
+The Keras library: `layers`, `encoders`, `models` (one folder per paper), `losses`,
+`optimizers`, `registry`, `baselines`, `calibration`, `uncertainty`. The application built on it
+(settings, plan, training, run directories, evaluation, export, serving, the `mmsa` command) is
+`mmsa_keras.app` (`mmsa_keras.app.training`, `mmsa_keras.app.runs`, ...).
 
 `import mmsa_keras` is instant (the `mmsa` command answers `--help` without
 loading TensorFlow): the submodules load on first use. Touching any of them,
@@ -23,20 +25,17 @@ importlib.import_module("mmsa_keras._quiet").install_quiet_import()  # TensorFlo
 __version__ = "0.1.0"
 
 _SUBMODULES = (
-    "config",
+    "app",
+    "baselines",
+    "calibration",
     "encoders",
     "errors",
-    "evaluation",
-    "export",
     "layers",
     "losses",
     "models",
     "optimizers",
-    "plan",
     "registry",
-    "runs",
-    "training",
-    "baselines",
+    "uncertainty",
 )
 _FUNCTIONS = {
     "create_model": "registry",
@@ -51,7 +50,7 @@ __all__ = ["__version__", *_SUBMODULES, *_FUNCTIONS]
 def __getattr__(name: str):
     if name in _SUBMODULES:
         module = importlib.import_module(f"mmsa_keras.{name}")
-        if name not in ("config", "errors"):
+        if name not in ("app", "errors", "uncertainty"):
             importlib.import_module("mmsa_keras.custom_objects").register_all()
         return module
     if name in _FUNCTIONS:

@@ -9,10 +9,12 @@ asks for it.
 
 from __future__ import annotations
 
+import importlib.machinery
 import os
 import re
 import sys
 import tempfile
+import threading
 
 
 def debug_enabled() -> bool:
@@ -38,7 +40,6 @@ def filter_native_stderr() -> None:
         # `main()` called by a host that redirected Python's stderr (pytest's capture, a notebook):
         # leave its stream in place rather than writing past it to the descriptor
         return
-    import threading
 
     sys.stderr.flush()
     original = os.dup(2)
@@ -128,7 +129,6 @@ class _QuietImport:
     def find_spec(self, name, path=None, target=None):
         if name != "tensorflow":
             return None
-        import importlib.machinery
 
         if self in sys.meta_path:
             sys.meta_path.remove(self)

@@ -15,7 +15,13 @@
 
 from __future__ import annotations
 
+import keras
 import numpy as np
+from scipy.optimize import minimize_scalar
+
+from mmsa_keras.figures import subplots
+from mmsa_keras.layers.temperature_scaling import TemperatureScaling
+from mmsa_keras.models.base import class_scores
 
 BINS = 15
 
@@ -34,8 +40,6 @@ def _nll(probs, labels) -> float:
 
 def fit_temperature(probs, labels) -> float:
     """The NLL-minimising temperature on `(probs, labels)` (1.0 for no posts)."""
-    from scipy.optimize import minimize_scalar
-
     if len(labels) == 0:
         return 1.0
     result = minimize_scalar(
@@ -87,11 +91,6 @@ def calibration_metrics(probs, labels, bins: int = BINS) -> dict:
 
 def with_temperature(model, temperature: float):
     """`model` with its class probabilities scaled by `temperature` (an uncompiled model for inference)."""
-    import keras
-
-    from mmsa_keras.layers.temperature_scaling import TemperatureScaling
-    from mmsa_keras.models.base import class_scores
-
     model.optimizer = None  # as in `tfidf_ensemble.with_tfidf`: inference only, no optimizer state saved inside
     model.compiled = False
     inputs = {name: keras.Input(shape=t.shape[1:], dtype=t.dtype, name=name) for name, t in dict(model.input).items()}
@@ -101,12 +100,8 @@ def with_temperature(model, temperature: float):
 
 def plot_reliability(before, after, labels, path: str, title: str, temperature: float) -> str:
     """Reliability diagram: accuracy against confidence per bin, before and after scaling."""
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 5))
+    fig, ax = subplots(figsize=(5, 5))
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfectly calibrated")
     for probs, name, style in ((before, "before", "o--"), (after, f"after (T = {temperature:.2f})", "s-")):
         pts = [(b["confidence"], b["accuracy"]) for b in reliability_bins(probs, labels) if b["count"]]
@@ -120,5 +115,4 @@ def plot_reliability(before, after, labels, path: str, title: str, temperature: 
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path

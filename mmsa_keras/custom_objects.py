@@ -12,7 +12,13 @@ module (layers, encoders, models, losses, optimizers and schedules);
 from __future__ import annotations
 
 import importlib
+import os
+import zipfile
 
+import keras
+
+from mmsa_keras._quiet import quiet_tensorflow
+from mmsa_keras.errors import RunError
 from mmsa_keras.keras_compat import fast_keras_saving  # noqa: F401  (imported from here by callers)
 
 _MODULES = (
@@ -31,7 +37,6 @@ def register_all() -> None:
     global _done
     if _done:
         return
-    from mmsa_keras._quiet import quiet_tensorflow
 
     quiet_tensorflow()
     for name in _MODULES:
@@ -45,12 +50,6 @@ def load_model(path: str, compile: bool = False):
     `compile=False` by default: the training optimizer is not needed to predict,
     evaluate or export.
     """
-    import os
-
-    import keras
-
-    from mmsa_keras.errors import RunError
-
     register_all()
     if not os.path.exists(path):
         raise RunError(f"{path}: no such model file")
@@ -78,8 +77,6 @@ def load_trained_network(path: str):
 
 def model_file_ok(path: str) -> bool:
     """True when `path` is a whole `.keras` zip archive (its central directory and every member's CRC check out)."""
-    import zipfile
-
     try:
         with zipfile.ZipFile(path) as z:
             return z.testzip() is None and "config.json" in z.namelist()

@@ -18,6 +18,11 @@
 
 from __future__ import annotations
 
+import tensorflow as tf
+from keras.src.backend.common import global_state
+from keras.src.backend.tensorflow import trainer as tf_trainer
+from keras.src.saving import saving_lib
+
 _SKIPSET_TYPES = ("Operation", "Layer", "Functional", "Sequential", "Metric", "Optimizer", "Loss")
 _skipsets: dict = {}
 
@@ -28,9 +33,6 @@ def fast_keras_saving() -> None:
     Keras' global state is per thread and reset by `clear_session`, so this is
     called before each save or load (a no-op when already in place).
     """
-    from keras.src.backend.common import global_state
-    from keras.src.saving import saving_lib
-
     if not _skipsets:
         for obj_type in _SKIPSET_TYPES:
             try:
@@ -49,9 +51,6 @@ def patch_multi_worker_reduction() -> None:
     fails for the scalar logs ("Invalid reduction dimension 0 for input with 0 dimensions",
     tensorflow/tensorflow#72388). Scalars are averaged across the replicas with `axis=None` instead, so
     every worker still sees the same (global) logs and takes the same early-stopping decisions."""
-    import tensorflow as tf
-    from keras.src.backend.tensorflow import trainer as tf_trainer
-
     if getattr(tf_trainer.reduce_per_replica, "_mmsa_patched", False):
         return
     original = tf_trainer.reduce_per_replica

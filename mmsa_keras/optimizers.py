@@ -27,6 +27,7 @@ import math
 import re
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 from mmsa_keras.api_export import mmsa_export
@@ -76,7 +77,6 @@ def _tf_default_strategy() -> bool:
     """True with the TensorFlow backend and no tf.distribute strategy in scope (one device)."""
     if keras.backend.backend() != "tensorflow":
         return False
-    import tensorflow as tf
 
     return not tf.distribute.has_strategy() and tf.distribute.get_replica_context() is not None
 
@@ -133,7 +133,6 @@ class _GroupedLearningRate:
             for variable in variables:
                 decay(variable)
             return
-        import tensorflow as tf
 
         if _tf_default_strategy():
             for variable in variables:
@@ -162,7 +161,6 @@ class GroupedAdamW(_GroupedLearningRate, keras.optimizers.AdamW):
     def update_step(self, gradient, variable, learning_rate):
         if self.amsgrad or not _tf_default_strategy():
             return super().update_step(gradient, variable, learning_rate)
-        import tensorflow as tf
 
         # TensorFlow's fused kernel: alpha = lr sqrt(1 - b2^t) / (1 - b1^t); m += (g - m)(1 - b1);
         # v += (g^2 - v)(1 - b2); w -= alpha m / (sqrt(v) + eps) -- Keras' Adam.update_step, in one op

@@ -23,6 +23,7 @@ resamples the interval's end points are stable to about 0.2 points.
 from __future__ import annotations
 
 import numpy as np
+from scipy.stats import binomtest
 
 RESAMPLES = 2000
 LEVEL = 0.95
@@ -113,8 +114,6 @@ def mean_interval(values, resamples: int = RESAMPLES, seed: int = 0, level: floa
 
 def mcnemar_exact(y_true, pred_a, pred_b) -> dict:
     """Exact McNemar test: of the posts exactly one model classifies correctly, is the split even?"""
-    from scipy.stats import binomtest
-
     y_true = np.asarray(y_true)
     right_a, right_b = np.asarray(pred_a) == y_true, np.asarray(pred_b) == y_true
     only_a, only_b = int(np.sum(right_a & ~right_b)), int(np.sum(~right_a & right_b))

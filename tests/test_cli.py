@@ -30,7 +30,7 @@ TEXT_SMALL = ["--epochs", "2", "--batch-size", "16", "--sequence-length", "16"] 
 def mmsa(*args, check=True, timeout=600, env=None):
     """Run `mmsa ARGS` in a new process (stdout is a pipe, not a terminal)."""
     proc = subprocess.run(
-        [sys.executable, "-m", "mmsa_keras.cli", *map(str, args)],
+        [sys.executable, "-m", "mmsa_keras.app.cli", *map(str, args)],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -427,7 +427,7 @@ def test_usage_and_data_errors_are_one_line(data, tmp_path, capsys, args, code, 
         proc = mmsa(*args, check=False)
         returncode, stderr = proc.returncode, proc.stderr
     else:
-        from mmsa_keras.cli import main
+        from mmsa_keras.app.cli import main
 
         try:
             returncode = main(args)
@@ -463,7 +463,7 @@ def test_help_is_instant_and_shows_defaults():
     for cmd in commands:
         start = time.time()
         proc = subprocess.run(
-            [sys.executable, "-m", "mmsa_keras.cli", *cmd, "--help"],
+            [sys.executable, "-m", "mmsa_keras.app.cli", *cmd, "--help"],
             capture_output=True,
             text=True,
             cwd=REPO,
@@ -473,14 +473,14 @@ def test_help_is_instant_and_shows_defaults():
         assert proc.returncode == 0, proc.stderr
         assert elapsed < 3.0, (cmd, elapsed)  # measured ~0.15 s; the bound leaves room for a busy CI machine
     train_help = subprocess.run(
-        [sys.executable, "-m", "mmsa_keras.cli", "train", "--help"], capture_output=True, text=True, cwd=REPO
+        [sys.executable, "-m", "mmsa_keras.app.cli", "train", "--help"], capture_output=True, text=True, cwd=REPO
     ).stdout
     assert "(default: 10)" in train_help and "(default: adam)" in train_help and "--no-early-stopping" in train_help
     flat = " ".join(train_help.split())
     assert "--seed) (default:" not in flat and "None) (default:" not in flat  # one default per option
     # nothing heavy is imported to answer --help
     script = (
-        "import sys; from mmsa_keras.cli import build_parser; build_parser(); "
+        "import sys; from mmsa_keras.app.cli import build_parser; build_parser(); "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'keras_hub')))"
     )
     assert (
@@ -491,7 +491,7 @@ def test_help_is_instant_and_shows_defaults():
 # ============================================================================ resume and run directories
 def _kill_after_epoch(cmd, backup_latest, epoch, timeout=300):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mmsa_keras.cli", *map(str, cmd)],
+        [sys.executable, "-m", "mmsa_keras.app.cli", *map(str, cmd)],
         cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -531,7 +531,7 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_weights(data, trained, tm
 def _serving(export, *flags):
     """`mmsa serve EXPORT --port 0 FLAGS` in its own process; yields `(process, "127.0.0.1:PORT")`, stops it after."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mmsa_keras.cli", "serve", str(export), "--port", "0", *flags],
+        [sys.executable, "-m", "mmsa_keras.app.cli", "serve", str(export), "--port", "0", *flags],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -913,7 +913,7 @@ def test_baselines_from_the_command_line(data):
 
 @needs_minilm
 def test_a_recipe_sets_everything_and_explicit_flags_override_it(data, tmp_path):
-    from mmsa_keras.recipes import RECIPES
+    from mmsa_keras.app.recipes import RECIPES
 
     listing = mmsa("recipes").stdout
     for name, recipe in RECIPES.items():

@@ -164,8 +164,8 @@ def _interrupted_run(dataset, out, at_epoch: int = 1):
     """A run interrupted after `at_epoch` epochs (as Ctrl-C would), trained in this process."""
     import keras
 
-    from mmsa_keras.config import TrainConfig
-    from mmsa_keras.training import train
+    from mmsa_keras.app.config import TrainConfig
+    from mmsa_keras.app.training import train
 
     class Stop(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
@@ -241,8 +241,8 @@ def test_a_failed_export_leaves_nothing_behind(run, tmp_path, monkeypatch):
     import errno
 
     from data_pipelines.pipeline import Preprocessor
+    from mmsa_keras.app.export import export_run
     from mmsa_keras.errors import RunError
-    from mmsa_keras.export import export_run
 
     def full(self, directory):
         raise OSError(errno.ENOSPC, "No space left on device")

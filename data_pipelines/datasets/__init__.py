@@ -6,6 +6,7 @@ found are recorded in the `DataReport` it is given.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 
 from data_pipelines.paths import dataset_root
@@ -37,8 +38,6 @@ OPTION_FLAGS = {"split": "--split-by", "protocol": "--protocol", "layout": "--la
 
 def reader_options(format: str) -> list[str]:
     """The options the reader of `format` takes (its named parameters and `COMMON_OPTIONS`)."""
-    import inspect
-
     _import_all()
     params = inspect.signature(_READERS[format]).parameters.values()
     named = [p.name for p in params if p.kind == p.POSITIONAL_OR_KEYWORD or p.kind == p.KEYWORD_ONLY]

@@ -29,6 +29,8 @@ from __future__ import annotations
 import json
 import os
 
+import numpy as np
+
 from data_pipelines.datasets import register_reader
 from data_pipelines.images import read_regular_file
 from data_pipelines.post import MultimodalDataset, Post
@@ -57,8 +59,6 @@ def popularity_split(posts, num_classes=None, seed: int = 0):
     Posts with the same score are ordered by a seeded shuffle, not by id: Flickr's agreement is a small
     integer, so ties are everywhere, and an id begins with its class folder (ordering ties by id would fill
     the test split class by class)."""
-    import numpy as np
-
     order = np.random.default_rng(seed).permutation(len(posts))
     tie = {id(p): int(order[i]) for i, p in enumerate(sorted(posts, key=lambda p: p.id))}
     ranked = sorted(posts, key=lambda p: (-(p.meta.get("upvotes") or p.meta.get("agreement") or 0), tie[id(p)]))

@@ -41,6 +41,7 @@ from collections import Counter
 import numpy as np
 
 from data_pipelines.datasets import register_reader
+from data_pipelines.images import read_regular_file
 from data_pipelines.paths import safe_name
 from data_pipelines.post import SENTIMENT_CLASSES, MultimodalDataset, Post
 from data_pipelines.report import DataReport
@@ -58,8 +59,6 @@ MAX_LABEL_FILE_BYTES = 256 * 1024 * 1024
 
 
 def _read_lines(path: str) -> list[str]:
-    from data_pipelines.images import read_regular_file
-
     raw, problem = read_regular_file(path, MAX_LABEL_FILE_BYTES)
     if problem is not None:
         raise FileNotFoundError(f"{path}: the label file is {problem}")

@@ -38,6 +38,7 @@ import os
 import re
 
 import numpy as np
+import tensorflow as tf
 
 from data_pipelines.outputs import claim_output_dir
 from data_pipelines.post import SENTIMENT_CLASSES
@@ -238,8 +239,6 @@ def make_synthetic(out_dir: str, posts: int = 600, image_size: int = 64, seed: i
     >>> from data_pipelines.datasets.synthetic import make_synthetic
     >>> summary = make_synthetic("/tmp/synth", posts=60, image_size=32, seed=1)
     """
-    import tensorflow as tf
-
     if posts < 10:
         raise ValueError("posts must be at least 10")
     rng = np.random.default_rng(seed)

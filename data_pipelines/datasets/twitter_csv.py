@@ -9,6 +9,8 @@ no post has an image.
 
 from __future__ import annotations
 
+import numpy as np
+
 from data_pipelines.datasets import register_reader
 from data_pipelines.datasets.csv_utils import csv_header, csv_records, resolve_file
 from data_pipelines.post import SENTIMENT_CLASSES, MultimodalDataset, Post
@@ -47,8 +49,6 @@ def read_twitter_csv(
         )
     notes = []
     if subsample is not None and 0 < int(subsample) < len(posts):
-        import numpy as np
-
         keep = np.sort(np.random.default_rng(seed).choice(len(posts), int(subsample), replace=False))
         notes.append(f"{int(subsample)} of the {len(posts)} rows drawn (seed {seed}; the rest left out)")
         posts = [posts[i] for i in keep]

@@ -27,10 +27,13 @@ from __future__ import annotations
 import glob
 import os
 
+import numpy as np
+
 from data_pipelines.datasets import register_reader
 from data_pipelines.datasets.csv_utils import csv_records
 from data_pipelines.post import SENTIMENT_CLASSES, SENTIMENT_CLASSES_2, MultimodalDataset, Post
 from data_pipelines.report import DataReport
+from data_pipelines.splits import stratified_split
 
 THRESHOLD = 0.034
 
@@ -143,8 +146,6 @@ def read_vso(
         posts = _subsample_classes(posts, num_classes, balance_per_class, seed, notes)
     splits = {"all": posts}
     if split == "random":
-        from data_pipelines.splits import stratified_split
-
         fractions = list(split_fractions or (0.8, 0.1, 0.1))
         splits = stratified_split(posts, dict(zip(("train", "validation", "test"), fractions)), seed=seed)
         notes.append("split: seeded stratified " + "/".join(f"{round(100 * f)}" for f in fractions) + f" (seed {seed})")
@@ -157,8 +158,6 @@ def read_vso(
 
 def _subsample_classes(posts, num_classes: int, per_class: int, seed: int, notes: list) -> list:
     """At most `per_class` posts of each class, drawn with `seed` (said in `notes`), in id order."""
-    import numpy as np
-
     rng = np.random.default_rng(seed)
     kept = []
     for label in range(num_classes):

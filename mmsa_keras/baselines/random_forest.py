@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import tensorflow as tf
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.model_selection import GridSearchCV
 
 from data_pipelines.images import decode_image_bytes
 
@@ -39,9 +41,6 @@ class PixelRandomForest:
         return np.stack(rows)
 
     def fit(self, posts):
-        from sklearn.ensemble import RandomForestClassifier
-        from sklearn.model_selection import GridSearchCV
-
         labels = np.array([p.label for p in posts])
         folds = min(self.cv, int(np.bincount(labels).min())) if len(set(labels)) > 1 else 2
         self.search = GridSearchCV(

@@ -5,6 +5,11 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import simplemma
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline
+from sklearn.svm import LinearSVC
 
 TOKEN = re.compile(r"[#@]?\w+(?:'\w+)?", re.UNICODE)
 
@@ -14,8 +19,6 @@ def lemmatise(text: str, lang: str = "en") -> list[str]:
 
     simplemma's dictionaries ship inside its PyPI package: nothing is downloaded.
     """
-    import simplemma
-
     return [simplemma.lemmatize(tok, lang=lang) for tok in TOKEN.findall(text.lower())]
 
 
@@ -36,11 +39,6 @@ class TfidfSVM:
         self.search = None
 
     def fit(self, posts):
-        from sklearn.feature_extraction.text import TfidfVectorizer
-        from sklearn.model_selection import GridSearchCV
-        from sklearn.pipeline import Pipeline
-        from sklearn.svm import LinearSVC
-
         texts = [p.text for p in posts]
         labels = np.array([p.label for p in posts])
         pipe = Pipeline(

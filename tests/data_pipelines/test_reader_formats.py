@@ -263,7 +263,7 @@ def test_emotion_folders_with_metadata_and_popularity_split(tmp_path):
 
 # ---------------------------------------------------------------- describe / validate
 def test_describe_json_on_real_mvsa_posts(mvsa_sample_dir, capsys):
-    from mmsa_keras.cli import main
+    from mmsa_keras.app.cli import main
 
     assert main(["datasets", "describe", mvsa_sample_dir, "--format", "mvsa", "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
@@ -272,7 +272,7 @@ def test_describe_json_on_real_mvsa_posts(mvsa_sample_dir, capsys):
 
 
 def test_validate_reports_fatal_problems(tmp_path, synthetic_dir, capsys):
-    from mmsa_keras.cli import main
+    from mmsa_keras.app.cli import main
 
     assert main(["datasets", "validate", synthetic_dir, "--format", "mvsa"]) == 0
     (tmp_path / "posts.csv").write_text(

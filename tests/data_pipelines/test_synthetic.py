@@ -44,7 +44,7 @@ def test_synthetic_set_is_read_by_the_mvsa_reader_with_missing_modalities(synthe
 
 
 def test_cli_make_synthetic(tmp_path, capsys):
-    from mmsa_keras.cli import main
+    from mmsa_keras.app.cli import main
 
     assert (
         main(["datasets", "make-synthetic", str(tmp_path / "s"), "--posts", "20", "--image-size", "16", "--seed", "1"])

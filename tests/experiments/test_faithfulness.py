@@ -17,7 +17,7 @@ from data_pipelines.datasets import load_dataset
 from data_pipelines.report import DataReport
 from experiments import runner
 from experiments.tables import load_table
-from mmsa_keras.plan import make_plan
+from mmsa_keras.app.plan import make_plan
 from tests.data_pipelines.bad_input import jpeg_bytes
 
 
@@ -148,8 +148,8 @@ def test_6_fixed_epoch_rows_train_exactly_their_epochs(tmp_path, offline):
 
 
 def test_7_table9_starts_from_the_best_classical_model_with_sgd_001(tmp_path):
+    from mmsa_keras.app.training import init_weights_from
     from mmsa_keras.registry import create_model
-    from mmsa_keras.training import init_weights_from
 
     table = load_table("mvso_gated/table9")
     start = table.rows[0]
@@ -224,7 +224,7 @@ def test_9_lemmatisation_runs_in_training_and_in_the_exported_graph(tmp_path):
 
 
 def test_10_the_wann_learns_from_posts_the_unimodal_models_never_saw(synthetic_dir):
-    from mmsa_keras.runs import load_split_data
+    from mmsa_keras.app.runs import load_split_data
 
     main = load_split_data(synthetic_dir, "mvsa", 0, holdout_fraction=0.3, verbose=False)
     held = load_split_data(synthetic_dir, "mvsa", 0, holdout_fraction=0.3, train_on_holdout=True, verbose=False)
@@ -256,8 +256,8 @@ def test_12_table4_rows_show_no_table3_values_and_its_pairs_sum_to_7009():
 
 # ---------------------------------------------------------------- paper 001
 def test_13_models_are_selected_by_validation_weighted_f1(synthetic_dir, tmp_path):
-    from mmsa_keras.config import TrainConfig
-    from mmsa_keras.training import train
+    from mmsa_keras.app.config import TrainConfig
+    from mmsa_keras.app.training import train
 
     table = load_table("mvsa_mha/results")
     assert table.training["monitor"] == table.embedded_training["monitor"] == "val_weighted_f1"
@@ -321,7 +321,7 @@ def test_17_popularity_split_is_global_and_flickr_filters_apply(tmp_path):
 
 def test_17_glove_initialises_the_word_embeddings(tmp_path):
     from data_pipelines.post import Post
-    from mmsa_keras.config import TrainConfig
+    from mmsa_keras.app.config import TrainConfig
 
     glove = tmp_path / "glove.txt"
     glove.write_text("dog " + " ".join(["0.5"] * 200) + "\nsun " + " ".join(["-0.5"] * 200) + "\n")

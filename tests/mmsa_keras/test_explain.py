@@ -1,4 +1,4 @@
-"""`mmsa_keras.explain` over every registered model family, on tiny raw-input models."""
+"""`mmsa_keras.app.explain` over every registered model family, on tiny raw-input models."""
 
 import io
 
@@ -9,7 +9,7 @@ from PIL import Image
 
 from data_pipelines.pipeline import Preprocessor
 from data_pipelines.tokenization import VocabularyTokenizer
-from mmsa_keras.explain import Explainer, deletion_check, token_embedding
+from mmsa_keras.app.explain import Explainer, deletion_check, token_embedding
 from mmsa_keras.registry import create_model, list_models
 from tests.mmsa_keras import (
     test_bert_resnet_models,

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from mmsa_keras.app.training import TrainConfig, train
 from mmsa_keras.optimizers import GroupedSGD, WarmupDecay, make_optimizer
-from mmsa_keras.training import TrainConfig, train
 from tests.conftest import REPO
 
 
@@ -153,7 +153,7 @@ def test_feature_mode_matches_raw_mode_with_frozen_encoders(synthetic_dir, tmp_p
     acc_r = raw["all_metrics"]["validation"]["accuracy"]
     assert abs(acc_f - acc_r) <= 0.05, (acc_f, acc_r)  # same head, same features, same batches
     # the saved raw-mode model reproduces the feature-mode predictions from raw posts
-    from mmsa_keras.runs import Run
+    from mmsa_keras.app.runs import Run
 
     again = Run(str(tmp_path / "feature")).evaluate("validation", verbose=0)
     assert again["accuracy"] == pytest.approx(acc_f, abs=1e-6)
@@ -164,8 +164,8 @@ def test_stored_image_features_are_standardised_in_training_and_in_the_saved_mod
     """Default with a stored frozen image encoder: per-channel training-split mean/std, applied to what the
     head reads and kept (as Normalization layers) in the saved raw-input model, whose predictions match."""
     from data_pipelines.features import FeatureSet
+    from mmsa_keras.app.runs import Run
     from mmsa_keras.custom_objects import load_trained_network
-    from mmsa_keras.runs import Run
 
     out = tmp_path / "run"
     summary = train(
@@ -203,7 +203,7 @@ def test_mirrored_strategy_on_two_logical_cpus_matches_one_device(synthetic_dir,
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
         sys.path.insert(0, {REPO!r})
-        from mmsa_keras.training import TrainConfig, train
+        from mmsa_keras.app.training import TrainConfig, train
         out = {{}}
         for strategy in ("none", "mirrored"):
             s = train(TrainConfig(model="joint_fusion_text_only", data_dir={synthetic_dir!r}, format="mvsa",
@@ -275,7 +275,7 @@ def test_two_workers_on_localhost_match_one_worker(synthetic_dir, tmp_path):
                 [
                     sys.executable,
                     "-m",
-                    "mmsa_keras.cli",
+                    "mmsa_keras.app.cli",
                     *args,
                     str(tmp_path / "multi"),
                     "--strategy",
@@ -293,7 +293,7 @@ def test_two_workers_on_localhost_match_one_worker(synthetic_dir, tmp_path):
     for p, (out, err) in zip(procs, outputs):
         assert p.returncode == 0, out[-2000:] + err[-3000:]
     single = subprocess.run(
-        [sys.executable, "-m", "mmsa_keras.cli", *args, str(tmp_path / "single"), "--strategy", "none", *settings],
+        [sys.executable, "-m", "mmsa_keras.app.cli", *args, str(tmp_path / "single"), "--strategy", "none", *settings],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -315,7 +315,7 @@ def test_the_paper_000_image_cnn_keeps_the_plans_freezing(synthetic_dir, unfreez
     """`--unfreeze all` (`reproduce instagram_wann/... --finetune`) leaves the ResNet-50 trainable in the
     model (it used to be frozen again by the model), and one step changes its weights; the default stays
     frozen, as the paper starts."""
-    from mmsa_keras.plan import make_plan
+    from mmsa_keras.app.plan import make_plan
 
     config = TrainConfig(
         model="instagram_image_cnn",

@@ -1,4 +1,4 @@
-"""The error gallery page (`mmsa_keras.gallery`), parsed as a browser would read it."""
+"""The error gallery page (`mmsa_keras.app.gallery`), parsed as a browser would read it."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image
 
 from data_pipelines.post import Post
-from mmsa_keras.gallery import most_confident_errors, write_error_gallery
+from mmsa_keras.app.gallery import most_confident_errors, write_error_gallery
 
 
 class _Page(HTMLParser):

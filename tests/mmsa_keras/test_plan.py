@@ -8,9 +8,9 @@ import sys
 import numpy as np
 import pytest
 
-from mmsa_keras.config import TrainConfig
+from mmsa_keras.app.config import TrainConfig
+from mmsa_keras.app.plan import RunPlan, make_plan
 from mmsa_keras.errors import UsageError
-from mmsa_keras.plan import RunPlan, make_plan
 from tests.conftest import REPO
 
 
@@ -49,7 +49,7 @@ def test_augmentation_with_frozen_encoders_trains_in_raw_mode_not_silently_dropp
 
 def test_balancing_is_honoured_in_feature_mode(synthetic_dir, tmp_path):
     from data_pipelines.features import extract_features, feature_stream
-    from mmsa_keras.runs import load_split_data
+    from mmsa_keras.app.runs import load_split_data
 
     plan = make_plan(
         _config(
@@ -163,8 +163,8 @@ def test_data_pipelines_does_not_import_mmsa_keras():
 
 def test_mmsa_keras_does_not_import_experiments():
     script = (
-        "import sys, mmsa_keras.cli, mmsa_keras.training, mmsa_keras.runs, mmsa_keras.models; "
-        "mmsa_keras.cli.build_parser(); "
+        "import sys, mmsa_keras.app.cli, mmsa_keras.app.training, mmsa_keras.app.runs, mmsa_keras.models; "
+        "mmsa_keras.app.cli.build_parser(); "
         "assert not any(m == 'experiments.runner' for m in sys.modules)"
     )
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=120)

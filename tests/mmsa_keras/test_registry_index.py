@@ -14,7 +14,7 @@ def test_the_model_index_matches_the_registry():
 
 
 def test_mmsa_models_answers_without_tensorflow():
-    code = "import sys; from mmsa_keras.cli import main; main(['models']); assert 'tensorflow' not in sys.modules"
+    code = "import sys; from mmsa_keras.app.cli import main; main(['models']); assert 'tensorflow' not in sys.modules"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert len(proc.stdout.splitlines()) == 1 + len(MODELS) and "native_cat" in proc.stdout

@@ -11,9 +11,9 @@ import os
 
 import pytest
 
-from mmsa_keras.cli import _train_config, build_parser
+from mmsa_keras.app.cli import _train_config, build_parser
+from mmsa_keras.app.plan import make_plan
 from mmsa_keras.errors import UsageError
-from mmsa_keras.plan import make_plan
 from tests.conftest import REPO
 
 DATA = os.path.join(REPO, "tests", "fixtures", "mvsa_single_real")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mmsa_keras.training import TrainConfig, resolve_precision, train
+from mmsa_keras.app.training import TrainConfig, resolve_precision, train
 from tests.conftest import REPO
 
 
@@ -76,7 +76,7 @@ def test_run_directory_holds_everything(trained_run):
 
 
 def test_cli_evaluate_reuses_the_saved_split(trained_run, capsys):
-    from mmsa_keras.cli import main
+    from mmsa_keras.app.cli import main
 
     run_dir = trained_run["run_dir"]
     before = json.load(open(os.path.join(run_dir, "metrics.json")))["test"]
@@ -89,8 +89,8 @@ def test_cli_evaluate_reuses_the_saved_split(trained_run, capsys):
 def test_exported_model_matches_keras_on_raw_inputs(trained_run, synthetic_dir, tmp_path):
     from data_pipelines.pipeline import Preprocessor
     from data_pipelines.report import DataReport
-    from mmsa_keras import runs
-    from mmsa_keras.export import ExportedModel, export_run
+    from mmsa_keras.app import runs
+    from mmsa_keras.app.export import ExportedModel, export_run
 
     run_dir = trained_run["run_dir"]
     export_dir = str(tmp_path / "export")
@@ -116,8 +116,8 @@ def test_exported_model_matches_keras_on_raw_inputs(trained_run, synthetic_dir, 
 
 
 def test_cli_predict_with_either_modality(trained_run, synthetic_dir, tmp_path, capsys):
-    from mmsa_keras.cli import main
-    from mmsa_keras.export import export_run
+    from mmsa_keras.app.cli import main
+    from mmsa_keras.app.export import export_run
 
     export_dir = str(tmp_path / "export")
     export_run(trained_run["run_dir"], export_dir)
@@ -227,7 +227,7 @@ def test_changed_settings_with_a_backup_ask_for_force(synthetic_dir, tmp_path):
 _HOLD_LOCK = """
 import sys, time
 from data_pipelines.outputs import claim_output_dir
-from mmsa_keras.runs import RunLock
+from mmsa_keras.app.runs import RunLock
 claim_output_dir(sys.argv[1], "run")
 RunLock(sys.argv[1]).__enter__()
 print("held", flush=True)
@@ -236,8 +236,8 @@ time.sleep(60)
 
 
 def test_a_second_writer_is_refused_and_a_killed_writers_lock_taken_over(synthetic_dir, tmp_path):
+    from mmsa_keras.app.runs import RunLock
     from mmsa_keras.errors import RunError
-    from mmsa_keras.runs import RunLock
 
     run = tmp_path / "run"
     holder = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(run)], stdout=subprocess.PIPE, text=True, cwd=REPO)
@@ -258,7 +258,7 @@ def test_a_second_writer_is_refused_and_a_killed_writers_lock_taken_over(synthet
 _RACE = """
 import os, sys, time
 from mmsa_keras.errors import RunError
-from mmsa_keras.runs import RunLock
+from mmsa_keras.app.runs import RunLock
 run, rounds = sys.argv[1], int(sys.argv[2])
 held = 0
 for _ in range(rounds):
@@ -330,9 +330,9 @@ def test_the_model_saved_in_the_background_is_whole_and_its_errors_reach_the_cal
     synthetic_dir, tmp_path, monkeypatch
 ):
     """`train` writes model.keras in a thread while it evaluates; a failed save is raised, never half-written."""
+    from mmsa_keras.app.runs import run_state
+    from mmsa_keras.app.training import BackgroundSave
     from mmsa_keras.custom_objects import load_model
-    from mmsa_keras.runs import run_state
-    from mmsa_keras.training import BackgroundSave
 
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     saving = BackgroundSave(model, str(tmp_path / "model.keras"))

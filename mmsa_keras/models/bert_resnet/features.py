@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import keras
 
-from mmsa_keras.models.base import image_branch, masked_by_presence, projection, text_branch
+from mmsa_keras.layers.classifier_head import ClassifierHead
+from mmsa_keras.layers.probability_fusion import ProbabilityFusion
+from mmsa_keras.models.base import PROBABILITIES, image_branch, masked_by_presence, projection, text_branch
 
 
 def bert_resnet_features(
@@ -65,10 +67,6 @@ def two_head_fusion(text_in, image_in, features: dict, num_classes, head_hidden_
     Returns the dict output of NativeCombine, CMAC and HSTEC: `probabilities`,
     `text_probabilities`, `image_probabilities`.
     """
-    from mmsa_keras.layers.classifier_head import ClassifierHead
-    from mmsa_keras.layers.probability_fusion import ProbabilityFusion
-    from mmsa_keras.models.base import PROBABILITIES
-
     # the heads give logits; the fusion takes them (stable log-softmax, no gradient lost to a saturated head)
     z_text = ClassifierHead(num_classes, head_hidden_dim, head_dropout, activation=None, name="text_head")(text_in)
     z_image = ClassifierHead(num_classes, head_hidden_dim, head_dropout, activation=None, name="image_head")(image_in)

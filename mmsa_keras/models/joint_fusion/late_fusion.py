@@ -1,5 +1,7 @@
 """Paper 004's late fusion (Table 4, row "Late fusion")."""
 
+import keras
+
 from mmsa_keras.api_export import mmsa_export
 from mmsa_keras.layers.probability_fusion import ProbabilityFusion
 from mmsa_keras.models.base import PROBABILITIES, MultimodalModel
@@ -51,8 +53,6 @@ class LateFusion(MultimodalModel):
         if (text_model is None) != (image_model is None):
             raise ValueError("give both text_model and image_model (trained baselines), or neither")
         if text_model is not None:
-            import keras
-
             text_encoder = image_encoder = None  # the trained models bring their own
             text_model.trainable = False
             image_model.trainable = False
@@ -82,8 +82,6 @@ class LateFusion(MultimodalModel):
         )
 
     def get_config(self):
-        import keras
-
         config = super().get_config()
         if self.text_model is not None:
             config["text_model"] = keras.saving.serialize_keras_object(self.text_model)
@@ -92,8 +90,6 @@ class LateFusion(MultimodalModel):
 
     @classmethod
     def from_config(cls, config):
-        import keras
-
         config = dict(config)
         for key in ("text_model", "image_model"):
             if isinstance(config.get(key), dict):

@@ -21,6 +21,7 @@ Layout of `RUN_DIR/`:
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -29,12 +30,22 @@ import socket
 import sys
 import time
 
-from data_pipelines.datasets import load_dataset
+from data_pipelines.datasets import load_dataset, unknown_option
+from data_pipelines.images import scan_images
+from data_pipelines.outputs import is_owned
+from data_pipelines.paths import dataset_root
+from data_pipelines.pipeline import Preprocessor
 from data_pipelines.post import MultimodalDataset
 from data_pipelines.report import DataReport
-from data_pipelines.splits import split_dataset
+from data_pipelines.splits import split_dataset, stratified_split
+from mmsa_keras.app.config import TrainConfig
+from mmsa_keras.app.evaluation import evaluate_posts, predict_dataset
+from mmsa_keras.app.gallery import write_error_gallery
+from mmsa_keras.app.jsonfiles import read_json, write_json
+from mmsa_keras.app.plan import RunPlan
+from mmsa_keras.calibration import apply_temperature, calibration_metrics, plot_reliability
+from mmsa_keras.custom_objects import load_model
 from mmsa_keras.errors import DataError, RunError, UsageError
-from mmsa_keras.jsonfiles import read_json, write_json
 
 RUN_CONFIG = "run_config.json"
 MODEL_FILE = "model.keras"
@@ -127,8 +138,6 @@ def read_dataset(
     The same folder read again (every row of a table, evaluation after
     training) reuses the posts and the report, so bad input is reported once.
     """
-    import copy
-
     key = (
         os.path.abspath(data_dir),
         format,
@@ -140,13 +149,11 @@ def read_dataset(
         if report is not None:
             report.merge(cached_report)
         return copy.deepcopy(dataset), cached_report, False
-    from data_pipelines.datasets import unknown_option
 
     problem = unknown_option(format, format_options)
     if problem:  # an option nothing would read is a usage error, not a silent loss
         raise UsageError(problem)
     report = report if report is not None else DataReport(max_messages=10 if verbose else 0)
-    from data_pipelines.outputs import is_owned
 
     synthetic = format == "mvsa" and is_owned(data_dir, "synthetic")
     gaps = {"missing_text", "empty_text", "missing_image"}
@@ -164,8 +171,6 @@ def read_dataset(
         print(
             f"[mmsa] {data_dir}: synthetic set, gaps by design: {counts} (counted in the data report)", file=sys.stderr
         )
-    from data_pipelines.images import scan_images
-    from data_pipelines.paths import dataset_root
 
     options = format_options or {}
     with dataset_root(data_dir, bool(options.get("allow_outside_paths")), extra=(options.get("image_dir"),)):
@@ -219,8 +224,6 @@ def load_split_data(
         )
     dataset = split_dataset(dataset, seed, test=test_split)
     if holdout_fraction:
-        from data_pipelines.splits import stratified_split
-
         parts = stratified_split(
             dataset.labelled("train"), {"main": 1 - holdout_fraction, "holdout": holdout_fraction}, seed
         )
@@ -351,15 +354,12 @@ class Run:
     """A trained (or training) run directory, reloaded once for every command.
 
     Example:
-    >>> run = mmsa_keras.runs.Run("runs/cmac")
+    >>> run = mmsa_keras.app.runs.Run("runs/cmac")
     >>> metrics = run.evaluate("test")
     >>> probs = run.predict(run.dataset().labelled("test"))
     """
 
     def __init__(self, run_dir: str):
-        from mmsa_keras.config import TrainConfig
-        from mmsa_keras.plan import RunPlan
-
         self.directory = run_dir
         if not os.path.isdir(run_dir):  # a wrong path or the wrong kind of folder is a usage error (exit 2)
             raise UsageError(f"{run_dir}: no such run directory (train one with `mmsa train ... --out {run_dir}`)")
@@ -406,8 +406,6 @@ class Run:
     @property
     def model(self):
         if self._model is None:
-            from mmsa_keras.custom_objects import load_model
-
             self.require_model()
             self._model = load_model(self.model_path)
         return self._model
@@ -415,8 +413,6 @@ class Run:
     @property
     def preprocessor(self):
         if self._preprocessor is None:
-            from data_pipelines.pipeline import Preprocessor
-
             self._preprocessor = Preprocessor.load(self.directory)
         return self._preprocessor
 
@@ -452,8 +448,6 @@ class Run:
 
     def predict(self, posts, batch_size: int = 64, verbose: int = 0):
         """`(y_true, y_prob)` over labelled `posts` (raw inputs through the saved model)."""
-        from mmsa_keras.evaluation import predict_dataset
-
         return predict_dataset(self.model, self.inputs(posts, batch_size), verbose=verbose)
 
     def evaluate(
@@ -466,8 +460,6 @@ class Run:
         errors: int = 0,
     ) -> dict:
         """Metrics of the run's model on one of its saved splits (written to metrics.json)."""
-        from mmsa_keras.evaluation import evaluate_posts
-
         dataset = dataset or self.dataset(verbose=bool(verbose))
         if split == "all":  # every labelled post of the run's data, whatever its split
             posts = [p for name in sorted(dataset.splits) for p in dataset.labelled(name)]
@@ -499,9 +491,7 @@ class Run:
         return metrics
 
     def error_gallery(self, directory, name, posts, predictions, n, metrics, verbose) -> str:
-        """`DIRECTORY/errors_<name>.html`: the `n` most confident mistakes (`mmsa_keras.gallery`)."""
-        from mmsa_keras.gallery import write_error_gallery
-
+        """`DIRECTORY/errors_<name>.html`: the `n` most confident mistakes (`mmsa_keras.app.gallery`)."""
         title = f"{self.plan.model}: the most confident mistakes on {name} ({len(posts)} posts)"
         path = os.path.join(directory, f"errors_{name}.html")
         out = write_error_gallery(
@@ -520,8 +510,6 @@ class Run:
             return {}
         out: dict = {"temperature": float(read_json(path)["temperature"])}
         if predictions is not None and len(predictions[0]):
-            from mmsa_keras.calibration import apply_temperature, calibration_metrics, plot_reliability
-
             y_true, y_prob = predictions
             raw = apply_temperature(y_prob, 1.0 / out["temperature"])
             os.makedirs(directory or self.directory, exist_ok=True)
@@ -537,8 +525,6 @@ class Run:
         self, data_dir: str, format: str, split: str = "test", format_options=None, verbose: int = 1, errors: int = 0
     ) -> dict:
         """Metrics on another dataset read with this run's preprocessor (`mmsa evaluate --data-dir`)."""
-        from mmsa_keras.evaluation import evaluate_posts
-
         other, _, _ = read_dataset(data_dir, format, format_options, verbose=bool(verbose))
         if split == "all":
             posts = [p for p in other.all_posts() if p.label is not None]
@@ -559,7 +545,6 @@ class Run:
                     f"(its classes: {', '.join(self.class_names)})"
                 )
             mapping[i] = self.class_names.index(name)
-        import copy
 
         posts = [copy.copy(p) for p in posts]
         for p in posts:

@@ -26,10 +26,26 @@ own start-up messages.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import csv
+import difflib
 import json
 import os
+import re
 import sys
 import time
+from importlib.metadata import entry_points
+
+from data_pipelines.datasets import unknown_option
+from data_pipelines.datasets.csv_utils import FIELD_SIZE_LIMIT
+from data_pipelines.outputs import check_not_enclosing, claim_output_dir, is_owned
+from data_pipelines.paths import dataset_root
+from data_pipelines.report import DataReport
+from mmsa_keras._quiet import filter_native_stderr, quiet_tensorflow
+from mmsa_keras.app.config import TrainConfig, add_config_arguments, config_from_args, parse_key_values
+from mmsa_keras.app.recipes import RECIPES, recipe_settings
+from mmsa_keras.errors import DataError, MMSAError, UsageError
+from mmsa_keras.model_index import MODALITIES
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -50,8 +66,6 @@ class Parser(argparse.ArgumentParser):
 
 def _tf():
     """Import TensorFlow quietly (its native log lines are shown only with --debug)."""
-    from mmsa_keras._quiet import filter_native_stderr, quiet_tensorflow
-
     quiet_tensorflow()
     filter_native_stderr()
 
@@ -59,8 +73,6 @@ def _tf():
 # ============================================================================ helpers
 def _format_options(args) -> dict:
     """Reader options from --protocol, --split-by, --layout, --class-names and --option KEY=VALUE."""
-    from mmsa_keras.config import parse_key_values
-
     out = parse_key_values(getattr(args, "option", []) or [], "--option")
     for key, attr in (
         ("protocol", "protocol"),
@@ -103,18 +115,12 @@ def _add_format_options(p, group=None) -> None:
 
 
 def _check_path(path: str, what: str = "--data-dir") -> None:
-    from mmsa_keras.errors import UsageError
-
     if not os.path.exists(path):
         raise UsageError(f"{what} {path}: no such file or folder")
 
 
 def _check_format(fmt: str) -> None:
-    from mmsa_keras.errors import UsageError
-
     if fmt not in FORMATS:
-        import difflib
-
         close = difflib.get_close_matches(fmt, FORMATS, n=1)
         raise UsageError(
             f"unknown dataset format {fmt!r}"
@@ -151,7 +157,6 @@ def cmd_describe(args) -> int:
 def _report_duplicates(dataset, args) -> None:
     """Duplicate and near-duplicate posts within and across the splits training would use (seed 0)."""
     from data_pipelines.duplicates import find_duplicates, format_counts, image_hashes, write_pairs
-    from data_pipelines.paths import dataset_root
     from data_pipelines.splits import split_dataset
 
     split = split_dataset(dataset, seed=0)
@@ -171,15 +176,12 @@ def cmd_validate(args) -> int:
     _check_format(args.format)
     _check_path(args.path, "PATH")
     if args.duplicates_out and os.path.lexists(args.duplicates_out):
-        from mmsa_keras.errors import UsageError
-
         raise UsageError(
             f"--duplicates-out {args.duplicates_out} exists; mmsa does not overwrite a file: choose a new name"
         )
     _tf()
     from data_pipelines.describe import validate
-    from data_pipelines.report import DataReport
-    from mmsa_keras.runs import read_dataset
+    from mmsa_keras.app.runs import read_dataset
 
     report = DataReport()
     dataset, _, _ = read_dataset(args.path, args.format, _format_options(args), report=report)
@@ -205,8 +207,6 @@ def cmd_models(args) -> int:
 
 
 def cmd_recipes(args) -> int:
-    from mmsa_keras.recipes import RECIPES
-
     for name, recipe in RECIPES.items():
         print(f"{name}: {recipe['description']}")
         for key, value in recipe["settings"].items():
@@ -223,14 +223,8 @@ def cmd_recipes(args) -> int:
 def _train_config(args, out_kind: str):
     """The `TrainConfig` of `train` / `cv`: a recipe's settings updated by the flags typed, checked (format,
     data path, and an `--out` mmsa may write into, as `out_kind`) before TensorFlow loads."""
-    from data_pipelines.outputs import claim_output_dir, is_owned
-    from mmsa_keras.config import config_from_args
-    from mmsa_keras.errors import UsageError
-
     base = {}
     if args.recipe:
-        from mmsa_keras.recipes import recipe_settings
-
         base = recipe_settings(args.recipe)
     missing = [
         f"--{k.replace('_', '-')}" for k in ("model", "data_dir", "out") if k not in vars(args) and k not in base
@@ -243,8 +237,6 @@ def _train_config(args, out_kind: str):
     _check_format(config.format)
     reader = {k: v for k, v in _format_options(args).items() if k != "allow_outside_paths"}
     if reader:  # --split-by, --protocol, --layout, --class-names, --option: the reader's, checked now
-        from data_pipelines.datasets import unknown_option
-
         problem = unknown_option(config.format, reader)
         if problem:
             raise UsageError(problem)
@@ -268,9 +260,6 @@ _MODALITY_FLAGS = {
 
 def _check_read_by_model(model: str, typed: dict) -> None:
     """A typed flag that the model's modalities never read is a usage error, not a silent no-op."""
-    from mmsa_keras.errors import UsageError
-    from mmsa_keras.model_index import MODALITIES
-
     reads = MODALITIES.get(model)
     if reads is None:
         return  # an unknown or plug-in model: the plan names it
@@ -300,7 +289,7 @@ def _metrics_line(m: dict) -> str:
 def cmd_train(args) -> int:
     config = _train_config(args, "run")
     _tf()
-    from mmsa_keras.training import train
+    from mmsa_keras.app.training import train
 
     summary = train(config)
     if summary.get("chief") is False:
@@ -321,13 +310,11 @@ def cmd_train(args) -> int:
 
 
 def cmd_cv(args) -> int:
-    from mmsa_keras.errors import UsageError
-
     if not 0 < args.validation_fraction < 0.5:
         raise UsageError("--validation-fraction must be between 0 and 0.5")
     config = _train_config(args, "results")
     _tf()
-    from mmsa_keras.cv import cross_validate, format_cv
+    from mmsa_keras.app.cv import cross_validate, format_cv
 
     summary = cross_validate(config, args.folds, args.seeds, args.validation_fraction)
     print(format_cv(summary))
@@ -341,7 +328,7 @@ def cmd_evaluate(args) -> int:
             _check_format(args.format)
         _check_path(args.data_dir)
     _tf()
-    from mmsa_keras.runs import Run
+    from mmsa_keras.app.runs import Run
 
     run = Run(args.run_dir)
     run.require_model()
@@ -384,7 +371,7 @@ def cmd_compare(args) -> int:
     for d in (args.run_a, args.run_b):
         _check_path(d, "RUN")
     _tf()
-    from mmsa_keras.compare import compare, format_comparison
+    from mmsa_keras.app.compare import compare, format_comparison
 
     result = compare(
         args.run_a, args.run_b, args.data_dir, args.format, args.split, _format_options(args), seed=args.seed
@@ -394,14 +381,12 @@ def cmd_compare(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from data_pipelines.outputs import check_not_enclosing, claim_output_dir, is_owned
-
     # refused before TensorFlow loads: the current folder, the run itself or a parent of it, other files
     check_not_enclosing(args.out_dir, {"the run being exported": args.run_dir}, flag="OUT_DIR")
     if os.path.isdir(args.out_dir) and os.listdir(args.out_dir) and not is_owned(args.out_dir, "export"):
         claim_output_dir(args.out_dir, "export", flag="OUT_DIR")  # raises, naming the folder
     _tf()
-    from mmsa_keras.export import export_run
+    from mmsa_keras.app.export import export_run
 
     export_run(args.run_dir, args.out_dir)
     print(f"SavedModel (signature 'serve': text, image_bytes -> probabilities, label) in {args.out_dir}")
@@ -411,11 +396,6 @@ def cmd_export(args) -> int:
 # ============================================================================ predict
 def _predict_rows(path: str):
     """Yield `(line, id, text, image path or None)` from a CSV with text and/or image_path columns."""
-    import csv
-
-    from data_pipelines.datasets.csv_utils import FIELD_SIZE_LIMIT
-    from mmsa_keras.errors import DataError
-
     csv.field_size_limit(FIELD_SIZE_LIMIT)
     if not os.path.isfile(path):
         raise DataError(f"--csv {path}: no such file")
@@ -443,8 +423,6 @@ def _predict_rows(path: str):
 
 
 def _check_post_args(args) -> None:
-    from mmsa_keras.errors import UsageError
-
     if not args.csv and args.text is None and args.image is None:
         raise UsageError("give --text, --image (or both), or --csv")
     if args.csv and (args.text is not None or args.image is not None):
@@ -453,10 +431,6 @@ def _check_post_args(args) -> None:
 
 def _image_wall(args):
     """A CSV's image paths stay inside its folder (symlinks resolved) unless --allow-outside-paths."""
-    import contextlib
-
-    from data_pipelines.paths import dataset_root
-
     return dataset_root(args.csv, allow_outside=args.allow_outside_paths) if args.csv else contextlib.nullcontext()
 
 
@@ -475,11 +449,9 @@ def _usable_image(args, line: int, image: str | None, doing: str) -> str | None:
 
 
 def cmd_predict(args) -> int:
-    from mmsa_keras.errors import DataError
-
     _check_post_args(args)
     _tf()
-    from mmsa_keras.export import ExportedModel
+    from mmsa_keras.app.export import ExportedModel
 
     model = ExportedModel(args.model_dir)
     names = model.class_names
@@ -512,9 +484,6 @@ def cmd_predict(args) -> int:
 
 
 def cmd_explain(args) -> int:
-    from data_pipelines.outputs import check_not_enclosing, claim_output_dir
-    from mmsa_keras.errors import DataError, UsageError
-
     _check_post_args(args)
     if args.limit < 1 or args.steps < 2 or args.grid < 1 or args.deletion_check < 0:
         raise UsageError("--limit and --grid must be at least 1, --steps at least 2, --deletion-check at least 0")
@@ -523,8 +492,8 @@ def cmd_explain(args) -> int:
     _clear_explanations(args.out)
     _tf()
     from data_pipelines.images import MAX_IMAGE_BYTES, read_regular_file
-    from mmsa_keras.explain import Explainer, deletion_check, load_explainable
-    from mmsa_keras.explain_report import render_post, write_index, write_json
+    from mmsa_keras.app.explain import Explainer, deletion_check, load_explainable
+    from mmsa_keras.app.explain_report import render_post, write_index, write_json
 
     model, preprocessor, names = load_explainable(args.model)
     try:
@@ -561,8 +530,6 @@ def cmd_explain(args) -> int:
 def _clear_explanations(folder: str) -> None:
     """An earlier `mmsa explain` into the same (mmsa-owned) folder: remove its pages, numbers and PNGs, so no
     stale post is left beside the new ones; any other file is left alone."""
-    import re
-
     for name in os.listdir(folder):
         if re.fullmatch(r"post_\d{4,}\.png|index\.html|explanations\.json", name):
             os.remove(os.path.join(folder, name))
@@ -582,11 +549,15 @@ def _deletion_line(check: dict) -> str:
 
 
 def cmd_serve(args) -> int:
-    from mmsa_keras.serving import _require_server_packages
-
-    _require_server_packages()  # a usage error naming the pip command, before TensorFlow loads
     _tf()
-    from mmsa_keras.serving import serve_forever
+    try:  # starlette and uvicorn load first: a missing one is a usage error naming the pip command
+        from mmsa_keras.app.serving import serve_forever
+    except ModuleNotFoundError as e:
+        if e.name not in ("starlette", "uvicorn"):
+            raise
+        raise UsageError(
+            f'`mmsa serve` needs {e.name}: pip install "starlette>=0.40" "uvicorn>=0.30" (or pip install -e ".[serve]")'
+        ) from None
 
     serve_forever(
         args.model_dir,
@@ -605,7 +576,7 @@ def cmd_baseline(args) -> int:
     _check_format(args.format)
     _check_path(args.data_dir)
     _tf()
-    from mmsa_keras.baselines.run import run_baseline_cli
+    from mmsa_keras.app.baseline_runs import run_baseline_cli
 
     metrics = run_baseline_cli(
         args.kind,
@@ -635,26 +606,20 @@ def cmd_baseline(args) -> int:
 
 
 def _grid(args):
-    from mmsa_keras.config import parse_key_values
-
     return parse_key_values(args.param, "--param")
 
 
 def cmd_features_extract(args) -> int:
     """Run one frozen encoder over a dataset into the feature store (the same store `mmsa train` reads)."""
-    from mmsa_keras.config import TrainConfig
-    from mmsa_keras.errors import UsageError
-
     _check_format(args.format)
     _check_path(args.data_dir)
     if args.num_shards < 1 or not 0 <= args.shard_index < args.num_shards:
         raise UsageError("--shard-index must be in 0 .. --num-shards - 1")
-    from data_pipelines.outputs import claim_output_dir, is_owned
 
     if args.out and os.path.isdir(args.out) and os.listdir(args.out) and not is_owned(args.out, "features"):
         claim_output_dir(args.out, "features", flag="--out")  # refused before TensorFlow loads
     _tf()
-    from mmsa_keras.features_cli import extract
+    from mmsa_keras.app.features_cli import extract  # imports TensorFlow: after _tf(), never for --help
 
     config = TrainConfig(
         model="",
@@ -693,9 +658,8 @@ def cmd_demo(args) -> int:
     """The embedded default end to end: data → train → evaluate → export → predict."""
     _tf()
     from data_pipelines.datasets.synthetic import make_synthetic
-    from mmsa_keras.config import TrainConfig
-    from mmsa_keras.export import ExportedModel, export_run
-    from mmsa_keras.training import train
+    from mmsa_keras.app.export import ExportedModel, export_run
+    from mmsa_keras.app.training import train
 
     start = time.time()
     data_dir = os.path.join(args.out, "synthetic_data")
@@ -771,8 +735,6 @@ def _add_dataset_commands(sub) -> None:
 
 def _add_training_commands(sub) -> None:
     """`models`, `recipes`, `train`, `cv`."""
-    from mmsa_keras.config import add_config_arguments
-
     sub.add_parser("models", help="list registered models").set_defaults(func=cmd_models)
     sub.add_parser("recipes", help="list training recipes and what they set").set_defaults(func=cmd_recipes)
 
@@ -997,8 +959,6 @@ def build_parser() -> argparse.ArgumentParser:
 def _register_plugins(sub) -> None:
     """Commands contributed by other packages through the `mmsa.commands` entry point group
     (`mmsa reproduce` comes from `experiments`; mmsa_keras never imports it)."""
-    from importlib.metadata import entry_points
-
     for ep in entry_points(group="mmsa.commands"):
         try:
             ep.load()(sub)
@@ -1013,7 +973,6 @@ def main(argv=None) -> int:
         os.environ["MMSA_DEBUG"] = "1"
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
     args = build_parser().parse_args(argv)
-    from mmsa_keras.errors import MMSAError
 
     try:
         return int(args.func(args) or 0)

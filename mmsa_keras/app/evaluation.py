@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import csv
 import os
+import textwrap
 import weakref
 
 import numpy as np
+import tensorflow as tf
+from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+
+from data_pipelines.progress import Progress
+from mmsa_keras.app.jsonfiles import read_json, write_json
+from mmsa_keras.calibration import calibration_metrics
+from mmsa_keras.figures import subplots
+from mmsa_keras.models.base import class_scores
+from mmsa_keras.uncertainty import bootstrap_intervals, format_interval
 
 
 def compute_metrics(y_true, y_prob, class_names) -> dict:
@@ -15,8 +26,6 @@ def compute_metrics(y_true, y_prob, class_names) -> dict:
     support per class name), `weighted` and `macro` averages, `micro_f1` and
     `confusion_matrix` (rows = true class, columns = predicted).
     """
-    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
-
     y_true = np.asarray(y_true).astype(int)
     y_prob = np.asarray(y_prob)
     y_pred = y_prob.argmax(axis=-1) if y_prob.ndim == 2 else y_prob.astype(int)
@@ -39,16 +48,12 @@ def compute_metrics(y_true, y_prob, class_names) -> dict:
         precision_recall_fscore_support(y_true, y_pred, labels=labels, average="micro", zero_division=0)[2]
     )
     if len(y_true):  # 95% intervals of accuracy, weighted and macro F1 (bootstrap over these posts, seeded)
-        from mmsa_keras.uncertainty import bootstrap_intervals
-
         out["intervals"] = bootstrap_intervals(y_true, y_pred, len(class_names))
     # per post, in the order evaluated: what a paired comparison of two models on the same posts needs
     out["predictions"] = {"y_true": y_true.tolist(), "y_pred": np.asarray(y_pred).astype(int).tolist()}
     if y_prob.ndim == 2:  # and each post's class probabilities (ensembles, calibration), 5 decimals
         out["predictions"]["y_prob"] = np.round(y_prob.astype(np.float64), 5).tolist()
         if len(y_true):  # how far the confidences are from the accuracies (ECE, 15 bins), NLL, Brier
-            from mmsa_keras.calibration import calibration_metrics
-
             out["calibration"] = calibration_metrics(y_prob, y_true)
     return out
 
@@ -58,11 +63,6 @@ _SCORES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 def predict_dataset(model, dataset, verbose=1):
     """Run `model` over a `(inputs, labels[, weights])` dataset; returns `(y_true, y_prob)`."""
-    import tensorflow as tf
-
-    from data_pipelines.progress import Progress
-    from mmsa_keras.models.base import class_scores
-
     scores = _SCORES.get(model)  # one traced function per model: the validation and test splits share it
     if scores is None:
         ref = weakref.ref(model)  # the function must not keep the model (the cache's key) alive
@@ -87,15 +87,11 @@ def predict_dataset(model, dataset, verbose=1):
 
 def plot_confusion_matrix(matrix, class_names, path: str, title: str = "") -> str:
     """Save a confusion matrix (counts, row-normalised colour) as a PNG; the title wraps, never clips."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     m = np.asarray(matrix, dtype=float)
     norm = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
     size = max(3.5, 0.9 * len(class_names) + 1.5)
-    fig, ax = plt.subplots(figsize=(size, size))
+    fig, ax = subplots(figsize=(size, size))
     ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
     ax.set_xticks(range(len(class_names)), class_names, rotation=45, ha="right")
     ax.set_yticks(range(len(class_names)), class_names)
@@ -104,13 +100,11 @@ def plot_confusion_matrix(matrix, class_names, path: str, title: str = "") -> st
     for i in range(m.shape[0]):
         for j in range(m.shape[1]):
             ax.text(j, i, int(m[i, j]), ha="center", va="center", color="white" if norm[i, j] > 0.5 else "black")
-    import textwrap
 
     ax.set_title("\n".join(textwrap.wrap(title, width=int(9 * size))), fontsize=9)
     fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path
 
 
@@ -123,12 +117,6 @@ def _number(text: str) -> float:
 
 def plot_history(history_csv: str, path: str, title: str = "") -> str | None:
     """Plot loss, accuracy and (when logged) macro F1 per epoch, training and validation, from a CSVLogger file."""
-    import csv
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     if not os.path.exists(history_csv):
         return None
@@ -149,7 +137,7 @@ def plot_history(history_csv: str, path: str, title: str = "") -> str | None:
     panels = [("loss", "loss")] + [
         (name, key) for name, key in (("accuracy", key_ending("accuracy")), ("macro F1", key_ending("macro_f1"))) if key
     ]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6))
+    fig, axes = subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6))
     axes = np.atleast_1d(axes)
     for ax, (label, metric) in zip(axes, panels):
         for key, style, who in ((metric, "-", "train"), (f"val_{metric}", "--", "validation")):
@@ -160,12 +148,9 @@ def plot_history(history_csv: str, path: str, title: str = "") -> str | None:
         ax.set_title(label)
         ax.legend()
     if title:
-        import textwrap
-
         fig.suptitle("\n".join(textwrap.wrap(title, width=40 * len(panels))), fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path
 
 
@@ -173,8 +158,6 @@ def format_metrics(metrics: dict) -> str:
     """A short text table of the metrics for the terminal."""
     ci = metrics.get("intervals")
     if ci:
-        from mmsa_keras.uncertainty import format_interval
-
         head = (
             f"accuracy {format_interval(metrics['accuracy'], ci['accuracy'])}   "
             f"weighted F1 {format_interval(metrics['weighted']['f1'], ci['weighted_f1'])}   "
@@ -220,8 +203,6 @@ def evaluate_posts(
 ) -> dict:
     """Metrics from `(y_true, y_prob)`; with `write`, stored under `name` in `directory/metrics.json`
     with the confusion matrix as `directory/confusion_matrix_<name>.png`."""
-    from mmsa_keras.jsonfiles import read_json, write_json
-
     y_true, y_prob = predictions
     metrics = compute_metrics(y_true, y_prob, class_names)
     metrics["split"] = name

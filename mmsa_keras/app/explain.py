@@ -35,13 +35,19 @@ the baseline, for occlusion by removing the word).
 
 from __future__ import annotations
 
+import json
 import os
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from data_pipelines.pipeline import Preprocessor
+from mmsa_keras.app.runs import RUN_CONFIG, Run
+from mmsa_keras.custom_objects import load_model
+from mmsa_keras.errors import UsageError
 from mmsa_keras.models.base import class_scores
+from mmsa_keras.uncertainty import mean_interval
 
 METHODS = ("auto", "integrated_gradients", "occlusion")
 
@@ -49,13 +55,6 @@ METHODS = ("auto", "integrated_gradients", "occlusion")
 # ------------------------------------------------------------------ loading
 def load_explainable(path: str):
     """`(model, preprocessor, class_names)` of a training run or an `mmsa export` folder."""
-    import json
-
-    from data_pipelines.pipeline import Preprocessor
-    from mmsa_keras.custom_objects import load_model
-    from mmsa_keras.errors import UsageError
-    from mmsa_keras.runs import RUN_CONFIG, Run
-
     if os.path.isdir(path) and os.path.exists(os.path.join(path, RUN_CONFIG)):
         run = Run(path)
         return run.model, run.preprocessor, run.class_names
@@ -302,8 +301,6 @@ def deletion_check(explainer: Explainer, posts, k: int = 3, random_draws: int = 
     (counted). Returns per-post drops and the paired mean difference (top-k minus random) with its
     95% bootstrap interval.
     """
-    from mmsa_keras.uncertainty import mean_interval
-
     rng = np.random.default_rng(seed)
     top_drops, random_drops, skipped = [], [], 0
     for n, (text, image) in enumerate(posts, 1):

@@ -1,14 +1,19 @@
 """`mmsa features extract`: fill the shared feature store with one frozen encoder's outputs.
 
 The encoder, its weights and its preprocessing are resolved by the same
-functions as `mmsa train` (`mmsa_keras.plan`), and the store is keyed by
+functions as `mmsa train` (`mmsa_keras.app.plan`), and the store is keyed by
 content only, so a later `mmsa train` with the same encoder on the same data
 finds these features instead of encoding the posts again.
 """
 
 from __future__ import annotations
 
-from mmsa_keras.config import TrainConfig
+from data_pipelines.features import extract_features
+from data_pipelines.image_cache import ImageCache, default_image_cache_dir
+from mmsa_keras.app.config import TrainConfig
+from mmsa_keras.app.plan import PreprocessingPlan, default_feature_store, preprocessing_settings, resolve_encoder
+from mmsa_keras.app.runs import read_dataset
+from mmsa_keras.encoders import IMAGE_ENCODERS
 from mmsa_keras.errors import UsageError
 
 
@@ -20,12 +25,6 @@ def extract(
     num_shards: int = 1,
     shard_index: int = 0,
 ):
-    from data_pipelines.features import extract_features
-    from data_pipelines.image_cache import ImageCache, default_image_cache_dir
-    from mmsa_keras.encoders import IMAGE_ENCODERS
-    from mmsa_keras.plan import PreprocessingPlan, default_feature_store, preprocessing_settings, resolve_encoder
-    from mmsa_keras.runs import read_dataset
-
     modality = "image" if encoder in IMAGE_ENCODERS else "text"
     config = config.replace(**{f"{modality}_encoder": encoder})
     enc = resolve_encoder(config, modality)

@@ -12,20 +12,21 @@ folder (`mmsa baseline ... --out DIR`) is fitted again on its own training split
 
 from __future__ import annotations
 
+import copy
 import os
 
 import numpy as np
 
+from mmsa_keras.app.baseline_runs import BASELINE_CONFIG, baseline_probabilities, load_baseline
+from mmsa_keras.app.runs import RUN_CONFIG, Run, load_split_data, read_dataset
 from mmsa_keras.errors import DataError, UsageError
+from mmsa_keras.uncertainty import METRICS, mcnemar_exact, paired_bootstrap
 
 
 class _Side:
     """One of the two things compared: a training run or a baseline folder."""
 
     def __init__(self, directory: str):
-        from mmsa_keras.baselines.run import BASELINE_CONFIG, load_baseline
-        from mmsa_keras.runs import RUN_CONFIG, Run
-
         self.directory = directory
         if os.path.exists(os.path.join(directory, BASELINE_CONFIG)):
             self.baseline = load_baseline(directory)
@@ -42,8 +43,6 @@ class _Side:
             raise UsageError(f"{directory}: neither a training run nor a baseline folder")
 
     def own_posts(self, split: str):
-        from mmsa_keras.runs import load_split_data
-
         if self.run is not None:
             dataset = self.run.dataset(verbose=False)
         else:
@@ -58,14 +57,11 @@ class _Side:
     def predict(self, posts) -> np.ndarray:
         if self.run is not None:
             return self.run.predict(posts)[1]
-        from mmsa_keras.baselines.run import baseline_probabilities
 
         return baseline_probabilities(self.baseline, posts)[0]
 
 
 def _posts_of(data_dir: str, format: str, split: str, format_options) -> tuple[list, list[str]]:
-    from mmsa_keras.runs import read_dataset
-
     dataset, _, _ = read_dataset(data_dir, format, format_options, verbose=False)
     if split == "all":
         posts = [p for p in dataset.all_posts() if p.label is not None]
@@ -89,10 +85,6 @@ def compare(
     seed: int = 0,
 ) -> dict:
     """The paired comparison of A and B (see the module docstring) as a JSON-ready dict."""
-    import copy
-
-    from mmsa_keras.uncertainty import mcnemar_exact, paired_bootstrap
-
     a, b = _Side(dir_a), _Side(dir_b)
     if a.class_names != b.class_names:
         raise DataError(f"the two predict different classes ({a.class_names} vs {b.class_names})")
@@ -124,8 +116,6 @@ def compare(
 
 
 def format_comparison(result: dict) -> str:
-    from mmsa_keras.uncertainty import METRICS
-
     lines = [
         f"A: {result['a']}",
         f"B: {result['b']}",

@@ -17,14 +17,31 @@ the augmented images go through the encoder). Nothing is dropped silently.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import inspect
 import json
 import os
 from typing import Any
 
+import keras
+
+from data_pipelines.datasets import available_formats
+from data_pipelines.pipeline import Preprocessor
 from data_pipelines.post import BALANCED_WEIGHTS
-from mmsa_keras.config import FEATURE_MODES, MONITORS, OPTIMIZERS, PRECISIONS, SCHEDULES, STRATEGIES, TrainConfig
+from data_pipelines.tokenization import HubTokenizer, VocabularyTokenizer
+from mmsa_keras.app.config import FEATURE_MODES, MONITORS, OPTIMIZERS, PRECISIONS, SCHEDULES, STRATEGIES, TrainConfig
+from mmsa_keras.encoders import (
+    TEXT_ENCODERS,
+    build_image_encoder,
+    build_text_encoder,
+    image_encoder_spec,
+    is_text_encoder_name,
+    text_encoder_spec,
+)
+from mmsa_keras.encoders.image_encoders import parse_unfreeze
 from mmsa_keras.errors import UsageError
+from mmsa_keras.label_vectors import glove_embedding_matrix
+from mmsa_keras.registry import create_model, get_spec
 
 FALLBACK_ENCODERS = {"text": "small_transformer", "image": "small_cnn"}
 #: frozen encoders built in this process, by their settings (see `EncoderPlan.build(reuse=True)`)
@@ -97,11 +114,7 @@ class EncoderPlan:
         return encoder
 
     def _build(self, preprocessor=None, seed: int | None = None):
-        from mmsa_keras.encoders import build_image_encoder, build_text_encoder
-
         if seed is not None:
-            import keras
-
             keras.utils.set_random_seed(encoder_seed(seed, self.modality))
         builder = build_text_encoder if self.modality == "text" else build_image_encoder
         if self.glove:
@@ -150,9 +163,6 @@ class PreprocessingPlan:
     source_size: int | None = None
 
     def make_preprocessor(self):
-        from data_pipelines.pipeline import Preprocessor
-        from data_pipelines.tokenization import HubTokenizer, VocabularyTokenizer
-
         options = {k: v for k, v in self.tokenizer.items() if k not in ("kind", "preset")}
         if self.tokenizer["kind"] == "keras_hub":
             tokenizer = HubTokenizer(self.tokenizer["preset"], sequence_length=self.sequence_length)
@@ -234,21 +244,15 @@ class RunPlan:
 
     @property
     def uses_sequences(self) -> bool:
-        from mmsa_keras.registry import get_spec
-
         return get_spec(self.model).uses_sequences
 
     @property
     def text_feature(self) -> str:
-        from mmsa_keras.registry import get_spec
-
         return get_spec(self.model).text_feature
 
     def build_encoders(self, preprocessor) -> dict:
         """Every encoder, each seeded on its own; the global seed is reset to the run's afterwards.
         Frozen encoders whose outputs come from the store are shared across the runs of a process."""
-        import keras
-
         out = {
             m: e.build(preprocessor, seed=self.seed, reuse=m in self.stored_modalities)
             for m, e in self.encoders.items()
@@ -259,8 +263,6 @@ class RunPlan:
     def build_model(self, num_classes: int, preprocessor=None, encoders=None, feature_shapes=None):
         """The registered model: raw mode with `encoders` (built from the plan when None), or feature
         mode with `feature_shapes` ({"text_feature_shape": ..., ...})."""
-        from mmsa_keras.registry import create_model
-
         kwargs = {"num_classes": num_classes, **self.model_overrides, **(feature_shapes or {})}
         encoders = encoders or {}
         for m, enc in self.encoders.items():
@@ -345,10 +347,6 @@ class RunPlan:
 
 def _load_glove(encoder, path: str, preprocessor) -> None:
     """Set the word embedding layer of `encoder` from a GloVe file (words of the fitted vocabulary)."""
-    import keras
-
-    from mmsa_keras.label_vectors import glove_embedding_matrix
-
     layer = next((lyr for lyr in encoder.layers if isinstance(lyr, keras.layers.Embedding)), None)
     if layer is None:
         raise UsageError(f"--glove: the text encoder {encoder.name} has no word embedding layer")
@@ -380,13 +378,9 @@ class _Defaults:
 
 
 def _encoder_plan(config: TrainConfig, spec, modality: str, unfreeze) -> EncoderPlan:
-    from mmsa_keras.encoders import image_encoder_spec, is_text_encoder_name, text_encoder_spec
-
     key = f"{modality}_encoder"
     name = getattr(config, key) or spec.defaults.get(key) or FALLBACK_ENCODERS[modality]
     if modality == "text" and not is_text_encoder_name(name):
-        from mmsa_keras.encoders import TEXT_ENCODERS
-
         raise UsageError(
             f"unknown text encoder {name!r}; known: {', '.join(sorted(TEXT_ENCODERS))}, "
             "a keras-hub preset name or a local directory"
@@ -522,10 +516,6 @@ def make_plan(config: TrainConfig, check_paths: bool = True) -> RunPlan:
 
 def _checked_spec(config: TrainConfig, check_paths: bool):
     """The model's registry entry and the parsed `--unfreeze`, after the checks that need no encoder."""
-    from data_pipelines.datasets import available_formats
-    from mmsa_keras.encoders.image_encoders import parse_unfreeze
-    from mmsa_keras.registry import get_spec
-
     for name in ("model", "data_dir", "out"):
         if not getattr(config, name):
             raise UsageError(f"--{name.replace('_', '-')} is required")
@@ -710,8 +700,6 @@ def _format_options(config: TrainConfig, split_seed: int) -> dict:
 
 def preprocessing_settings(config: TrainConfig, encoders: dict[str, EncoderPlan]) -> tuple[int, str, dict]:
     """(image size, normalisation, tokenizer settings) matched to the encoders."""
-    from mmsa_keras.encoders import image_encoder_spec, text_encoder_spec
-
     image_size = config.image_size
     normalisation = "none"  # a model without images normalises nothing
     if "image" in encoders:
@@ -738,8 +726,6 @@ def _check_overrides(spec, overrides: dict) -> None:
             flag = {"text_encoder": "--text-encoder", "image_encoder": "--image-encoder"}.get(key)
             raise UsageError(f"--set {key}: " + (f"use {flag}" if flag else "set by the run itself"))
         if key not in accepted and not (takes_kwargs and key in ("name", "dtype")):
-            import difflib
-
             close = difflib.get_close_matches(key, sorted(accepted - reserved), n=1)
             raise UsageError(
                 f"--set {key}: {spec.name} has no argument {key!r}"

@@ -28,16 +28,22 @@ import os
 import time
 
 import numpy as np
+from sklearn.model_selection import StratifiedKFold
 
+from data_pipelines.outputs import claim_output_dir
+from data_pipelines.splits import stratified_split
+from mmsa_keras.app.baseline_runs import make_baseline
+from mmsa_keras.app.evaluation import compute_metrics
+from mmsa_keras.app.jsonfiles import write_json
+from mmsa_keras.app.plan import make_plan
+from mmsa_keras.app.runs import Run, read_dataset
+from mmsa_keras.app.training import train
 from mmsa_keras.errors import DataError, UsageError
+from mmsa_keras.uncertainty import format_interval, mcnemar_exact, paired_bootstrap
 
 
 def fold_splits(posts, folds: int, seed: int, validation_fraction: float) -> list[dict[str, list]]:
     """`[{train, validation, test}]` post lists, one per fold (stratified, seeded)."""
-    from sklearn.model_selection import StratifiedKFold
-
-    from data_pipelines.splits import stratified_split
-
     labels = np.array([p.label for p in posts])
     counts = np.bincount(labels)
     if folds < 2 or counts[counts > 0].min() < folds:
@@ -53,9 +59,6 @@ def fold_splits(posts, folds: int, seed: int, validation_fraction: float) -> lis
 
 
 def _training_posts(config) -> tuple[list, list[str]]:
-    from mmsa_keras.plan import make_plan
-    from mmsa_keras.runs import Run, read_dataset
-
     options = Run._format_options(make_plan(config).data)
     dataset, _, _ = read_dataset(config.data_dir, config.format, options)
     if "test" in dataset.splits and any(n != "test" for n in dataset.splits):
@@ -70,11 +73,6 @@ def _training_posts(config) -> tuple[list, list[str]]:
 def cross_validate(config, folds: int = 3, seeds: int = 1, validation_fraction: float = 0.1, verbose: bool = True):
     """Run the CV described in the module docstring; `config` is the `TrainConfig` of one fold (its `out` is
     the CV folder). Returns the summary written to `OUT/cv.json`."""
-    from data_pipelines.outputs import claim_output_dir
-    from mmsa_keras.jsonfiles import write_json
-    from mmsa_keras.training import train
-    from mmsa_keras.uncertainty import mcnemar_exact, paired_bootstrap
-
     out_dir = config.out
     claim_output_dir(out_dir, "results")
     posts, class_names = _training_posts(config)
@@ -151,9 +149,6 @@ def cross_validate(config, folds: int = 3, seeds: int = 1, validation_fraction: 
 def tfidf_on_fold(part: dict, class_names: list[str], seed: int) -> dict:
     """TF-IDF + LinearSVC fitted on the fold's training posts (its C chosen by its own grid search on them)
     and evaluated on every test post; a post without a caption gets the training posts' majority class."""
-    from mmsa_keras.baselines.run import make_baseline
-    from mmsa_keras.evaluation import compute_metrics
-
     model = make_baseline("tfidf-svm", seed)
     model.fit([p for p in part["train"] if p.has_text])
     test = part["test"]
@@ -182,8 +177,6 @@ def _mean_std(values: list[dict]) -> dict:
 
 
 def format_cv(summary: dict) -> str:
-    from mmsa_keras.uncertainty import format_interval
-
     what = f"recipe {summary['recipe']}" if summary.get("recipe") else f"model {summary['model']}"
     lines = [
         f"# {summary['folds']}-fold cross-validation of the {what} on {summary['data_dir']}",

@@ -11,7 +11,14 @@ from __future__ import annotations
 
 import os
 
-from mmsa_keras.errors import DataError
+import numpy as np
+
+from data_pipelines.outputs import claim_output_dir
+from mmsa_keras.app.evaluation import compute_metrics, format_metrics, plot_confusion_matrix
+from mmsa_keras.app.jsonfiles import read_json, write_json
+from mmsa_keras.app.runs import load_split_data
+from mmsa_keras.baselines import PixelRandomForest, TfidfSVM
+from mmsa_keras.errors import DataError, UsageError
 
 KINDS = {
     "tfidf-svm": "tfidf_svm",
@@ -22,8 +29,6 @@ KINDS = {
 
 
 def make_baseline(kind: str, seed: int, params: dict | None = None):
-    from mmsa_keras.baselines import PixelRandomForest, TfidfSVM
-
     kind = KINDS[kind]
     params = dict(params or {})
     if kind == "random_forest":
@@ -41,9 +46,6 @@ def fit_and_evaluate(
     verbose: bool = False,
 ) -> dict | None:
     """Metrics of the baseline on `split`, or None when no post has the modality it reads."""
-    from mmsa_keras.evaluation import compute_metrics, format_metrics, plot_confusion_matrix
-    from mmsa_keras.jsonfiles import write_json
-
     kind = KINDS[kind]
     has = (lambda p: p.has_image) if kind == "random_forest" else (lambda p: p.has_text)
     train_posts = [p for p in dataset.labelled("train") if has(p)]
@@ -84,8 +86,6 @@ def run_baseline_cli(
     verbose: bool = True,
     params: dict | None = None,
 ) -> dict:
-    from mmsa_keras.runs import load_split_data
-
     dataset = load_split_data(data_dir, fmt, seed, format_options=format_options, verbose=verbose)
     if split not in dataset.splits:
         raise DataError(f"{data_dir}: no split {split!r} (splits: {', '.join(sorted(dataset.splits))})")
@@ -93,16 +93,12 @@ def run_baseline_cli(
         for note in dataset.notes:
             print(f"[data] {note}")
     if out:
-        from data_pipelines.outputs import claim_output_dir
-
         claim_output_dir(out, "baseline")  # new, empty or an earlier baseline folder
     metrics = fit_and_evaluate(kind, dataset, split, seed, params, out, verbose)
     if metrics is None:
         what = "an image" if KINDS[kind] == "random_forest" else "text"
         raise DataError(f"{data_dir}: no post has {what}; the {kind} baseline cannot run on it")
     if out:  # what `mmsa compare` needs to fit it again (no model file: a fit takes seconds, and no pickle)
-        from mmsa_keras.jsonfiles import write_json
-
         write_json(
             os.path.join(out, BASELINE_CONFIG),
             {
@@ -124,9 +120,6 @@ BASELINE_CONFIG = "baseline_config.json"
 
 def load_baseline(directory: str) -> dict:
     """The record `mmsa baseline --out DIR` wrote (for `mmsa compare`)."""
-    from mmsa_keras.errors import UsageError
-    from mmsa_keras.jsonfiles import read_json
-
     path = os.path.join(directory, BASELINE_CONFIG)
     if not os.path.exists(path):
         raise UsageError(
@@ -138,10 +131,6 @@ def load_baseline(directory: str) -> dict:
 def baseline_probabilities(record: dict, posts, verbose: bool = False):
     """Fit the recorded baseline again on its own training split and predict `posts` (`[N, C]`, a zero row
     for a post without the modality it reads)."""
-    import numpy as np
-
-    from mmsa_keras.runs import load_split_data
-
     dataset = load_split_data(
         record["data_dir"], record["format"], record["seed"], format_options=record["format_options"], verbose=verbose
     )

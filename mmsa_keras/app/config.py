@@ -2,7 +2,7 @@
 
 The `mmsa train` flags are generated from the fields of `TrainConfig` (their
 metadata gives the help text, choices and flag kind), so a default lives in
-exactly one place. `mmsa_keras.plan.make_plan` resolves a `TrainConfig` into
+exactly one place. `mmsa_keras.app.plan.make_plan` resolves a `TrainConfig` into
 the run's `RunPlan`.
 """
 

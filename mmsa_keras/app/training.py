@@ -5,7 +5,7 @@ a `RunPlan` (every check happens before any data is read), take the run
 directory's lock, read and split the data, check every image, fit the
 `Preprocessor` on the training split, build the registered model under the
 chosen strategy and precision, fit it, evaluate it and save everything in the
-run directory (layout in `mmsa_keras.runs`).
+run directory (layout in `mmsa_keras.app.runs`).
 
 Resuming: at the end of every epoch `TrainingState` writes everything the rest
 of the run depends on — model and optimizer variables (dropout RNG states
@@ -34,6 +34,7 @@ import json
 import os
 import shutil
 import sys
+import threading
 import time
 from typing import Any
 
@@ -41,17 +42,27 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from data_pipelines.duplicates import drop_from_train, find_duplicates, format_counts, hashes_from_cache
+from data_pipelines.features import extract_features, feature_stream
+from data_pipelines.image_cache import ImageCache, default_image_cache_dir
 from data_pipelines.outputs import claim_output_dir
 from data_pipelines.pipeline import Preprocessor, class_weights_for
-from data_pipelines.post import BALANCED_WEIGHTS
+from data_pipelines.post import BALANCED_WEIGHTS, MultimodalDataset
 from data_pipelines.report import DataReport
-from mmsa_keras import runs
-from mmsa_keras.config import PRECISIONS, STRATEGIES, TrainConfig
-from mmsa_keras.custom_objects import fast_keras_saving, model_file_ok
+from mmsa_keras.app import runs
+from mmsa_keras.app.config import PRECISIONS, STRATEGIES, TrainConfig
+from mmsa_keras.app.evaluation import plot_history, predict_dataset
+from mmsa_keras.app.jsonfiles import read_json, write_json, write_text
+from mmsa_keras.app.plan import RunPlan, make_plan
+from mmsa_keras.calibration import apply_temperature, fit_temperature, with_temperature
+from mmsa_keras.custom_objects import fast_keras_saving, load_trained_network, model_file_ok
+from mmsa_keras.encoders import standardized_encoder
 from mmsa_keras.errors import DataError, RunError, UsageError
-from mmsa_keras.jsonfiles import read_json, write_json, write_text
 from mmsa_keras.keras_compat import patch_multi_worker_reduction
-from mmsa_keras.plan import RunPlan, make_plan
+from mmsa_keras.metrics import SparseF1
+from mmsa_keras.models.base import PROBABILITIES
+from mmsa_keras.models.tfidf_ensemble import fit_tfidf_classifier, with_tfidf
+from mmsa_keras.optimizers import make_optimizer
 
 __all__ = ["PRECISIONS", "STRATEGIES", "TrainConfig", "TrainingState", "resolve_precision", "resolve_strategy", "train"]
 
@@ -106,9 +117,6 @@ def is_chief(strategy) -> bool:
 # ============================================================================ objective
 def training_objective(model: keras.Model, num_classes: int | None = None) -> dict:
     """The model's own `training_objective()` (or cross-entropy + accuracy), plus weighted and macro F1."""
-    from mmsa_keras.metrics import SparseF1
-    from mmsa_keras.models.base import PROBABILITIES
-
     objective = (
         model.training_objective()
         if hasattr(model, "training_objective")
@@ -403,8 +411,6 @@ def init_weights_from(model: keras.Model, path: str) -> list[str]:
     """Give every layer of `model` the weights of the same-named layer of the model at `path` when
     their shapes agree (paper 003 Table 9: the best classical model's layers below its softmax).
     Returns the names of the layers that were set."""
-    from mmsa_keras.custom_objects import load_trained_network
-
     source = load_trained_network(path)
     copied = []
     for layer in model.layers:
@@ -441,8 +447,6 @@ def copy_head_weights(head: keras.Model, model: keras.Model, into_source: bool =
 # ============================================================================ data
 def _image_cache(plan: RunPlan, dataset, verbose: bool):
     """Decode every image once (raw mode and extraction): `ImageCache` or None when there are no images."""
-    from data_pipelines.image_cache import ImageCache, default_image_cache_dir
-
     if "image" not in plan.modalities:
         return None
     posts = [p for p in dataset.all_posts() if p.image_path]
@@ -461,8 +465,6 @@ def extract_run_features(
     plan: RunPlan, preprocessor: Preprocessor, dataset, encoders: dict, verbose: bool, image_cache=None
 ) -> dict:
     """Run the frozen encoders once over every post of the dataset (shared feature store)."""
-    from data_pipelines.features import extract_features
-
     posts = dataset.all_posts()
     out = {}
     for m, enc in encoders.items():
@@ -489,8 +491,6 @@ def standardize_stored(plan: RunPlan, stores: dict, encoders: dict, train_posts,
     encoders are wrapped with the same fixed transform (`standardized_encoder`),
     so the saved raw-input model computes what the head was trained on.
     """
-    from mmsa_keras.encoders import standardized_encoder
-
     for m in plan.standardized_modalities:
         names = ["pooled_output"] + (["feature_map"] if plan.uses_sequences else [])
         names = [n for n in names if n in stores[m].names]
@@ -522,9 +522,6 @@ def _check_duplicates(plan: RunPlan, dataset, image_cache, resuming: bool, verbo
     """Count duplicate posts within and across the run's splits (`data_pipelines.duplicates`; images when the
     run decodes them); with `--dedup drop-from-train`, drop training posts that duplicate another split's
     (a resumed run keeps its saved splits). Returns `(dataset, counts)`."""
-    from data_pipelines.duplicates import drop_from_train, find_duplicates, format_counts, hashes_from_cache
-    from data_pipelines.post import MultimodalDataset
-
     labelled = {name: dataset.labelled(name) for name in dataset.splits}
     hashes = hashes_from_cache(image_cache, [p for ps in labelled.values() for p in ps]) if image_cache else None
     result = find_duplicates(labelled, hashes)
@@ -771,8 +768,6 @@ class BuiltRun:
 
 def _build_for_training(config, plan: RunPlan, dataset, preprocessor, resuming: bool, verbose: bool, replicas: int):
     """Encoders, stored features, the model and its training head, compiled (inside the strategy's scope)."""
-    from mmsa_keras.custom_objects import load_trained_network
-
     train_posts = dataset.labelled("train")
     encoders = plan.build_encoders(preprocessor)
     for m in plan.stored_modalities:  # composed of trained models: store their (fine-tuned) encoders
@@ -812,8 +807,6 @@ def _build_for_training(config, plan: RunPlan, dataset, preprocessor, resuming: 
 def _run_optimizer(plan: RunPlan, encoders: dict, n_train: int, num_classes: int, replicas: int):
     """The plan's optimizer, its schedule spread over the run's total steps; the trainable encoders' variables
     get the encoder learning rate (and layer decay)."""
-    from mmsa_keras.optimizers import make_optimizer
-
     balance = plan.preprocessing.balance_to
     n_train = balance * num_classes if balance else n_train
     drop = replicas > 1
@@ -863,8 +856,6 @@ class Streams:
 def _training_streams(plan, built, preprocessor, dataset, class_weights, image_cache, initial_epoch, replicas):
     """The epoch-seeded training stream (from `initial_epoch`) and the unshuffled, repeated validation stream,
     from stored features (feature mode) or raw posts; labels shaped for the head's outputs."""
-    from data_pipelines.features import feature_stream
-
     head, stores = built.head, built.stores
     train_posts, val_posts = dataset.labelled("train"), dataset.labelled("validation")
     drop = replicas > 1
@@ -942,8 +933,6 @@ def _fit(plan: RunPlan, head, streams: Streams, initial_epoch: int, callbacks: d
 def attach_tfidf(model, plan: RunPlan, train_posts, num_classes: int, run_dir: str, chief: bool, verbose: bool):
     """The trained `model` ensembled with a TF-IDF classifier fitted on its training captions
     (`mmsa_keras.models.tfidf_ensemble`); what was fitted goes to `RUN/tfidf.json`."""
-    from mmsa_keras.models.tfidf_ensemble import fit_tfidf_classifier, with_tfidf
-
     layer, info = fit_tfidf_classifier(
         [p.text or "" for p in train_posts], [p.label for p in train_posts], num_classes, seed=plan.seed
     )
@@ -969,8 +958,6 @@ class BackgroundSave:
     """
 
     def __init__(self, model, path: str):
-        import threading
-
         self._error: BaseException | None = None
         stem = os.path.splitext(os.path.basename(path))[0]
         self._tmp = os.path.join(os.path.dirname(path), f".{stem}.{os.getpid()}.keras")  # Keras wants .keras
@@ -997,9 +984,6 @@ class BackgroundSave:
 def _split_predictions(plan, model, head, preprocessor, dataset, stores, stored, image_cache) -> dict:
     """`{split: (y_true, y_prob)}` of the trained network on its validation and test posts (feature mode: the
     head on the stored features, the same outputs without an encoder pass)."""
-    from data_pipelines.features import feature_stream
-    from mmsa_keras.evaluation import predict_dataset
-
     out = {}
     for split in ("validation", "test"):
         posts = dataset.labelled(split) if split in dataset.splits else []  # --no-test-split: none
@@ -1032,8 +1016,6 @@ def _split_predictions(plan, model, head, preprocessor, dataset, stores, stored,
 def calibrate(model, validation, run_dir: str, verbose: bool):
     """Fit one temperature on the validation predictions; the model that applies it, and the temperature
     (kept in `RUN/calibration.json`; `mmsa_keras.calibration`)."""
-    from mmsa_keras.calibration import fit_temperature, with_temperature
-
     y_true, y_prob = validation
     temperature = fit_temperature(y_prob, y_true)
     write_json(
@@ -1048,9 +1030,6 @@ def calibrate(model, validation, run_dir: str, verbose: bool):
 def _finish_run(config, plan, run_dir, model, preprocessor, dataset, report, predictions, temperature) -> dict:
     """The end of a chief's run: data report, training curves, validation and test metrics (calibrated, with
     the figures before calibration and a reliability diagram beside them)."""
-    from mmsa_keras.calibration import apply_temperature
-    from mmsa_keras.evaluation import plot_history
-
     verbose = bool(config.verbose)
     report.save(os.path.join(run_dir, "data_report.json"))
     plot_history(

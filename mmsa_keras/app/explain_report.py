@@ -15,8 +15,11 @@ import html
 import io
 import json
 import os
+import warnings
 
 import numpy as np
+
+from mmsa_keras.figures import subplots
 
 MAX_TOKENS_SHOWN = 40
 
@@ -86,14 +89,7 @@ def _modality_panel(ax, modalities: dict, class_names, probabilities: bool) -> N
 
 
 def render_post(path: str, post_id: str, image: bytes, explanation: dict, class_names, image_size: int) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import warnings
-
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4.2), gridspec_kw={"width_ratios": [1, 1.2, 1]})
+    fig, axes = subplots(1, 3, figsize=(13, 4.2), gridspec_kw={"width_ratios": [1, 1.2, 1]})
     shown = max(int(image_size), 224)  # drawn larger than a small model input; the grid covers the same picture
     _image_panel(axes[0], _picture(image, shown), explanation["image_heatmap"], explanation["reads_image"])
     _token_panel(axes[1], explanation["tokens"])
@@ -104,7 +100,6 @@ def render_post(path: str, post_id: str, image: bytes, explanation: dict, class_
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # glyphs missing from the font (CJK, emoji) are drawn as boxes
         fig.savefig(path, dpi=90)
-    plt.close(fig)
     return path
 
 

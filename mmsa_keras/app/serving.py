@@ -47,6 +47,15 @@ import threading
 import time
 from concurrent.futures import Future
 
+import uvicorn
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from data_pipelines.images import MAX_PIXELS, image_dimensions
+from mmsa_keras.app.export import ExportedModel
+
 #: the default pixel budget of one request and of one model call (decoded, an image costs ~12 bytes a pixel)
 MAX_REQUEST_PIXELS = 40_000_000
 POST_FIELDS = ("text", "image_b64")
@@ -134,7 +143,6 @@ class Batcher:
 # ============================================================================ request checking
 def parse_posts(body: bytes, max_image_pixels: int, max_request_pixels: int):
     """`(texts, images, pixels, warnings)` of a /predict body, or `RequestError` naming what is wrong."""
-    from data_pipelines.images import image_dimensions
 
     try:
         data = json.loads(body.decode("utf-8"))
@@ -247,12 +255,6 @@ def create_app(
     max_request_pixels: int = MAX_REQUEST_PIXELS,
 ):
     """The Starlette app over a loaded `ExportedModel` (see the module docstring)."""
-    from starlette.applications import Starlette
-    from starlette.exceptions import HTTPException
-    from starlette.responses import JSONResponse
-    from starlette.routing import Route
-
-    from data_pipelines.images import MAX_PIXELS
 
     names = model.class_names
     batcher = Batcher(model, max_batch, batch_wait_ms, max_request_pixels)
@@ -297,18 +299,6 @@ def create_app(
     )
 
 
-def _require_server_packages():
-    from mmsa_keras.errors import UsageError
-
-    try:
-        import starlette  # noqa: F401
-        import uvicorn  # noqa: F401
-    except ImportError as e:
-        raise UsageError(
-            f'`mmsa serve` needs {e.name}: pip install "starlette>=0.40" "uvicorn>=0.30" (or pip install -e ".[serve]")'
-        ) from None
-
-
 def serve_forever(
     model_dir: str,
     host: str = "127.0.0.1",
@@ -318,10 +308,6 @@ def serve_forever(
     read_timeout_s: float = 30.0,
     max_request_pixels: int = MAX_REQUEST_PIXELS,
 ) -> None:
-    _require_server_packages()
-    import uvicorn
-
-    from mmsa_keras.export import ExportedModel
 
     model = ExportedModel(model_dir)
     model.predict_bytes([""], [b""])  # trace the signature before the first request

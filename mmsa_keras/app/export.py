@@ -35,9 +35,12 @@ import shutil
 import keras
 import tensorflow as tf
 
+from data_pipelines.images import MAX_IMAGE_BYTES, read_regular_file
 from data_pipelines.outputs import OutputDirError, check_not_enclosing, claim_output_dir, is_owned, write_marker
 from data_pipelines.pipeline import Preprocessor
+from mmsa_keras.app.runs import Run
 from mmsa_keras.custom_objects import fast_keras_saving
+from mmsa_keras.errors import RunError, UsageError
 from mmsa_keras.models.base import class_scores
 
 
@@ -94,8 +97,6 @@ def _write_atomically(out_dir: str, write) -> None:
     `out_dir` as it was. An earlier export is replaced by two renames; an empty
     folder the user made is kept and filled.
     """
-    from mmsa_keras.errors import RunError
-
     out_dir = os.path.normpath(out_dir)
     if os.path.lexists(out_dir) and not os.path.isdir(out_dir):
         raise OutputDirError(f"OUT_DIR {out_dir} is a file, not a folder; choose a folder")
@@ -130,8 +131,6 @@ def _write_atomically(out_dir: str, write) -> None:
 
 def export_run(run_dir: str, out_dir: str) -> str:
     """Export the model of a training run directory."""
-    from mmsa_keras.runs import Run
-
     check_not_enclosing(out_dir, {"the run being exported": run_dir}, flag="OUT_DIR")
     run = Run(run_dir)
     return export_model(run.model, run.preprocessor, run.class_names, out_dir)
@@ -141,13 +140,11 @@ class ExportedModel:
     """Load an exported model and predict on raw captions and image files.
 
     Example:
-    >>> m = mmsa_keras.export.ExportedModel("runs/demo/export")
+    >>> m = mmsa_keras.app.export.ExportedModel("runs/demo/export")
     >>> m.predict(["what a lovely day"], [None])
     """
 
     def __init__(self, directory: str):
-        from mmsa_keras.errors import RunError, UsageError
-
         if not os.path.isdir(directory):
             raise UsageError(f"{directory}: no such folder; create an export with `mmsa export RUN_DIR {directory}`")
         if not os.path.exists(os.path.join(directory, "saved_model.pb")):
@@ -184,8 +181,6 @@ class ExportedModel:
 
     def predict(self, texts, image_paths):
         """`texts`: list of str or None; `image_paths`: list of paths or None (a bad image counts as missing)."""
-        from data_pipelines.images import MAX_IMAGE_BYTES, read_regular_file
-
         raw = []
         for path in image_paths:
             data = b""
