@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import dataclasses
 import os
 import sys
 
@@ -69,10 +70,29 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return out
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--top", type=int, default=10)
-    args = parser.parse_args(argv)
+@dataclasses.dataclass
+class Shape:
+    """What `measure()` counts."""
+
+    #: (lines, "path:function") of every function, longest first
+    lengths: list
+    #: the number of import statements inside a function
+    local_imports: int
+    #: module -> the project modules it imports at module level / anywhere (function-local included)
+    module_imports: dict
+    all_imports: dict
+
+    @property
+    def module_cycles(self) -> list[list[str]]:
+        return _cycles(self.module_imports)
+
+    @property
+    def all_cycles(self) -> list[list[str]]:
+        return _cycles(self.all_imports)
+
+
+def measure() -> Shape:
+    """Function lengths, function-local imports and the import graphs of the packages."""
     lengths, local, graph, every = [], 0, {}, {}
     for rel, module, tree in _modules():
         graph.setdefault(module, set())
@@ -89,12 +109,22 @@ def main(argv=None) -> int:
                 if not in_function:
                     graph[module] |= targets
     lengths.sort(reverse=True)
-    print(f"functions over 100 lines: {sum(n > 100 for n, _ in lengths)}")
-    for n, name in lengths[: args.top]:
+    return Shape(lengths, local, graph, every)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--top", type=int, default=10)
+    args = parser.parse_args(argv)
+    shape = measure()
+    print(f"functions over 100 lines: {sum(n > 100 for n, _ in shape.lengths)}")
+    for n, name in shape.lengths[: args.top]:
         print(f"  {n:4d}  {name}")
-    print(f"function-local imports: {local}")
-    for what, g in (("module-level imports", graph), ("all imports, function-local included", every)):
-        cycles = _cycles(g)
+    print(f"function-local imports: {shape.local_imports}")
+    for what, cycles in (
+        ("module-level imports", shape.module_cycles),
+        ("all imports, function-local included", shape.all_cycles),
+    ):
         print(f"import cycles ({what}): {len(cycles)}")
         for group in cycles:
             print("  " + " <-> ".join(group if len(group) <= 6 else [*group[:6], f"... {len(group)} modules"]))

@@ -76,7 +76,7 @@ def sweep(mode, data_dir, work, args):
                 model_overrides=overrides,
             )
         )
-        accuracies.append(summary["all_metrics"]["validation"]["accuracy"])
+        accuracies.append(summary.all_metrics["validation"]["accuracy"])
     return {
         "seconds": time.perf_counter() - start,
         "val_accuracy": accuracies,

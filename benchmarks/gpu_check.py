@@ -197,7 +197,7 @@ def numerics_and_parity(args, gpu, data, tmp, precisions_, report, failures):
         except Exception as e:  # noqa: BLE001
             failures.append(f"numerics {precision}: {type(e).__name__}: {e}")
             continue
-        loss = summary["history"]["loss"]
+        loss = summary.history["loss"]
         run = Run(run_dir)
         posts = run.dataset(verbose=False).labelled("test")
         keras_probs = run.predict(posts)[1]

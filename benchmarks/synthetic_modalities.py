@@ -73,7 +73,7 @@ def main(argv=None):
                         verbose=0,
                     )
                 )
-                m = summary["metrics"]
+                m = summary.metrics
                 results[name].append((m["accuracy"], m["weighted"]["f1"]))
                 print(
                     f"seed {seed} {name}: accuracy {m['accuracy']:.3f} weighted F1 {m['weighted']['f1']:.3f}",

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import hashlib
 import json
 import math
@@ -500,8 +501,35 @@ def _select(out, batch, modality, sequences):
 
 
 # ============================================================================ datasets
-def _feature_columns(text: FeatureSet | None, image: FeatureSet | None, text_feature: str, sequences: bool):
+@dataclasses.dataclass(frozen=True)
+class StoredFeatures:
+    """What a run reads from the store instead of running frozen encoders: per modality a `FeatureSet`
+    (None: that modality is not stored), which text output the head reads, and whether it reads sequences
+    (token states and feature maps) instead of pooled vectors."""
+
+    text: FeatureSet | None = None
+    image: FeatureSet | None = None
+    text_feature: str = "pooled_output"
+    sequences: bool = False
+
+    @property
+    def empty(self) -> bool:
+        return self.text is None and self.image is None
+
+    def items(self) -> list[tuple[str, FeatureSet]]:
+        """`[(modality, feature set)]` of the stored modalities."""
+        return [(m, fs) for m, fs in (("text", self.text), ("image", self.image)) if fs is not None]
+
+    def get(self, modality: str) -> FeatureSet | None:
+        return {"text": self.text, "image": self.image}[modality]
+
+    def replace(self, **changes) -> StoredFeatures:
+        return dataclasses.replace(self, **changes)
+
+
+def _feature_columns(stored: StoredFeatures):
     """[(input name, feature set, stored output, tf dtype)] in a fixed order."""
+    text, image, text_feature, sequences = stored.text, stored.image, stored.text_feature, stored.sequences
     cols = []
     if text is not None:
         if sequences:
@@ -523,39 +551,10 @@ def _feature_columns(text: FeatureSet | None, image: FeatureSet | None, text_fea
     return cols
 
 
-def feature_inputs(
-    posts: list[Post],
-    text: FeatureSet | None,
-    image: FeatureSet | None,
-    text_feature: str = "pooled_output",
-    sequences: bool = False,
-) -> dict[str, np.ndarray]:
-    """The feature-mode model inputs for `posts`, in memory (see `feature_stream` for training)."""
-    ids = [p.id for p in posts]
-    out = {}
-    for name, fs, output, dtype in _feature_columns(text, image, text_feature, sequences):
-        out[name] = fs.arrays(ids, [output])[output].astype(dtype.as_numpy_dtype)
-        if output in fs.standardization:
-            mean, std = fs.standardization[output]
-            out[name] = (out[name] - mean) / std
-    if text is not None:
-        out["text_present"] = np.array([float(p.has_text) for p in posts], np.float32)
-    if image is not None:
-        out["image_present"] = np.array([float(p.has_image) for p in posts], np.float32)
-    return out
-
-
-def stored_input_fn(
-    posts: list[Post],
-    text: FeatureSet | None,
-    image: FeatureSet | None,
-    text_feature: str = "pooled_output",
-    sequences: bool = False,
-    input_names=None,
-):
+def stored_input_fn(posts: list[Post], stored: StoredFeatures, input_names=None):
     """A graph function `idx [B] → {input name: [B, ...]}` gathering the stored features of `posts[idx]`
     from the store, reading only those rows (only the inputs in `input_names`)."""
-    cols = _feature_columns(text, image, text_feature, sequences)
+    cols = _feature_columns(stored)
     if input_names is not None:
         cols = [c for c in cols if c[0] in input_names]
     if not cols:
@@ -596,15 +595,12 @@ def stored_input_fn(
 
 def feature_stream(
     posts: list[Post],
-    text: FeatureSet | None,
-    image: FeatureSet | None,
+    stored: StoredFeatures,
     batch_size: int = 32,
     seed: int = 0,
     epochs: int = 1,
     initial_epoch: int = 0,
     shuffle: bool = False,
-    text_feature: str = "pooled_output",
-    sequences: bool = False,
     input_names=None,
     class_weights=None,
     balance_to: int | None = None,
@@ -617,47 +613,19 @@ def feature_stream(
     (seed, e) alone, so a resumed run sees the batches an uninterrupted one does.
     """
     posts, steps = stream_posts(posts, batch_size, seed, with_labels, balance_to, drop_remainder)
-    stored = stored_input_fn(posts, text, image, text_feature, sequences, input_names)
+    stored_fn = stored_input_fn(posts, stored, input_names)
     flags = {}
-    if text is not None:
+    if stored.text is not None:
         flags["text_present"] = tf.constant([float(p.has_text) for p in posts], tf.float32)
-    if image is not None:
+    if stored.image is not None:
         flags["image_present"] = tf.constant([float(p.has_image) for p in posts], tf.float32)
     attach = with_labels_of(posts, class_weights, with_labels)
 
     def assemble(epoch, k, idx):
-        inputs = stored(idx) if stored is not None else {}
+        inputs = stored_fn(idx) if stored_fn is not None else {}
         for name, flag in flags.items():
             if input_names is None or name in input_names:
                 inputs[name] = tf.gather(flag, idx)
         return attach(inputs, idx)
 
     return epoch_stream(len(posts), batch_size, seed, epochs, initial_epoch, shuffle, drop_remainder, assemble), steps
-
-
-def feature_dataset(
-    posts: list[Post],
-    text: FeatureSet | None,
-    image: FeatureSet | None,
-    batch_size: int = 32,
-    shuffle: bool = False,
-    seed: int = 0,
-    text_feature: str = "pooled_output",
-    sequences: bool = False,
-    input_names=None,
-    class_weights=None,
-) -> tf.data.Dataset:
-    """One pass of `(feature-mode inputs, label)` batches read from the store."""
-    ds, _ = feature_stream(
-        posts,
-        text,
-        image,
-        batch_size,
-        seed=seed,
-        shuffle=shuffle,
-        text_feature=text_feature,
-        sequences=sequences,
-        input_names=input_names,
-        class_weights=class_weights,
-    )
-    return ds

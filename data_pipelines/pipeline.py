@@ -31,7 +31,7 @@ from data_pipelines.batching import (  # noqa: F401  (prefetched, trim_padding, 
     trim_padding,
     with_labels_of,
 )
-from data_pipelines.features import stored_input_fn
+from data_pipelines.features import StoredFeatures, stored_input_fn
 from data_pipelines.images import decode_image_bytes, decode_parallelism, read_image_file, safe_decode_batch
 from data_pipelines.lemmatise import make_text_transform
 from data_pipelines.post import BALANCED_WEIGHTS, Post
@@ -224,14 +224,13 @@ class Preprocessor:
         input_names=None,
         class_weights: np.ndarray | None = None,
         image_cache=None,
-        stored: dict | None = None,
+        stored: StoredFeatures | None = None,
     ) -> tuple[tf.data.Dataset, int]:
         """Batches for epochs `initial_epoch .. epochs-1`; returns `(dataset, steps_per_epoch)`.
 
         See the module docstring. With `class_weights` each element is
         `(inputs, label, weight)` with `weight = class_weights[label]`. `stored`
-        (`{"text": FeatureSet, "image": FeatureSet, "text_feature": ..., "sequences": ...}`)
-        adds the stored features of frozen encoders (mixed feature mode).
+        (a `StoredFeatures`) adds the stored features of frozen encoders (mixed feature mode).
         """
         posts, steps = stream_posts(posts, batch_size, seed, with_labels, balance_to, drop_remainder)
         n = len(posts)
@@ -240,15 +239,8 @@ class Preprocessor:
         seed_t = tf.constant(int(seed), tf.int64)
         size = self.image_size
         stored_fn = None
-        if stored:
-            stored_fn = stored_input_fn(
-                posts,
-                stored.get("text"),
-                stored.get("image"),
-                stored.get("text_feature", "pooled_output"),
-                stored.get("sequences", False),
-                input_names,
-            )
+        if stored is not None and not stored.empty:
+            stored_fn = stored_input_fn(posts, stored, input_names)
         need_images = input_names is None or "images" in input_names
         need_text = input_names is None or any(k in input_names for k in ("token_ids", "padding_mask", "segment_ids"))
         has_image = tf.constant([1.0 if p.image_path else 0.0 for p in posts], tf.float32)

@@ -61,21 +61,17 @@ def register(subparsers) -> None:
         metavar="KEY=VALUE",
         help="reader options over the table's own, e.g. --option label_file=labels.csv (JSON values)",
     )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print what would run (every row's resolved plan, the data, the departures) and stop: nothing is "
+        "read, trained or written",
+    )
     p.set_defaults(func=cmd_reproduce)
 
 
-def cmd_reproduce(args) -> int:
-    if args.list or not args.table:
-        quiet_tensorflow()  # the table configs import it: its start-up lines stay silent
-        filter_native_stderr()
-
-        print(f"{'table':28s} title")
-        for name, title in list_tables():
-            print(f"{name:28s} {title}")
-        return 0
-    quiet_tensorflow()
-    filter_native_stderr()
-
+def reproduce_arguments(args) -> dict:
+    """The keyword arguments of `experiments.runner.reproduce` from `mmsa reproduce`'s flags (checked)."""
     if args.table not in table_names():
         close = difflib.get_close_matches(args.table, table_names(), n=1)
         raise UsageError(
@@ -87,13 +83,7 @@ def cmd_reproduce(args) -> int:
         raise UsageError(f"--data-dir {args.data_dir}: no such file or folder")
     if args.seeds < 1:
         raise UsageError("--seeds must be at least 1")
-    quiet_tensorflow()
-    filter_native_stderr()
-    from experiments.runner import reproduce
-
-    start = time.time()
-    results = reproduce(
-        args.table,
+    return dict(
         data_dir=args.data_dir,
         format=args.format,
         protocol=args.protocol,
@@ -110,7 +100,26 @@ def cmd_reproduce(args) -> int:
         vary_split=args.vary_split,
         rows=args.rows.split(",") if args.rows else None,
         options=parse_key_values(args.option, "--option"),
+        dry_run=args.dry_run,
     )
+
+
+def cmd_reproduce(args) -> int:
+    quiet_tensorflow()  # the table configs import it: its start-up lines stay silent
+    filter_native_stderr()
+    if args.list or not args.table:
+        print(f"{'table':28s} title")
+        for name, title in list_tables():
+            print(f"{name:28s} {title}")
+        return 0
+    arguments = reproduce_arguments(args)
+    from experiments.runner import reproduce
+
+    start = time.time()
+    results = reproduce(args.table, **arguments)
+    if args.dry_run:
+        print(format_planned(results))
+        return 0
     report = os.path.join(args.out, args.table, "report.md")
     print(f"\n{results['data']}")
     for row, entry in results["rows"].items():
@@ -130,3 +139,17 @@ def cmd_reproduce(args) -> int:
         )
     print(f"report: {report} ({time.time() - start:.0f} s)")
     return 0
+
+
+def format_planned(planned: dict) -> str:
+    """`mmsa reproduce T --dry-run`: each row's resolved plan (the first seed's), the data and the departures."""
+    from mmsa_keras.app.plan import RunPlan
+
+    lines = [f"# {planned['table']}: what would run (seeds {planned['seeds']}); nothing was read or trained"]
+    lines += [planned["data"], planned["encoders"], ""]
+    for name, row in planned["rows"].items():
+        lines.append(f"## {name}" + ("" if row["kind"] == "keras" else f" ({row['kind']} baseline)"))
+        if row["plans"]:
+            lines += [f"  {line}" for line in RunPlan.from_dict(row["plans"][0]).describe()]
+    lines += ["", "Departures:"] + [f"- {d}" for d in planned["departures"]]
+    return "\n".join(lines)

@@ -269,22 +269,3 @@ def _bar_chart(results, metric, unit, path, title):
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     return path
-
-
-ROW = re.compile(
-    r"^\| (?P<row>[^|]+?)(?: ⚠)? \| (?P<metric>[^|]+?) \| (?P<paper>[^|]+?) \| "
-    r"(?P<mean>-?\d[\d.]*)(?: ± (?P<std>-?\d[\d.]*))? \| (?P<delta>[^|]+?) \|$"
-)
-
-
-def parse_report(path: str) -> dict:
-    """Read the results table of a report.md back: {(row, metric): (paper, mean, std or None)}."""
-    out = {}
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            m = ROW.match(line.strip())
-            if m:
-                paper = None if m["paper"] == "—" else float(m["paper"])
-                std = None if m["std"] is None else float(m["std"])
-                out[(m["row"], m["metric"])] = (paper, float(m["mean"]), std)
-    return out

@@ -167,6 +167,16 @@ class Context:
         image = row.image_encoder or (None if self.embedded else row.paper_image_encoder) or self.encoders.get("image")
         return text, image
 
+    def glove_reads(self, row: Row) -> set[str]:
+        """What a row reads from `--glove`: its label vectors (a model that takes them) and/or the word
+        embeddings of its text encoder (tables that say so, for an encoder trained from scratch)."""
+        text, _ = self.encoder_names(row)
+        reads = {"label_vectors"} if "label_vectors" in _accepted(row.model) else set()
+        from_scratch = text in TEXT_ENCODERS and not TEXT_ENCODERS[text].pretrained
+        if "embeddings" in self.table.glove_uses and from_scratch and "text" in get_spec(row.model).modalities:
+            reads.add("embeddings")
+        return reads
+
     def image_weights_for(self, image: str | None) -> str | None:
         """The weights of an image encoder on the paper's data: given per encoder, or the table's."""
         if not image or self.embedded:
@@ -191,16 +201,11 @@ class Context:
         overrides.update(row.variant_overrides.get(self.variant or "", {}))
         for key, source in row.uses.items():
             overrides[key] = os.path.join(self.run_dirs[seed][source], "model.keras")
-        if self.glove and "label_vectors" in _accepted(row.model):
+        reads = self.glove_reads(row) if self.glove else set()
+        if "label_vectors" in reads:
             vectors = load_glove_label_vectors(self.glove, self.table.class_names)
             overrides.setdefault("label_vectors", vectors.tolist())
-        if (
-            self.glove
-            and "embeddings" in self.table.glove_uses
-            and text
-            and text in TEXT_ENCODERS
-            and not TEXT_ENCODERS[text].pretrained
-        ):
+        if "embeddings" in reads:
             settings["glove"], sources["glove"] = self.glove, "typed"
         if row.init_from:
             settings["init_from"] = os.path.join(self.run_dirs[seed][row.init_from], "model.keras")
@@ -241,12 +246,12 @@ def run_keras_row(ctx: Context, row: Row, seed: int) -> tuple[dict | None, dict]
     config = ctx.train_config(row, seed)
     summary = train(config)
     ctx.run_dirs[seed][row.name] = config.out
-    metrics = summary["all_metrics"].get(ctx.table.split)
-    plan = summary["plan"]
+    metrics = summary.all_metrics.get(ctx.table.split)
+    plan = summary.plan
     extra = {
-        "train_seconds": summary["train_seconds"],
-        "feature_mode": summary["feature_mode"],
-        "epochs_run": summary["epochs_run"],
+        "train_seconds": summary.train_seconds,
+        "feature_mode": summary.feature_mode,
+        "epochs_run": summary.epochs_run,
         "plan": plan.describe(),
         "encoders_used": {m: e.describe() for m, e in plan.encoders.items()},
         "plan_departures": _plan_departures(ctx, row, plan),
@@ -390,12 +395,15 @@ def _prepare(
     vary_split,
     glove,
     options=None,
+    dry_run: bool = False,
 ) -> Context:
     out_dir = os.path.join(out, table.name)
-    claim_output_dir(out_dir, "results")  # new, empty or an earlier report of this table
+    if not dry_run:
+        claim_output_dir(out_dir, "results")  # new, empty or an earlier report of this table
     ds = table.dataset
-    variant = variant or ds.default_variant
     embedded = data_dir is None
+    _check_typed_settings(table, embedded, format, protocol, image_weights, variant, options)
+    variant = variant or ds.default_variant
     departures: list[str] = list(table.departures)
     paper_dataset = ds.name + (f" ({variant})" if variant else "")
     if embedded:
@@ -441,7 +449,7 @@ def _prepare(
     weights = _image_weights(table, encoders, image_weights, embedded, departures)
     if table.smoke:
         departures.append("smoke variant: tiny encoders, one epoch (a check that the table runs, not a result)")
-    if embedded:
+    if embedded and not dry_run:
         make_synthetic(data_dir, **table.synthetic)
     return Context(
         table=table,
@@ -461,6 +469,50 @@ def _prepare(
         departures=departures,
         glove=glove,
     )
+
+
+def _check_typed_settings(table: TableConfig, embedded: bool, format, protocol, image_weights, variant, options):
+    """A typed setting no row of this reproduction would read is a usage error naming it (never a silent loss)."""
+    if embedded:
+        about_data = {"--format": format, "--protocol": protocol, "--image-weights": image_weights, "--option": options}
+        given = [flag for flag, value in about_data.items() if value]
+        if given:
+            raise UsageError(
+                f"{', '.join(given)} describe{'s' if len(given) == 1 else ''} the paper's data: give --data-dir "
+                f"(without it {table.name} runs on the embedded synthetic set, which has its own settings)"
+            )
+    variants = set(table.dataset.variant_options) | {v for r in table.rows for v in r.variant_overrides}
+    variants |= {table.dataset.default_variant} - {None}
+    if variant and variant not in variants:
+        known = f"its variants: {', '.join(sorted(variants))}" if variants else "it has no variants"
+        raise UsageError(f"--variant {variant}: not a variant of {table.name} ({known})")
+
+
+def planned(ctx: Context, rows: list[Row], seeds: int) -> dict:
+    """What `reproduce` would run, resolved and checked but not run: per row and seed, the resolved plan of a
+    Keras row (`RunPlan.to_dict()`, sources included) or the kind of a baseline row; the data and encoder lines
+    and the departures the report would carry (`mmsa reproduce T --dry-run` prints it)."""
+    out: dict[str, Any] = {
+        "table": ctx.table.name,
+        "data": _data_line(ctx),
+        "encoders": _encoder_line(ctx),
+        "departures": list(ctx.departures),
+        "seeds": list(range(seeds)),
+        "rows": {},
+    }
+    for seed in range(seeds):
+        ctx.run_dirs[seed] = {r.name: ctx.row_dir(r, seed) for r in ctx.table.rows}
+        for row in rows:
+            entry = out["rows"].setdefault(row.name, {"kind": row.kind, "plans": []})
+            if row.kind != "keras":
+                continue
+            try:
+                plan = make_plan(ctx.train_config(row, seed), check_paths=not ctx.embedded)
+            except UsageError as e:
+                raise UsageError(f"{ctx.table.name}, row {row.name!r}: {e}") from None
+            entry["plans"].append(plan.to_dict())
+    ctx.run_dirs = {}
+    return out
 
 
 def _image_weights(table: TableConfig, encoders: dict, given: str | None, embedded: bool, departures: list) -> dict:
@@ -541,8 +593,11 @@ def reproduce(
     rows: list[str] | None = None,
     options: dict | None = None,
     verbose: int = 1,
+    dry_run: bool = False,
 ) -> dict:
-    """Run every row of table `name` for `seeds` seeds; write the report. Returns the results."""
+    """Run every row of table `name` for `seeds` seeds; write the report. Returns the results.
+
+    With `dry_run`, nothing is read, trained or written: the result is what would run (`planned`)."""
     table = load_table(name, smoke=smoke)
     selected = _select_rows(table, rows)
     ctx = _prepare(
@@ -561,7 +616,12 @@ def reproduce(
         vary_split,
         glove,
         options,
+        dry_run,
     )
+    if glove and not any(ctx.glove_reads(row) for row in selected if row.kind == "keras"):
+        raise UsageError(f"--glove: no row of {name} that runs here reads word or label vectors")
+    if dry_run:
+        return planned(ctx, selected, seeds)
     sequences_needed = _check_plans(ctx, selected, seeds)
     os.makedirs(ctx.out_dir, exist_ok=True)
     split_info = _split_info(ctx)

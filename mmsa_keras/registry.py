@@ -69,7 +69,11 @@ def create_model(name: str, **overrides):
     loaded (e.g. the trained unimodal models of paper 000's WANN pipeline).
     """
     spec = get_spec(name)
-    kwargs = resolve_encoders({**spec.defaults, **overrides}, spec.modalities)
+    defaults = dict(spec.defaults)
+    for key in ("text_encoder", "image_encoder"):  # the model's own encoder settings go with its own encoder
+        if key in overrides and overrides[key] != defaults.get(key):
+            defaults.pop(f"{key}_config", None)
+    kwargs = resolve_encoders({**defaults, **overrides}, spec.modalities)
     for key, value in list(kwargs.items()):
         if key.endswith("_model") and isinstance(value, str) and value.endswith(".keras"):
             kwargs[key] = load_trained_network(value)

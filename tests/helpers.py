@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 
 import keras
 import numpy as np
+
+from data_pipelines.features import StoredFeatures, _feature_columns
+from data_pipelines.post import Post
 
 
 def random_inputs(model: keras.Model, batch_size: int = 3, seed: int = 0, present=None) -> dict:
@@ -130,3 +134,39 @@ def run_model_test(
         finally:
             keras.mixed_precision.set_global_policy(previous)
     return model
+
+
+#: a results row of a reproduction's report.md
+REPORT_ROW = re.compile(
+    r"^\| (?P<row>[^|]+?)(?: ⚠)? \| (?P<metric>[^|]+?) \| (?P<paper>[^|]+?) \| "
+    r"(?P<mean>-?\d[\d.]*)(?: ± (?P<std>-?\d[\d.]*))? \| (?P<delta>[^|]+?) \|$"
+)
+
+
+def parse_report(path: str) -> dict:
+    """Read the results table of a report.md back: {(row, metric): (paper, mean, std or None)}."""
+    out = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            m = REPORT_ROW.match(line.strip())
+            if m:
+                paper = None if m["paper"] == "—" else float(m["paper"])
+                std = None if m["std"] is None else float(m["std"])
+                out[(m["row"], m["metric"])] = (paper, float(m["mean"]), std)
+    return out
+
+
+def feature_inputs(posts: list[Post], stored: StoredFeatures) -> dict[str, np.ndarray]:
+    """The feature-mode model inputs for `posts`, in memory (see `feature_stream` for training)."""
+    ids = [p.id for p in posts]
+    out = {}
+    for name, fs, output, dtype in _feature_columns(stored):
+        out[name] = fs.arrays(ids, [output])[output].astype(dtype.as_numpy_dtype)
+        if output in fs.standardization:
+            mean, std = fs.standardization[output]
+            out[name] = (out[name] - mean) / std
+    if stored.text is not None:
+        out["text_present"] = np.array([float(p.has_text) for p in posts], np.float32)
+    if stored.image is not None:
+        out["image_present"] = np.array([float(p.has_image) for p in posts], np.float32)
+    return out

@@ -325,6 +325,16 @@ def test_features_extract_then_train_reuses_the_stored_features(data, tmp_path):
     assert [p for p in store.iterdir() if p.is_dir()] == sets
 
 
+def test_reproduce_dry_run_shows_every_rows_plan_and_writes_nothing(tmp_path):
+    out = mmsa("reproduce", "bert_resnet/table4", "--dry-run", "--epochs", "1", "--out", tmp_path / "results")
+    assert "what would run" in out.stdout and "nothing was read or trained" in out.stdout
+    for row in ("Bert", "ResNet", "CMACModel", "HSTECModel", "OTEModel", "NativeCatModel", "NativeCombineModel"):
+        assert f"## {row}\n" in out.stdout
+    assert out.stdout.count("up to 1 epochs") == 7 and "set by the command line: epochs" in out.stdout
+    assert "epochs set to 1 by --epochs" in out.stdout  # the departure the report would declare
+    assert not (tmp_path / "results").exists()
+
+
 def test_reproduce_smoke_from_the_command_line(tmp_path):
     out = mmsa("reproduce", "bert_resnet/table4", "--smoke", "--out", tmp_path)
     _no_noise(out)
@@ -417,6 +427,10 @@ NEW_PROCESS = object()
         (["predict", "/no/such/export", "--text", "hi"], 2, "no such folder"),
         (["predict", "DATA", "--text", "hi"], 2, "not an exported model"),
         (["reproduce", "bert_resnet/table44"], 2, "did you mean 'bert_resnet/table4'"),
+        ([NEW_PROCESS, "evaluate", "DATA", "--protocol", "B"], 2, "--protocol describes the dataset of --data-dir"),
+        (["compare", "DATA", "DATA", "--format", "table"], 2, "--format describes the dataset of --data-dir"),
+        ([NEW_PROCESS, "reproduce", "bert_resnet/table4", "--format", "table"], 2, "describes the paper's data"),
+        (["reproduce", "bert_resnet/table4", "--glove", "g.txt", "--dry-run"], 2, "--glove: no row of"),
         ([NEW_PROCESS, "predict", "DATA"], 2, "give --text"),
     ],
 )

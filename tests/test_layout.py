@@ -36,3 +36,52 @@ def test_no_function_in_the_packages_is_over_100_lines():
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno - node.lineno + 1 > 100
     ]
     assert long == []
+
+
+def _shape():
+    from benchmarks.code_shape import measure
+
+    return measure()
+
+
+def test_no_import_cycles_counting_function_local_imports():
+    """No module reaches itself through imports, function-local ones included (`benchmarks/code_shape.py`)."""
+    shape = _shape()
+    assert shape.all_cycles == [] and shape.module_cycles == []
+
+
+def test_function_local_imports_are_few():
+    """A function-local import keeps TensorFlow (or an optional package) out of `--help`; the rest sit at the
+    top of their module (docs/ARCHITECTURE.md §8)."""
+    assert _shape().local_imports <= 60
+
+
+def test_the_keras_library_and_the_data_layer_never_import_the_application():
+    """Dependencies point one way (docs/ARCHITECTURE.md §1): the data layer imports no `mmsa_keras` and no
+    `experiments`; the Keras library (`mmsa_keras` outside `mmsa_keras.app`) imports neither the application
+    nor `experiments`; the application never imports `experiments`."""
+    upward = []
+    for module, targets in _shape().all_imports.items():
+        if module.startswith("data_pipelines"):
+            banned = ("mmsa_keras", "experiments")
+        elif module.startswith("mmsa_keras.app"):
+            banned = ("experiments",)
+        elif module.startswith("mmsa_keras"):
+            banned = ("mmsa_keras.app", "experiments")
+        else:
+            continue
+        upward += [f"{module} -> {t}" for t in targets if t.split(".")[0] in banned or t.startswith(banned)]
+    assert upward == []
+
+
+def test_the_run_plan_is_frozen_data():
+    """The plan says what to build; `mmsa_keras.app.builders` builds it (docs/ARCHITECTURE.md §5)."""
+    import dataclasses
+
+    from mmsa_keras.app import plan
+
+    for cls in (plan.RunPlan, plan.EncoderPlan, plan.PreprocessingPlan, plan.OptimizerPlan, plan.StoppingPlan):
+        assert cls.__dataclass_params__.frozen, cls
+        builders = [n for n in vars(cls) if n.startswith(("build", "make")) and callable(getattr(cls, n))]
+        assert builders == [], (cls, builders)
+    assert dataclasses.is_dataclass(plan.RunPlan)

@@ -6,12 +6,16 @@ found are recorded in the `DataReport` it is given.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from collections.abc import Callable
 
 from data_pipelines.paths import dataset_root
 from data_pipelines.post import MultimodalDataset
 from data_pipelines.report import DataReport
+
+#: the dataset formats (`--format NAME`), each read by the module of the same name in this package
+FORMATS = ("mvsa", "table", "twitter_csv", "crowdflower", "vso", "emotion_folders")
 
 _READERS: dict[str, Callable[..., MultimodalDataset]] = {}
 
@@ -113,4 +117,7 @@ def restrict_classes(dataset: MultimodalDataset, keep, report: DataReport) -> Mu
 
 
 def _import_all() -> None:
-    from data_pipelines.datasets import crowdflower, emotion_folders, mvsa, table, twitter_csv, vso  # noqa: F401
+    """Import every reader module (each registers its reader); the formats load on first use, so a command
+    that only parses its flags never imports them."""
+    for name in FORMATS:
+        importlib.import_module(f"data_pipelines.datasets.{name}")

@@ -36,7 +36,7 @@ import sys
 import time
 from importlib.metadata import entry_points
 
-from data_pipelines.datasets import unknown_option
+from data_pipelines.datasets import FORMATS, unknown_option
 from data_pipelines.datasets.csv_utils import FIELD_SIZE_LIMIT
 from data_pipelines.outputs import check_not_enclosing, claim_output_dir, is_owned
 from data_pipelines.paths import dataset_root
@@ -49,7 +49,6 @@ from mmsa_keras.model_index import MODALITIES
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-FORMATS = ("mvsa", "table", "twitter_csv", "crowdflower", "vso", "emotion_folders")
 FORMAT_HELP = "dataset format: " + ", ".join(FORMATS)
 
 
@@ -86,6 +85,21 @@ def _format_options(args) -> dict:
     if getattr(args, "allow_outside_paths", False):
         out["allow_outside_paths"] = True
     return out
+
+
+def _check_dataset_flags_have_a_dataset(args) -> None:
+    """`evaluate` and `compare` read the run's own posts unless --data-dir names others: --format and the
+    reader options describe that other dataset, so without it they would change nothing (a usage error)."""
+    if args.data_dir:
+        return
+    flags = {"--format": "format", "--protocol": "protocol", "--split-by": "split_by", "--layout": "layout"}
+    flags.update({"--class-names": "class_names", "--option": "option"})
+    given = [flag for flag, attr in flags.items() if getattr(args, attr, None)]
+    if given:
+        raise UsageError(
+            f"{', '.join(given)} describe{'s' if len(given) == 1 else ''} the dataset of --data-dir; without "
+            "--data-dir the run's own posts are read as the run read them"
+        )
 
 
 def _add_format_options(p, group=None) -> None:
@@ -292,10 +306,10 @@ def cmd_train(args) -> int:
     from mmsa_keras.app.training import train
 
     summary = train(config)
-    if summary.get("chief") is False:
+    if summary.chief is False:
         print(f"this worker's part of the run is done; the chief wrote {config.out}")
-    elif summary.get("trained"):
-        m = summary["metrics"]
+    elif summary.trained:
+        m = summary.metrics
         caveat = ""
         if m.get("split") == "validation":  # no test split: the only figure is the one that picked the epoch
             caveat = (
@@ -303,7 +317,7 @@ def cmd_train(args) -> int:
                 f"`mmsa evaluate {config.out} --data-dir D --split S`)"
             )
         print(
-            f"trained in {summary['train_seconds']:.1f}s ({summary['epochs_run']} epochs); "
+            f"trained in {summary.train_seconds:.1f}s ({summary.epochs_run} epochs); "
             f"{m.get('split', 'test')} {_metrics_line(m)}{caveat}; run directory: {config.out}"
         )
     return 0
@@ -323,6 +337,7 @@ def cmd_cv(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
+    _check_dataset_flags_have_a_dataset(args)
     if args.data_dir:
         if args.format:
             _check_format(args.format)
@@ -365,8 +380,10 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_compare(args) -> int:
+    _check_dataset_flags_have_a_dataset(args)
     if args.data_dir:
-        _check_format(args.format or "")
+        if args.format:
+            _check_format(args.format)
         _check_path(args.data_dir)
     for d in (args.run_a, args.run_b):
         _check_path(d, "RUN")
@@ -686,7 +703,7 @@ def cmd_demo(args) -> int:
             f"  {label} -> {model.class_names[int(p.argmax())]} "
             + " ".join(f"{n}={x:.3f}" for n, x in zip(model.class_names, p))
         )
-    print(f"\ndone in {time.time() - start:.0f}s. test {_metrics_line(summary['metrics'])}")
+    print(f"\ndone in {time.time() - start:.0f}s. test {_metrics_line(summary.metrics)}")
     print(f"run directory: {run_dir} (metrics.json, confusion_matrix_test.png, model.keras, export/)")
     return 0
 
@@ -796,7 +813,7 @@ def _add_model_commands(sub) -> None:
     p.add_argument("run_b", help="the same, compared with RUN_A (differences are A - B)")
     p.add_argument("--split", default="test", help="test, validation, train or all (default: test)")
     p.add_argument("--data-dir", default=None, help="compare on this dataset instead of the runs' own split")
-    p.add_argument("--format", default=None, help=FORMAT_HELP + " (with --data-dir)")
+    p.add_argument("--format", default=None, help=FORMAT_HELP + " (with --data-dir; default: the first run's own)")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resamples (default: 0)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _add_format_options(p)

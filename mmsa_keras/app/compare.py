@@ -42,6 +42,11 @@ class _Side:
         else:
             raise UsageError(f"{directory}: neither a training run nor a baseline folder")
 
+    @property
+    def format(self) -> str:
+        """The dataset format this side was trained on (the default for `--data-dir`)."""
+        return self.run.plan.data["format"] if self.run is not None else self.baseline["format"]
+
     def own_posts(self, split: str):
         if self.run is not None:
             dataset = self.run.dataset(verbose=False)
@@ -89,7 +94,7 @@ def compare(
     if a.class_names != b.class_names:
         raise DataError(f"the two predict different classes ({a.class_names} vs {b.class_names})")
     if data_dir:
-        posts, names = _posts_of(data_dir, format, split, format_options)
+        posts, names = _posts_of(data_dir, format or a.format, split, format_options)
         missing = [n for n in names if n not in a.class_names]
         if missing:
             raise DataError(f"{data_dir} has the class {missing[0]!r}, which the runs do not predict")

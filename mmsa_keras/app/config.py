@@ -13,6 +13,8 @@ import dataclasses
 import json
 from typing import Any
 
+from data_pipelines.datasets import FORMATS
+
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = ("auto", "none", "mirrored", "multi_worker")
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
@@ -46,9 +48,7 @@ class TrainConfig:
     model: str = _field(None, "registry name of the model (`mmsa models` lists them)", group="data")
     data_dir: str = _field(None, "dataset folder (or the CSV/JSONL file of the table formats)", group="data")
     out: str = _field(None, "run directory (created when the run starts)", group="data")
-    format: str = _field(
-        "mvsa", "dataset format: mvsa, table, twitter_csv, crowdflower, vso, emotion_folders", group="data"
-    )
+    format: str = _field("mvsa", "dataset format: " + ", ".join(FORMATS), group="data")
     epochs: int = _field(10, "maximum number of epochs")
     batch_size: int = _field(32, "posts per batch (split across replicas)")
     seed: int = _field(

@@ -93,7 +93,7 @@ def cross_validate(config, folds: int = 3, seeds: int = 1, validation_fraction: 
                 )
             run_dir = os.path.join(out_dir, f"fold-{k}", f"seed-{s}")
             summary = train(config.replace(out=run_dir, seed=config.seed + s, split_ids=ids_file))
-            m = summary["metrics"]
+            m = summary.metrics
             rows.append({"fold": k, "seed": s, "run": run_dir, "model": _three(m), "tfidf": _three(base)})
             ids = [p.id for p in part["test"]]
             for pid, t, yp in zip(ids, m["predictions"]["y_true"], m["predictions"]["y_pred"]):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from data_pipelines.features import extract_features
 from data_pipelines.image_cache import ImageCache, default_image_cache_dir
+from mmsa_keras.app.builders import build_encoder, encoder_arguments, make_preprocessor
 from mmsa_keras.app.config import TrainConfig
 from mmsa_keras.app.plan import PreprocessingPlan, default_feature_store, preprocessing_settings, resolve_encoder
 from mmsa_keras.app.runs import read_dataset
@@ -33,20 +34,22 @@ def extract(
     for note in enc.notes:
         print(f"[plan] note: {note}")
     image_size, normalisation, tokenizer = preprocessing_settings(config, {modality: enc})
-    pre = PreprocessingPlan(
-        image_size=image_size,
-        normalisation=normalisation,
-        sequence_length=config.sequence_length,
-        tokenizer=tokenizer,
-        augment=False,
-        balance_to=None,
-        source_size=config.image_source_size,
-    ).make_preprocessor()
+    pre = make_preprocessor(
+        PreprocessingPlan(
+            image_size=image_size,
+            normalisation=normalisation,
+            sequence_length=config.sequence_length,
+            tokenizer=tokenizer,
+            augment=False,
+            balance_to=None,
+            source_size=config.image_source_size,
+        )
+    )
     dataset, report, _ = read_dataset(config.data_dir, config.format, config.format_options)
     posts = dataset.all_posts()
     if modality == "image" and normalisation == "mean_std":  # never for pretrained image encoders
         raise UsageError(f"{encoder} needs training-split statistics; extract it through `mmsa train`")
-    model = enc.build(pre, seed=config.seed)
+    model = build_encoder(enc, pre, seed=config.seed)
     cache = None
     if modality == "image":
         with_images = [p for p in posts if p.image_path]
@@ -64,7 +67,7 @@ def extract(
         store,
         batch_size=batch_size,
         sequences=sequences,
-        encoder_spec={"name": enc.name, **enc.build_kwargs(pre)},
+        encoder_spec={"name": enc.name, **encoder_arguments(enc, pre)},
         image_cache=cache,
         num_shards=num_shards,
         shard_index=shard_index,

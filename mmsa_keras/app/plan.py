@@ -23,29 +23,20 @@ import json
 import os
 from typing import Any
 
-import keras
-
-from data_pipelines.datasets import available_formats
-from data_pipelines.pipeline import Preprocessor
+from data_pipelines.datasets import available_formats, unknown_option
 from data_pipelines.post import BALANCED_WEIGHTS
-from data_pipelines.tokenization import HubTokenizer, VocabularyTokenizer
 from mmsa_keras.app.config import FEATURE_MODES, MONITORS, OPTIMIZERS, PRECISIONS, SCHEDULES, STRATEGIES, TrainConfig
 from mmsa_keras.encoders import (
     TEXT_ENCODERS,
-    build_image_encoder,
-    build_text_encoder,
     image_encoder_spec,
     is_text_encoder_name,
     text_encoder_spec,
 )
 from mmsa_keras.encoders.image_encoders import parse_unfreeze
 from mmsa_keras.errors import UsageError
-from mmsa_keras.label_vectors import glove_embedding_matrix
-from mmsa_keras.registry import create_model, get_spec
+from mmsa_keras.registry import get_spec
 
 FALLBACK_ENCODERS = {"text": "small_transformer", "image": "small_cnn"}
-#: frozen encoders built in this process, by their settings (see `EncoderPlan.build(reuse=True)`)
-_FROZEN_ENCODERS: dict[str, Any] = {}
 #: text encoders trained from scratch take these from the data (the fitted tokenizer)
 DATA_DERIVED = {"text": ("vocabulary_size", "sequence_length"), "image": ("image_size",)}
 
@@ -56,7 +47,7 @@ def default_feature_store() -> str:
     return os.path.join(root, "features")
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class EncoderPlan:
     """One modality's encoder: what to build, with which weights, and what trains."""
 
@@ -77,66 +68,6 @@ class EncoderPlan:
     def random_weights(self) -> bool:
         return self.pretrained and self.modality == "image" and self.weights is None
 
-    def build_kwargs(self, preprocessor=None) -> dict[str, Any]:
-        """Constructor arguments, completed with what the fitted preprocessor says."""
-        kwargs = dict(self.kwargs)
-        if not self.pretrained and preprocessor is not None:
-            if self.modality == "text":
-                kwargs.setdefault("vocabulary_size", preprocessor.tokenizer.vocabulary_size)
-                kwargs.setdefault("sequence_length", preprocessor.tokenizer.sequence_length)
-            else:
-                kwargs.setdefault("image_size", preprocessor.image_size)
-        if self.pretrained:
-            kwargs["unfreeze"] = self.unfreeze
-            if self.modality == "image":
-                kwargs["weights"] = self.weights
-                if preprocessor is not None:
-                    kwargs.setdefault("image_size", preprocessor.image_size)
-        return kwargs
-
-    def build(self, preprocessor=None, seed: int | None = None, reuse: bool = False):
-        """Build the encoder; with `seed`, its random initialisation depends on (seed, modality) alone,
-        so `mmsa features extract` and `mmsa train` build the same randomly initialised encoder.
-
-        With `reuse`, a frozen encoder built before in this process with the same settings is returned
-        (its weights never change, so every head of a sweep can share it)."""
-
-        key = None
-        if reuse and self.frozen and not self.glove:
-            key = json.dumps(
-                [dataclasses.asdict(self), self.build_kwargs(preprocessor), seed], sort_keys=True, default=str
-            )
-            if key in _FROZEN_ENCODERS:
-                return _FROZEN_ENCODERS[key]
-        encoder = self._build(preprocessor, seed)
-        if key is not None:
-            _FROZEN_ENCODERS[key] = encoder
-        return encoder
-
-    def _build(self, preprocessor=None, seed: int | None = None):
-        if seed is not None:
-            keras.utils.set_random_seed(encoder_seed(seed, self.modality))
-        builder = build_text_encoder if self.modality == "text" else build_image_encoder
-        if self.glove:
-            encoder = builder(self.name, **self.build_kwargs(preprocessor))
-            _load_glove(encoder, self.glove, preprocessor)
-            return encoder
-        try:
-            return builder(self.name, **self.build_kwargs(preprocessor))
-        except Exception as e:
-            from mmsa_keras.errors import MMSAError, RunError
-
-            if isinstance(e, MMSAError) or self.weights not in ("imagenet", "preset"):
-                raise
-            what = "ImageNet weights" if self.weights == "imagenet" else "the pretrained weights"
-            hint = (
-                "pass --image-weights none for a random initialisation, or a weights file"
-                if self.weights == "imagenet"
-                else "check the preset name, or give a local directory"
-            )
-            first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-            raise RunError(f"could not load {what} of {self.name} ({type(e).__name__}: {first}); {hint}") from e
-
     def describe(self) -> str:
         if not self.pretrained:
             return f"{self.name} (trained from scratch)"
@@ -151,7 +82,7 @@ class EncoderPlan:
         return f"{self.name} ({weights}, {state})"
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class PreprocessingPlan:
     image_size: int
     normalisation: str
@@ -162,23 +93,8 @@ class PreprocessingPlan:
     text_transform: str | None = None
     source_size: int | None = None
 
-    def make_preprocessor(self):
-        options = {k: v for k, v in self.tokenizer.items() if k not in ("kind", "preset")}
-        if self.tokenizer["kind"] == "keras_hub":
-            tokenizer = HubTokenizer(self.tokenizer["preset"], sequence_length=self.sequence_length)
-        else:
-            tokenizer = VocabularyTokenizer(self.sequence_length, **options)
-        return Preprocessor(
-            image_size=self.image_size,
-            tokenizer=tokenizer,
-            sequence_length=self.sequence_length,
-            normalisation=self.normalisation,
-            text_transform=self.text_transform,
-            source_size=self.source_size,
-        )
 
-
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class OptimizerPlan:
     name: str
     learning_rate: float
@@ -190,7 +106,7 @@ class OptimizerPlan:
     schedule: str
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class StoppingPlan:
     epochs: int
     early_stopping: bool
@@ -203,7 +119,7 @@ class StoppingPlan:
         return f"up to {self.epochs} epochs, early stopping on {self.monitor} (patience {self.patience}), best weights"
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class RunPlan:
     """Everything a run does, resolved once (see the module docstring)."""
 
@@ -249,27 +165,6 @@ class RunPlan:
     @property
     def text_feature(self) -> str:
         return get_spec(self.model).text_feature
-
-    def build_encoders(self, preprocessor) -> dict:
-        """Every encoder, each seeded on its own; the global seed is reset to the run's afterwards.
-        Frozen encoders whose outputs come from the store are shared across the runs of a process."""
-        out = {
-            m: e.build(preprocessor, seed=self.seed, reuse=m in self.stored_modalities)
-            for m, e in self.encoders.items()
-        }
-        keras.utils.set_random_seed(self.seed)
-        return out
-
-    def build_model(self, num_classes: int, preprocessor=None, encoders=None, feature_shapes=None):
-        """The registered model: raw mode with `encoders` (built from the plan when None), or feature
-        mode with `feature_shapes` ({"text_feature_shape": ..., ...})."""
-        kwargs = {"num_classes": num_classes, **self.model_overrides, **(feature_shapes or {})}
-        encoders = encoders or {}
-        for m, enc in self.encoders.items():
-            if f"{m}_feature_shape" in kwargs:
-                continue
-            kwargs[f"{m}_encoder"] = encoders[m] if m in encoders else enc.build(preprocessor)
-        return create_model(self.model, **kwargs)
 
     # ------------------------------------------------------------ description
     def describe(self) -> list[str]:
@@ -343,17 +238,6 @@ class RunPlan:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (with the derived `feature_mode`, for readers of run_config.json)."""
         return {**dataclasses.asdict(self), "feature_mode": self.feature_mode}
-
-
-def _load_glove(encoder, path: str, preprocessor) -> None:
-    """Set the word embedding layer of `encoder` from a GloVe file (words of the fitted vocabulary)."""
-    layer = next((lyr for lyr in encoder.layers if isinstance(lyr, keras.layers.Embedding)), None)
-    if layer is None:
-        raise UsageError(f"--glove: the text encoder {encoder.name} has no word embedding layer")
-    vocabulary = preprocessor.tokenizer.vocabulary()
-    matrix, covered = glove_embedding_matrix(path, vocabulary, int(layer.output_dim))
-    layer.set_weights([matrix[: layer.input_dim]])
-    print(f"[plan] {covered:,} of {len(vocabulary):,} vocabulary words initialised from {path}", flush=True)
 
 
 def encoder_seed(seed: int, modality: str) -> int:
@@ -510,8 +394,27 @@ def make_plan(config: TrainConfig, check_paths: bool = True) -> RunPlan:
         standardized_modalities=standardized,
         tfidf_weight=float(config.tfidf_weight) if config.tfidf_weight else None,  # 0 turns a recipe's blend off
         calibrate=bool(config.calibrate),
-        sources=dict(config.sources),
+        sources={**_model_default_sources(config, spec, encoders), **config.sources},
     )
+
+
+def _model_default_sources(config: TrainConfig, spec, encoders: dict[str, EncoderPlan]) -> dict[str, str]:
+    """The settings the plan takes from the model's registered defaults (`@register_model(..., text_encoder=
+    ...)`): its own encoder, that encoder's settings, its constructor defaults. They rank above the
+    defaults and below everything given (recipe, table, row, typed), which the caller's sources record."""
+    source = f"model {config.model}"
+    out = {}
+    for m, enc in encoders.items():
+        key = f"{m}_encoder"
+        if not getattr(config, key) and enc.name == spec.defaults.get(key):
+            out[key] = source
+            if spec.defaults.get(f"{key}_config"):
+                out[f"{key}_config"] = source
+    for key in spec.defaults:
+        if not key.endswith(("_encoder", "_encoder_config")) and key != "num_classes":
+            if key not in (config.model_overrides or {}):
+                out[f"model_overrides.{key}"] = source
+    return out
 
 
 def _checked_spec(config: TrainConfig, check_paths: bool):
@@ -652,7 +555,7 @@ def _checked_files(config: TrainConfig, encoders: dict, check_paths: bool):
             )
         if check_paths and not os.path.exists(config.glove):
             raise UsageError(f"--glove {config.glove}: no such file")
-        text.glove = os.path.abspath(config.glove)
+        encoders["text"] = dataclasses.replace(text, glove=os.path.abspath(config.glove))
     if config.text_transform not in (None, "lemmatise"):
         raise UsageError(f"--text-transform must be lemmatise, got {config.text_transform!r}")
     if config.init_from and check_paths and not os.path.exists(config.init_from):
@@ -691,8 +594,12 @@ def _checked_files(config: TrainConfig, encoders: dict, check_paths: bool):
 
 
 def _format_options(config: TrainConfig, split_seed: int) -> dict:
-    """Reader options; a split the reader draws (random, paper002) uses the run's split seed."""
+    """Reader options (one the reader would not use is a usage error naming it); a split the reader draws
+    (random, paper002) uses the run's split seed."""
     options = dict(config.format_options or {})
+    problem = unknown_option(config.format, options)
+    if problem:
+        raise UsageError(problem)
     if options.get("split") in ("random", "paper002", "popularity") and "seed" not in options:
         options["seed"] = split_seed
     return options

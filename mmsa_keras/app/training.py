@@ -43,13 +43,14 @@ import numpy as np
 import tensorflow as tf
 
 from data_pipelines.duplicates import drop_from_train, find_duplicates, format_counts, hashes_from_cache
-from data_pipelines.features import extract_features, feature_stream
+from data_pipelines.features import StoredFeatures, extract_features, feature_stream
 from data_pipelines.image_cache import ImageCache, default_image_cache_dir
 from data_pipelines.outputs import claim_output_dir
 from data_pipelines.pipeline import Preprocessor, class_weights_for
 from data_pipelines.post import BALANCED_WEIGHTS, MultimodalDataset
 from data_pipelines.report import DataReport
 from mmsa_keras.app import runs
+from mmsa_keras.app.builders import build_encoders, build_model, encoder_arguments, make_preprocessor
 from mmsa_keras.app.config import PRECISIONS, STRATEGIES, TrainConfig
 from mmsa_keras.app.evaluation import plot_history, predict_dataset
 from mmsa_keras.app.jsonfiles import read_json, write_json, write_text
@@ -468,7 +469,7 @@ def extract_run_features(
     posts = dataset.all_posts()
     out = {}
     for m, enc in encoders.items():
-        spec = {"name": plan.encoders[m].name, **plan.encoders[m].build_kwargs(preprocessor)}
+        spec = {"name": plan.encoders[m].name, **encoder_arguments(plan.encoders[m], preprocessor)}
         out[m] = extract_features(
             enc,
             m,
@@ -484,18 +485,19 @@ def extract_run_features(
     return out
 
 
-def standardize_stored(plan: RunPlan, stores: dict, encoders: dict, train_posts, verbose: bool) -> None:
+def standardize_stored(plan: RunPlan, stored: StoredFeatures, encoders: dict, train_posts, verbose: bool):
     """Standardise the stored features of `plan.standardized_modalities` with training-split statistics.
 
     The feature sets become views that read `(x - mean) / std`, and the
     encoders are wrapped with the same fixed transform (`standardized_encoder`),
-    so the saved raw-input model computes what the head was trained on.
+    so the saved raw-input model computes what the head was trained on. Returns the standardised
+    `StoredFeatures` (and replaces the encoders in `encoders`).
     """
     for m in plan.standardized_modalities:
         names = ["pooled_output"] + (["feature_map"] if plan.uses_sequences else [])
-        names = [n for n in names if n in stores[m].names]
-        stats = stores[m].statistics([p.id for p in train_posts], names)
-        stores[m] = stores[m].standardized(stats)
+        names = [n for n in names if n in stored.get(m).names]
+        stats = stored.get(m).statistics([p.id for p in train_posts], names)
+        stored = stored.replace(**{m: stored.get(m).standardized(stats)})
         encoders[m] = standardized_encoder(encoders[m], stats)
         if verbose:
             spread = ", ".join(
@@ -503,11 +505,12 @@ def standardize_stored(plan: RunPlan, stores: dict, encoders: dict, train_posts,
                 for n, (mean, std) in stats.items()
             )
             print(f"[plan] {m} features standardised with the training split's statistics ({spread})", flush=True)
+    return stored
 
 
-def feature_shapes(plan: RunPlan, stores: dict) -> dict:
+def feature_shapes(plan: RunPlan, stored: StoredFeatures) -> dict:
     shapes = {}
-    for m, fs in stores.items():
+    for m, fs in stored.items():
         if plan.uses_sequences and m == "text":
             # any length: the stored token states arrive cut to each batch's longest caption (`feature_stream`)
             shapes["text_feature_shape"] = (None, *fs.shape("sequence_output")[1:])
@@ -563,8 +566,34 @@ def worker_task() -> tuple[str | None, int]:
     return task.get("type"), int(task.get("index", 0))
 
 
-def train(config: TrainConfig, extra_callbacks=None) -> dict[str, Any]:
-    """Train (or resume) one run; returns a summary with the run's metrics."""
+@dataclasses.dataclass
+class TrainResult:
+    """What `train()` returns: the run folder, its resolved plan and how the trained model scored."""
+
+    run_dir: str
+    plan: RunPlan
+    #: False when the folder already held this trained model (it was evaluated, not retrained)
+    trained: bool
+    #: the test split's metrics (the validation split's when the run has no test split)
+    metrics: dict | None = None
+    #: every evaluated split's metrics, by split name
+    all_metrics: dict = dataclasses.field(default_factory=dict)
+    #: what the reader found (counts of bad input by kind)
+    data_report: dict | None = None
+    #: Keras's history (one list per metric, one value per epoch)
+    history: dict = dataclasses.field(default_factory=dict)
+    train_seconds: float | None = None
+    epochs_run: int = 0
+    #: False for a multi-worker run's non-chief worker (which writes no run folder)
+    chief: bool = True
+
+    @property
+    def feature_mode(self) -> bool:
+        return self.plan.feature_mode
+
+
+def train(config: TrainConfig, extra_callbacks=None) -> TrainResult:
+    """Train (or resume) one run; returns its `TrainResult` (the run folder, the plan, the metrics)."""
     plan = make_plan(config)
     run_dir = config.out
     if os.path.exists(run_dir) and not os.path.isdir(run_dir):
@@ -603,13 +632,13 @@ def train(config: TrainConfig, extra_callbacks=None) -> dict[str, Any]:
                 if s in run.dataset(verbose=bool(config.verbose)).splits
                 and run.dataset(verbose=bool(config.verbose)).labelled(s)
             }
-            return {
-                "run_dir": run_dir,
-                "metrics": metrics.get("test", metrics.get("validation")),
-                "all_metrics": metrics,
-                "trained": False,
-                "plan": plan,
-            }
+            return TrainResult(
+                run_dir,
+                plan,
+                trained=False,
+                metrics=metrics.get("test", metrics.get("validation")),
+                all_metrics=metrics,
+            )
     os.makedirs(run_dir, exist_ok=True)
     with runs.RunLock(run_dir):
         if config.force:
@@ -618,7 +647,7 @@ def train(config: TrainConfig, extra_callbacks=None) -> dict[str, Any]:
         return _train_locked(config, plan, run_dir, resuming=(state == "interrupted"), extra_callbacks=extra_callbacks)
 
 
-def _train_locked(config: TrainConfig, plan: RunPlan, run_dir: str, resuming: bool, extra_callbacks) -> dict:
+def _train_locked(config: TrainConfig, plan: RunPlan, run_dir: str, resuming: bool, extra_callbacks) -> TrainResult:
     verbose = bool(config.verbose)
     if verbose:
         for line in plan.describe():
@@ -664,10 +693,8 @@ def _train_locked(config: TrainConfig, plan: RunPlan, run_dir: str, resuming: bo
     if not chief:  # a worker's own state is of no use once the run is done
         for name in (f".worker{worker_task()[1]}_backup", f".worker{worker_task()[1]}_checkpoints"):
             shutil.rmtree(os.path.join(run_dir, name), ignore_errors=True)
-        return {"run_dir": run_dir, "trained": True, "chief": False, "history": history.history}
-    predictions = _split_predictions(
-        plan, model, head, preprocessor, dataset, built.stores, streams.stored, image_cache
-    )
+        return TrainResult(run_dir, plan, trained=True, chief=False, history=history.history)
+    predictions = _split_predictions(plan, model, head, preprocessor, dataset, built.stored, image_cache)
     temperature = None
     if plan.calibrate and "validation" in predictions:
         model, temperature = calibrate(model, predictions["validation"], run_dir, verbose)
@@ -678,8 +705,11 @@ def _train_locked(config: TrainConfig, plan: RunPlan, run_dir: str, resuming: bo
     finally:
         saving.join()
     shutil.rmtree(os.path.join(run_dir, runs.BACKUP_DIR), ignore_errors=True)  # complete: nothing to resume
-    summary.update(
-        history=history.history, train_seconds=train_seconds, epochs_run=len(history.history.get("loss", []))
+    summary = dataclasses.replace(
+        summary,
+        history=history.history,
+        train_seconds=train_seconds,
+        epochs_run=len(history.history.get("loss", [])),
     )
     return summary
 
@@ -728,7 +758,7 @@ def _run_preprocessor(plan: RunPlan, run_dir: str, resuming: bool, dataset, imag
     """The saved preprocessor when resuming, else one fitted on the training split (and saved)."""
     if resuming and os.path.exists(os.path.join(run_dir, "preprocessing.json")):
         return Preprocessor.load(run_dir)
-    preprocessor = plan.preprocessing.make_preprocessor()
+    preprocessor = make_preprocessor(plan.preprocessing)
     preprocessor.fit(dataset.labelled("train"), verbose=verbose, image_cache=image_cache)
     if chief:
         preprocessor.save(run_dir)
@@ -758,25 +788,25 @@ def _run_record(config, plan, policy, strategy, dataset, duplicates, class_weigh
 @dataclasses.dataclass
 class BuiltRun:
     """What `_build_for_training` makes: the saved `model`, the `head` that trains (the model itself, or
-    its copy over stored features), the encoders and the feature stores."""
+    its copy over stored features), the encoders and the stored features."""
 
     model: keras.Model
     head: keras.Model
     encoders: dict
-    stores: dict
+    stored: StoredFeatures
 
 
 def _build_for_training(config, plan: RunPlan, dataset, preprocessor, resuming: bool, verbose: bool, replicas: int):
     """Encoders, stored features, the model and its training head, compiled (inside the strategy's scope)."""
     train_posts = dataset.labelled("train")
-    encoders = plan.build_encoders(preprocessor)
+    encoders = build_encoders(plan, preprocessor)
     for m in plan.stored_modalities:  # composed of trained models: store their (fine-tuned) encoders
         source = plan.model_overrides.get(f"{m}_model")
         if isinstance(source, str) and source.endswith(".keras"):
             encoders[m] = getattr(load_trained_network(source), f"{m}_encoder", None) or encoders[m]
-    stores = {}
+    stored = StoredFeatures(text_feature=plan.text_feature, sequences=plan.uses_sequences)
     if plan.stored_modalities:
-        stores = extract_run_features(
+        sets = extract_run_features(
             plan,
             preprocessor,
             dataset,
@@ -784,13 +814,13 @@ def _build_for_training(config, plan: RunPlan, dataset, preprocessor, resuming: 
             verbose,
             lambda: _image_cache(plan, dataset, verbose),
         )
-        standardize_stored(plan, stores, encoders, train_posts, verbose)
-    model = plan.build_model(dataset.num_classes, preprocessor, encoders=encoders)
+        stored = standardize_stored(plan, stored.replace(**sets), encoders, train_posts, verbose)
+    model = build_model(plan, dataset.num_classes, preprocessor, encoders=encoders)
     head = model
     if plan.stored_modalities:
         # the head: stored features for frozen encoders, the same (shared) trainable encoders otherwise
-        head = plan.build_model(
-            dataset.num_classes, preprocessor, encoders=encoders, feature_shapes=feature_shapes(plan, stores)
+        head = build_model(
+            plan, dataset.num_classes, preprocessor, encoders=encoders, feature_shapes=feature_shapes(plan, stored)
         )
         copy_head_weights(head, model, into_source=True)  # start from the raw model's init
     optimizer = _run_optimizer(plan, encoders, len(train_posts), dataset.num_classes, replicas)
@@ -801,7 +831,7 @@ def _build_for_training(config, plan: RunPlan, dataset, preprocessor, resuming: 
     head.compile(optimizer=optimizer, run_eagerly=config.run_eagerly, **training_objective(head, dataset.num_classes))
     # the optimizer's slots, created now (eagerly) rather than while the first step is traced: 6x faster
     head.optimizer.build(head.trainable_variables)
-    return BuiltRun(model, head, encoders, stores)
+    return BuiltRun(model, head, encoders, stored)
 
 
 def _run_optimizer(plan: RunPlan, encoders: dict, n_train: int, num_classes: int, replicas: int):
@@ -843,29 +873,21 @@ def _resume_point(plan: RunPlan, run_dir: str, resuming: bool, state, head, verb
 
 @dataclasses.dataclass
 class Streams:
-    """The training and validation input streams of a run, with their steps per epoch; `stored`: the stored
-    features the raw pipeline mixes in (None when nothing is stored)."""
+    """The training and validation input streams of a run, with their steps per epoch."""
 
     train: Any
     steps: int
     validation: Any
     validation_steps: int
-    stored: dict | None
 
 
 def _training_streams(plan, built, preprocessor, dataset, class_weights, image_cache, initial_epoch, replicas):
     """The epoch-seeded training stream (from `initial_epoch`) and the unshuffled, repeated validation stream,
     from stored features (feature mode) or raw posts; labels shaped for the head's outputs."""
-    head, stores = built.head, built.stores
+    head, stored = built.head, built.stored
     train_posts, val_posts = dataset.labelled("train"), dataset.labelled("validation")
     drop = replicas > 1
     names = list(head.input)
-    stored = {
-        "text": stores.get("text"),
-        "image": stores.get("image"),
-        "text_feature": plan.text_feature,
-        "sequences": plan.uses_sequences,
-    }
     shuffled = dict(
         seed=plan.seed,
         epochs=plan.stopping.epochs,
@@ -876,17 +898,12 @@ def _training_streams(plan, built, preprocessor, dataset, class_weights, image_c
         drop_remainder=drop,
     )
     if plan.feature_mode:
-        common = dict(
-            text=stores.get("text"),
-            image=stores.get("image"),
-            text_feature=plan.text_feature,
-            sequences=plan.uses_sequences,
-            input_names=names,
+        train_ds, steps = feature_stream(train_posts, stored, batch_size=plan.batch_size, input_names=names, **shuffled)
+        val_ds, val_steps = feature_stream(
+            val_posts, stored, batch_size=plan.batch_size, drop_remainder=drop, input_names=names
         )
-        train_ds, steps = feature_stream(train_posts, batch_size=plan.batch_size, **shuffled, **common)
-        val_ds, val_steps = feature_stream(val_posts, batch_size=plan.batch_size, drop_remainder=drop, **common)
     else:
-        raw = dict(input_names=names, image_cache=image_cache, stored=stored if stores else None)
+        raw = dict(input_names=names, image_cache=image_cache, stored=None if stored.empty else stored)
         train_ds, steps = preprocessor.stream(
             train_posts, plan.batch_size, augment=plan.preprocessing.augment, **shuffled, **raw
         )
@@ -896,7 +913,7 @@ def _training_streams(plan, built, preprocessor, dataset, class_weights, image_c
         val_ds, val_steps = preprocessor.stream(val_posts, val_batch, shuffle=False, drop_remainder=drop, **raw)
     # unshuffled, so every evaluation sees the same batches whether or not Keras re-creates the iterator
     val_ds = val_ds.repeat()
-    return Streams(labels_for(head, train_ds), steps, labels_for(head, val_ds), val_steps, stored)
+    return Streams(labels_for(head, train_ds), steps, labels_for(head, val_ds), val_steps)
 
 
 def _fit(plan: RunPlan, head, streams: Streams, initial_epoch: int, callbacks: dict, extra_callbacks, verbose: bool):
@@ -981,7 +998,7 @@ class BackgroundSave:
             raise self._error
 
 
-def _split_predictions(plan, model, head, preprocessor, dataset, stores, stored, image_cache) -> dict:
+def _split_predictions(plan, model, head, preprocessor, dataset, stored: StoredFeatures, image_cache) -> dict:
     """`{split: (y_true, y_prob)}` of the trained network on its validation and test posts (feature mode: the
     head on the stored features, the same outputs without an encoder pass)."""
     out = {}
@@ -990,17 +1007,9 @@ def _split_predictions(plan, model, head, preprocessor, dataset, stores, stored,
         if not posts:
             continue
         if plan.feature_mode:
-            ds, _ = feature_stream(
-                posts,
-                stores.get("text"),
-                stores.get("image"),
-                64,
-                text_feature=plan.text_feature,
-                sequences=plan.uses_sequences,
-                input_names=list(head.input),
-            )
+            ds, _ = feature_stream(posts, stored, 64, input_names=list(head.input))
             out[split] = predict_dataset(head, ds, verbose=0)
-        elif stores:
+        elif not stored.empty:
             ds, _ = preprocessor.stream(
                 posts, 64, shuffle=False, input_names=list(head.input), image_cache=image_cache, stored=stored
             )
@@ -1027,7 +1036,7 @@ def calibrate(model, validation, run_dir: str, verbose: bool):
     return with_temperature(model, temperature), temperature
 
 
-def _finish_run(config, plan, run_dir, model, preprocessor, dataset, report, predictions, temperature) -> dict:
+def _finish_run(config, plan, run_dir, model, preprocessor, dataset, report, predictions, temperature) -> TrainResult:
     """The end of a chief's run: data report, training curves, validation and test metrics (calibrated, with
     the figures before calibration and a reliability diagram beside them)."""
     verbose = bool(config.verbose)
@@ -1045,12 +1054,11 @@ def _finish_run(config, plan, run_dir, model, preprocessor, dataset, report, pre
         metrics[split] = run.evaluate(split, verbose=config.verbose, predictions=(y_true, y_prob), dataset=dataset)
     if verbose:
         print(report.summary())
-    return {
-        "run_dir": run_dir,
-        "metrics": metrics.get("test", metrics.get("validation")),
-        "all_metrics": metrics,
-        "trained": True,
-        "data_report": report.counts(),
-        "feature_mode": plan.feature_mode,
-        "plan": plan,
-    }
+    return TrainResult(
+        run_dir,
+        plan,
+        trained=True,
+        metrics=metrics.get("test", metrics.get("validation")),
+        all_metrics=metrics,
+        data_report=report.counts(),
+    )

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from data_pipelines.datasets import load_dataset
-from data_pipelines.features import StoredColumn, extract_features, feature_dataset
+from data_pipelines.features import StoredColumn, StoredFeatures, extract_features, feature_stream
 from data_pipelines.pipeline import Preprocessor
 from data_pipelines.report import DataReport
 from mmsa_keras.encoders import build_image_encoder, build_text_encoder
@@ -112,7 +112,7 @@ def test_feature_dataset_feeds_a_feature_mode_model(setup, tmp_path):
         hidden_dim=4,
         head_hidden_dim=4,
     )
-    ds = feature_dataset(posts, t, i, batch_size=10, input_names=list(model.input))
+    ds, _ = feature_stream(posts, StoredFeatures(t, i), batch_size=10, input_names=list(model.input))
     x, y = next(iter(ds))
     assert set(x) == set(model.input) and x["text_features"].shape == (10, 5)
     np.testing.assert_array_equal(x["image_present"].numpy(), [float(p.has_image) for p in posts[:10]])
@@ -141,8 +141,8 @@ def test_extract_sequences_for_stores_them_on_the_first_pass(setup, tmp_path):
 def test_stored_token_states_arrive_cut_to_the_batch_and_change_nothing(setup, tmp_path):
     """Feature-mode CMAC reads the token states cut to each batch's longest caption (the rest is padding):
     its outputs equal those on the full-length states."""
-    from data_pipelines.features import feature_inputs, feature_stream
     from mmsa_keras.registry import create_model
+    from tests.helpers import feature_inputs
 
     posts, _, image, _ = setup
     pre = Preprocessor(image_size=16, sequence_length=40).fit(posts, verbose=False)
@@ -161,9 +161,9 @@ def test_stored_token_states_arrive_cut_to_the_batch_and_change_nothing(setup, t
         num_heads=2,
         image_channels=4,
     )
-    ds, _ = feature_stream(posts, t, i, batch_size=8, sequences=True, input_names=list(model.input))
+    ds, _ = feature_stream(posts, StoredFeatures(t, i, sequences=True), batch_size=8, input_names=list(model.input))
     lengths = t.arrays([p.id for p in posts], ["padding_mask"])["padding_mask"].sum(1)
-    full = feature_inputs(posts, t, i, sequences=True)
+    full = feature_inputs(posts, StoredFeatures(t, i, sequences=True))
     assert full["text_features"].shape[1] == 40 and lengths.max() < 40
     for b, (x, _) in enumerate(ds):
         rows = slice(8 * b, 8 * b + 8)
@@ -188,12 +188,10 @@ def test_the_same_encoder_built_twice_reuses_the_store(setup, tmp_path):
 
 
 def test_feature_stream_epochs_depend_only_on_seed_and_epoch(setup, tmp_path):
-    from data_pipelines.features import feature_stream
-
     posts, pre, image, text = setup
     t = extract_features(text, "text", posts, pre, str(tmp_path), verbose=False)
-    full, steps = feature_stream(posts, t, None, batch_size=8, seed=1, epochs=3, shuffle=True)
-    resumed, _ = feature_stream(posts, t, None, batch_size=8, seed=1, epochs=3, initial_epoch=1, shuffle=True)
+    full, steps = feature_stream(posts, StoredFeatures(t), batch_size=8, seed=1, epochs=3, shuffle=True)
+    resumed, _ = feature_stream(posts, StoredFeatures(t), batch_size=8, seed=1, epochs=3, initial_epoch=1, shuffle=True)
     full = list(full)
     assert len(full) == 3 * steps
     for (xa, ya), (xb, yb) in zip(full[steps:], resumed):

@@ -17,6 +17,7 @@ from data_pipelines.datasets import load_dataset
 from data_pipelines.report import DataReport
 from experiments import runner
 from experiments.tables import load_table
+from mmsa_keras.app.builders import build_encoder, make_preprocessor
 from mmsa_keras.app.plan import make_plan
 from tests.data_pipelines.bad_input import jpeg_bytes
 
@@ -243,7 +244,7 @@ def test_11_the_image_cnn_normalises_by_training_split_statistics(tmp_path, offl
     plan = make_plan(config, check_paths=False)
     assert plan.encoders["image"].kwargs["input_preprocessing"] == "none"
     assert plan.preprocessing.normalisation == "mean_std"
-    encoder = plan.encoders["image"].build(plan.preprocessing.make_preprocessor())
+    encoder = build_encoder(plan.encoders["image"], make_preprocessor(plan.preprocessing))
     assert not any(layer.name == "preprocess_input" for layer in encoder.layers)  # no Caffe preprocessing
 
 
@@ -273,7 +274,7 @@ def test_13_models_are_selected_by_validation_weighted_f1(synthetic_dir, tmp_pat
             verbose=0,
         )
     )
-    assert "val_weighted_f1" in summary["history"]
+    assert "val_weighted_f1" in summary.history
 
 
 # ---------------------------------------------------------------- paper 002
@@ -327,8 +328,8 @@ def test_17_glove_initialises_the_word_embeddings(tmp_path):
     glove.write_text("dog " + " ".join(["0.5"] * 200) + "\nsun " + " ".join(["-0.5"] * 200) + "\n")
     config = TrainConfig(model="joint_fusion_text_only", data_dir=str(tmp_path), out="x", glove=str(glove))
     plan = make_plan(config)
-    pre = plan.preprocessing.make_preprocessor().fit([Post("1", "dog sun cat", None, 0)], verbose=False)
-    encoder = plan.encoders["text"].build(pre)
+    pre = make_preprocessor(plan.preprocessing).fit([Post("1", "dog sun cat", None, 0)], verbose=False)
+    encoder = build_encoder(plan.encoders["text"], pre)
     table = encoder.get_layer("embeddings").get_weights()[0]
     vocab = ["", "[UNK]", *pre.tokenizer.vocabulary()]
     assert np.allclose(table[vocab.index("dog")], 0.5) and np.allclose(table[vocab.index("sun")], -0.5)

@@ -4,7 +4,6 @@ import os
 
 import pytest
 
-from experiments.report import parse_report
 from experiments.runner import reproduce, unit_of
 from experiments.tables import (
     CONFIG_DIR,
@@ -15,6 +14,7 @@ from experiments.tables import (
     table_from_dict,
     table_names,
 )
+from tests.helpers import parse_report
 
 TABLES = table_names()
 # one smoke reproduction per paper in the default run (paper 002's Table 4 runs from the command line in

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from mmsa_keras.app.builders import build_model, encoder_arguments, make_preprocessor
 from mmsa_keras.app.training import TrainConfig, train
 from mmsa_keras.optimizers import GroupedSGD, WarmupDecay, make_optimizer
 from tests.conftest import REPO
@@ -148,9 +149,9 @@ def test_feature_mode_matches_raw_mode_with_frozen_encoders(synthetic_dir, tmp_p
     )
     feat = train(TrainConfig(out=str(tmp_path / "feature"), feature_mode="auto", **common))
     raw = train(TrainConfig(out=str(tmp_path / "raw"), feature_mode="off", **common))
-    assert feat["feature_mode"] and not raw["feature_mode"]
-    acc_f = feat["all_metrics"]["validation"]["accuracy"]
-    acc_r = raw["all_metrics"]["validation"]["accuracy"]
+    assert feat.feature_mode and not raw.feature_mode
+    acc_f = feat.all_metrics["validation"]["accuracy"]
+    acc_r = raw.all_metrics["validation"]["accuracy"]
     assert abs(acc_f - acc_r) <= 0.05, (acc_f, acc_r)  # same head, same features, same batches
     # the saved raw-mode model reproduces the feature-mode predictions from raw posts
     from mmsa_keras.app.runs import Run
@@ -182,7 +183,7 @@ def test_stored_image_features_are_standardised_in_training_and_in_the_saved_mod
             verbose=0,
         )
     )
-    assert summary["feature_mode"] and summary["plan"].standardized_modalities == ["image"]
+    assert summary.feature_mode and summary.plan.standardized_modalities == ["image"]
     (store,) = [tmp_path / "store" / d for d in os.listdir(tmp_path / "store") if not d.startswith(".")]
     train_ids = json.load(open(out / "splits.json"))["train"]
     pooled = FeatureSet(str(store)).arrays(train_ids, ["pooled_output"])["pooled_output"].astype(np.float64)
@@ -193,7 +194,7 @@ def test_stored_image_features_are_standardised_in_training_and_in_the_saved_mod
     std = pooled.std(0)
     np.testing.assert_allclose(np.sqrt(variance), np.where(std < 1e-6, 1.0, std), rtol=1e-3, atol=1e-5)
     again = Run(str(out)).evaluate("validation", verbose=0)
-    assert again["accuracy"] == pytest.approx(summary["all_metrics"]["validation"]["accuracy"], abs=1e-6)
+    assert again["accuracy"] == pytest.approx(summary.all_metrics["validation"]["accuracy"], abs=1e-6)
 
 
 def test_mirrored_strategy_on_two_logical_cpus_matches_one_device(synthetic_dir, tmp_path):
@@ -211,7 +212,7 @@ def test_mirrored_strategy_on_two_logical_cpus_matches_one_device(synthetic_dir,
                                   strategy=strategy, augment=False, verbose=0, optimizer="sgd",
                                   learning_rate=0.05, momentum=0.0, patience=10,
                                   text_encoder_config={{"dropout": 0.0}}))
-            out[strategy] = {{"loss": s["history"]["loss"], "acc": s["all_metrics"]["validation"]["accuracy"]}}
+            out[strategy] = {{"loss": s.history["loss"], "acc": s.all_metrics["validation"]["accuracy"]}}
         print("RESULT" + json.dumps(out))
     """)
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
@@ -328,8 +329,8 @@ def test_the_paper_000_image_cnn_keeps_the_plans_freezing(synthetic_dir, unfreez
         **({"encoder_learning_rate": 1e-3} if unfreeze else {}),
     )
     plan = make_plan(config, check_paths=False)
-    model = plan.build_model(3, plan.preprocessing.make_preprocessor())
-    encoder = model.get_layer(plan.encoders["image"].build_kwargs().get("name", "resnet50"))
+    model = build_model(plan, 3, make_preprocessor(plan.preprocessing))
+    encoder = model.get_layer(encoder_arguments(plan.encoders["image"]).get("name", "resnet50"))
     assert (len(encoder.trainable_weights) > 0) == (unfreeze == "all")
     assert ("fine-tuned" in plan.encoders["image"].describe()) == (unfreeze == "all")
     if unfreeze == "all":

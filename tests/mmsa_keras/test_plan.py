@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 
+from mmsa_keras.app.builders import build_encoder, encoder_arguments, make_preprocessor
 from mmsa_keras.app.config import TrainConfig
 from mmsa_keras.app.plan import RunPlan, make_plan
 from mmsa_keras.errors import UsageError
@@ -48,7 +49,7 @@ def test_augmentation_with_frozen_encoders_trains_in_raw_mode_not_silently_dropp
 
 
 def test_balancing_is_honoured_in_feature_mode(synthetic_dir, tmp_path):
-    from data_pipelines.features import extract_features, feature_stream
+    from data_pipelines.features import StoredFeatures, extract_features, feature_stream
     from mmsa_keras.app.runs import load_split_data
 
     plan = make_plan(
@@ -63,10 +64,12 @@ def test_balancing_is_honoured_in_feature_mode(synthetic_dir, tmp_path):
     )
     assert plan.feature_mode and plan.preprocessing.balance_to == 30
     dataset = load_split_data(synthetic_dir, "mvsa", 0, verbose=False)
-    pre = plan.preprocessing.make_preprocessor().fit(dataset.labelled("train"), verbose=False)
-    encoder = plan.encoders["image"].build(pre, seed=0)
+    pre = make_preprocessor(plan.preprocessing).fit(dataset.labelled("train"), verbose=False)
+    encoder = build_encoder(plan.encoders["image"], pre, seed=0)
     fs = extract_features(encoder, "image", dataset.all_posts(), pre, str(tmp_path), verbose=False)
-    ds, steps = feature_stream(dataset.labelled("train"), None, fs, batch_size=16, balance_to=30, shuffle=True)
+    ds, steps = feature_stream(
+        dataset.labelled("train"), StoredFeatures(image=fs), batch_size=16, balance_to=30, shuffle=True
+    )
     labels = np.concatenate([y.numpy() for _, y in ds])
     assert np.bincount(labels).tolist() == [30, 30, 30] and steps == 6
 
@@ -120,7 +123,7 @@ def test_unfreeze_has_one_meaning_for_text_and_image_backbones(synthetic_dir):
         )
     )
     assert plan.encoders["text"].unfreeze == 2 and plan.encoders["image"].unfreeze == 2
-    assert plan.encoders["text"].build_kwargs()["unfreeze"] == 2 and not plan.feature_mode
+    assert encoder_arguments(plan.encoders["text"])["unfreeze"] == 2 and not plan.feature_mode
 
 
 def test_a_tfidf_weight_of_zero_turns_the_blend_off_and_the_blend_runs_raw(synthetic_dir):

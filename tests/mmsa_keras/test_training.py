@@ -40,17 +40,17 @@ def trained_run(synthetic_dir, tmp_path_factory):
 
 
 def test_native_cat_beats_the_majority_class(trained_run):
-    run_dir = trained_run["run_dir"]
+    run_dir = trained_run.run_dir
     config = json.load(open(os.path.join(run_dir, "run_config.json")))
     val_counts = config["dataset_summary"]["splits"]["validation"]["counts"]
     majority = max(val_counts.values()) / sum(val_counts.values())
-    val_acc = trained_run["all_metrics"]["validation"]["accuracy"]
+    val_acc = trained_run.all_metrics["validation"]["accuracy"]
     # measured: majority 0.435 (10 of 23), native_cat 0.826 on this 240-post set (seed 0)
     assert val_acc >= majority + 0.25, (val_acc, majority)
 
 
 def test_run_directory_holds_everything(trained_run):
-    run_dir = trained_run["run_dir"]
+    run_dir = trained_run.run_dir
     for name in (
         "model.keras",
         "run_config.json",
@@ -78,7 +78,7 @@ def test_run_directory_holds_everything(trained_run):
 def test_cli_evaluate_reuses_the_saved_split(trained_run, capsys):
     from mmsa_keras.app.cli import main
 
-    run_dir = trained_run["run_dir"]
+    run_dir = trained_run.run_dir
     before = json.load(open(os.path.join(run_dir, "metrics.json")))["test"]
     assert main(["evaluate", run_dir, "--split", "test"]) == 0
     after = json.load(open(os.path.join(run_dir, "metrics.json")))["test"]
@@ -92,7 +92,7 @@ def test_exported_model_matches_keras_on_raw_inputs(trained_run, synthetic_dir, 
     from mmsa_keras.app import runs
     from mmsa_keras.app.export import ExportedModel, export_run
 
-    run_dir = trained_run["run_dir"]
+    run_dir = trained_run.run_dir
     export_dir = str(tmp_path / "export")
     export_run(run_dir, export_dir)
     dataset = runs.load_split_data(
@@ -120,7 +120,7 @@ def test_cli_predict_with_either_modality(trained_run, synthetic_dir, tmp_path, 
     from mmsa_keras.app.export import export_run
 
     export_dir = str(tmp_path / "export")
-    export_run(trained_run["run_dir"], export_dir)
+    export_run(trained_run.run_dir, export_dir)
     image = os.path.join(synthetic_dir, "data", "1.jpg")
     assert main(["predict", export_dir, "--text", "what a lovely day"]) == 0
     assert main(["predict", export_dir, "--image", image]) == 0
@@ -168,19 +168,19 @@ def test_a_resumed_run_ends_bitwise_equal_to_an_uninterrupted_one(synthetic_dir,
         train(config, extra_callbacks=[_Interrupt(at_epoch=1)])
     assert os.path.isdir(tmp_path / "run" / "backup")
     summary = train(config)  # the same command again resumes after the last finished epoch
-    assert summary["trained"] and summary["epochs_run"] == 3  # epochs 2..4 ran again
+    assert summary.trained and summary.epochs_run == 3  # epochs 2..4 ran again
     with open(tmp_path / "run" / "history.csv") as f:
         rows = list(csv.DictReader(f))
-    with open(os.path.join(straight["run_dir"], "history.csv")) as f:
+    with open(os.path.join(straight.run_dir, "history.csv")) as f:
         straight_rows = list(csv.DictReader(f))
     assert [r["epoch"] for r in rows] == [r["epoch"] for r in straight_rows]
     assert [r["val_loss"] for r in rows] == [r["val_loss"] for r in straight_rows]
-    for a, b in zip(_weights(tmp_path / "run"), _weights(straight["run_dir"])):
+    for a, b in zip(_weights(tmp_path / "run"), _weights(straight.run_dir)):
         np.testing.assert_array_equal(a, b)
-    assert summary["all_metrics"]["test"]["confusion_matrix"] == straight["all_metrics"]["test"]["confusion_matrix"]
+    assert summary.all_metrics["test"]["confusion_matrix"] == straight.all_metrics["test"]["confusion_matrix"]
     assert not os.path.exists(tmp_path / "run" / "backup")
     again = train(config)  # a completed run is not retrained
-    assert again["trained"] is False
+    assert again.trained is False
 
 
 def test_a_corrupt_backup_falls_back_to_the_previous_generation(synthetic_dir, straight_run, tmp_path, capsys):
@@ -198,15 +198,15 @@ def test_a_corrupt_backup_falls_back_to_the_previous_generation(synthetic_dir, s
     summary = train(config)
     err = capsys.readouterr().err
     assert "epoch-00002" in err and "unusable" in err and "epoch-00001" in err
-    assert summary["trained"] and summary["epochs_run"] == 3  # resumed after epoch 1
-    for a, b in zip(_weights(tmp_path / "run"), _weights(straight_run["run_dir"])):
+    assert summary.trained and summary.epochs_run == 3  # resumed after epoch 1
+    for a, b in zip(_weights(tmp_path / "run"), _weights(straight_run.run_dir)):
         np.testing.assert_array_equal(a, b)
     # nothing usable at all: a fresh start, said on stderr, never a blocked run
     for f in (tmp_path / "run2" / "backup").glob("epoch-*/checksums.json"):
         f.write_text("{not json")
     summary = train(config.replace(out=str(tmp_path / "run2")))
-    assert "starts again from epoch 1" in capsys.readouterr().err and summary["epochs_run"] == 4
-    for a, b in zip(_weights(tmp_path / "run2"), _weights(straight_run["run_dir"])):
+    assert "starts again from epoch 1" in capsys.readouterr().err and summary.epochs_run == 4
+    for a, b in zip(_weights(tmp_path / "run2"), _weights(straight_run.run_dir)):
         np.testing.assert_array_equal(a, b)  # and the fresh start is the uninterrupted run again
 
 
@@ -219,7 +219,7 @@ def test_changed_settings_with_a_backup_ask_for_force(synthetic_dir, tmp_path):
     with pytest.raises(RunError, match="learning_rate.*--force"):
         train(config.replace(learning_rate=0.01))
     summary = train(config.replace(learning_rate=0.01, force=True))  # afresh: backup and history removed
-    assert summary["trained"] and summary["epochs_run"] == 3
+    assert summary.trained and summary.epochs_run == 3
     with open(tmp_path / "run" / "history.csv") as f:
         assert [r["epoch"] for r in csv.DictReader(f)] == ["0", "1", "2"]
 
@@ -250,7 +250,7 @@ def test_a_second_writer_is_refused_and_a_killed_writers_lock_taken_over(synthet
         holder.wait()
     assert (run / ".lock").exists()
     summary = train(_config(synthetic_dir, run, epochs=1))  # the kernel released the lock: taken over
-    assert summary["trained"] and not (run / ".lock").exists()
+    assert summary.trained and not (run / ".lock").exists()
     with RunLock(str(run)):
         assert json.loads((run / ".lock").read_text())["pid"] == os.getpid()
 
@@ -309,9 +309,9 @@ def test_class_weights_reach_the_loss(model, synthetic_dir, tmp_path):
     weights = tmp_path / "weights.json"
     weights.write_text(json.dumps({"negative": 0.0, "neutral": 0.0}))  # positive keeps 1.0
     summary = train(_config(synthetic_dir, tmp_path / model, model=model, epochs=3, class_weight=str(weights)))
-    config = json.load(open(os.path.join(summary["run_dir"], "run_config.json")))
+    config = json.load(open(os.path.join(summary.run_dir, "run_config.json")))
     assert config["class_weights"] == [0.0, 0.0, 1.0]
-    predicted = np.asarray(summary["all_metrics"]["test"]["confusion_matrix"]).sum(axis=0)
+    predicted = np.asarray(summary.all_metrics["test"]["confusion_matrix"]).sum(axis=0)
     assert predicted[2] == predicted.sum()  # only "positive" was ever rewarded
 
     from data_pipelines.datasets import load_dataset
@@ -357,4 +357,4 @@ def test_the_model_saved_in_the_background_is_whole_and_its_errors_reach_the_cal
             train(_config(synthetic_dir, run, epochs=1))
     assert not (run / "model.keras").exists() and not [n for n in os.listdir(run) if n.startswith(".model.")]
     assert run_state(str(run)) == "interrupted"  # the backup is kept: the same command resumes the run
-    assert train(_config(synthetic_dir, run, epochs=1))["trained"] and run_state(str(run)) == "complete"
+    assert train(_config(synthetic_dir, run, epochs=1)).trained and run_state(str(run)) == "complete"
