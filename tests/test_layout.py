@@ -80,7 +80,8 @@ def test_the_run_plan_is_frozen_data():
 
     from mmsa_keras.app import plan
 
-    for cls in (plan.RunPlan, plan.EncoderPlan, plan.PreprocessingPlan, plan.OptimizerPlan, plan.StoppingPlan):
+    parts = (plan.EncoderPlan, plan.PreprocessingPlan, plan.OptimizerPlan, plan.StoppingPlan, plan.DataPlan)
+    for cls in (plan.RunPlan, *parts):
         assert cls.__dataclass_params__.frozen, cls
         builders = [n for n in vars(cls) if n.startswith(("build", "make")) and callable(getattr(cls, n))]
         assert builders == [], (cls, builders)

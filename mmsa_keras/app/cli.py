@@ -349,7 +349,7 @@ def cmd_evaluate(args) -> int:
     run.require_model()
     quiet = 0 if args.json else 1
     if args.data_dir:
-        fmt = args.format or run.plan.data["format"]  # the run's own format unless another is given
+        fmt = args.format or run.plan.data.format  # the run's own format unless another is given
         metrics = run.evaluate_on(
             args.data_dir, fmt, args.split, _format_options(args), verbose=quiet, errors=args.errors
         )
@@ -367,7 +367,7 @@ def cmd_evaluate(args) -> int:
                     "n": metrics["num_examples"],
                     "intervals": metrics.get("intervals"),
                     "split": args.split,
-                    "data_dir": args.data_dir or run.plan.data["data_dir"],
+                    "data_dir": args.data_dir or run.plan.data.data_dir,
                     "per_class": metrics["per_class"],
                     "confusion_matrix": metrics["confusion_matrix"],
                     "class_names": metrics["class_names"],

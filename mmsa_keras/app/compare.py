@@ -45,7 +45,7 @@ class _Side:
     @property
     def format(self) -> str:
         """The dataset format this side was trained on (the default for `--data-dir`)."""
-        return self.run.plan.data["format"] if self.run is not None else self.baseline["format"]
+        return self.run.plan.data.format if self.run is not None else self.baseline["format"]
 
     def own_posts(self, split: str):
         if self.run is not None:

@@ -120,6 +120,30 @@ class StoppingPlan:
 
 
 @dataclasses.dataclass(frozen=True)
+class DataPlan:
+    """Where a run's posts come from and how they are split."""
+
+    data_dir: str
+    format: str
+    format_options: dict[str, Any]
+    split_seed: int
+    allow_outside_paths: bool = False
+    holdout_fraction: float | None = None
+    train_on_holdout: bool = False
+    test_split: bool = True
+    dedup: str | None = None
+    split_ids: str | None = None
+
+    @property
+    def reader_options(self) -> dict[str, Any]:
+        """The reader's options as `load_dataset` takes them (the dataset wall's switch included)."""
+        options = dict(self.format_options or {})
+        if self.allow_outside_paths:
+            options["allow_outside_paths"] = True
+        return options
+
+
+@dataclasses.dataclass(frozen=True)
 class RunPlan:
     """Everything a run does, resolved once (see the module docstring)."""
 
@@ -139,7 +163,7 @@ class RunPlan:
     precision: str
     strategy: str
     class_weight: str | None
-    data: dict[str, Any]
+    data: DataPlan
     feature_store: str
     notes: list[str] = dataclasses.field(default_factory=list)
     init_from: str | None = None
@@ -232,6 +256,8 @@ class RunPlan:
         d["preprocessing"] = PreprocessingPlan(**d["preprocessing"])
         d["optimizer"] = OptimizerPlan(**d["optimizer"])
         d["stopping"] = StoppingPlan(**d["stopping"])
+        data = {k: v for k, v in d["data"].items() if k in {f.name for f in dataclasses.fields(DataPlan)}}
+        d["data"] = DataPlan(**{"split_seed": d["seed"], **data})  # runs before split_seed was kept: the seed
         d["modalities"] = tuple(d["modalities"])
         return cls(**d)
 
@@ -376,18 +402,18 @@ def make_plan(config: TrainConfig, check_paths: bool = True) -> RunPlan:
         precision=config.precision,
         strategy=config.strategy,
         class_weight=class_weight,
-        data={
-            "data_dir": config.data_dir,
-            "format": config.format,
-            "format_options": _format_options(config, split_seed),
-            "allow_outside_paths": bool(config.allow_outside_paths),
-            "split_seed": split_seed,
-            "holdout_fraction": config.holdout_fraction,
-            "train_on_holdout": bool(config.train_on_holdout),
-            "test_split": bool(config.test_split),
-            "dedup": config.dedup,
-            "split_ids": os.path.abspath(config.split_ids) if config.split_ids else None,
-        },
+        data=DataPlan(
+            data_dir=config.data_dir,
+            format=config.format,
+            format_options=_format_options(config, split_seed),
+            allow_outside_paths=bool(config.allow_outside_paths),
+            split_seed=split_seed,
+            holdout_fraction=config.holdout_fraction,
+            train_on_holdout=bool(config.train_on_holdout),
+            test_split=bool(config.test_split),
+            dedup=config.dedup,
+            split_ids=os.path.abspath(config.split_ids) if config.split_ids else None,
+        ),
         feature_store=config.feature_store or default_feature_store(),
         notes=notes,
         init_from=os.path.abspath(config.init_from) if config.init_from else None,

@@ -421,21 +421,14 @@ class Run:
         if self._dataset is None:
             data = self.plan.data
             self._dataset = load_split_data(
-                data["data_dir"],
-                data["format"],
-                data.get("split_seed", self.plan.seed),
+                data.data_dir,
+                data.format,
+                data.split_seed,
                 splits_file=os.path.join(self.directory, "splits.json"),
-                format_options=self._format_options(data),
+                format_options=data.reader_options,
                 verbose=verbose,
             )
         return self._dataset
-
-    @staticmethod
-    def _format_options(data: dict) -> dict:
-        options = dict(data.get("format_options") or {})
-        if data.get("allow_outside_paths"):
-            options["allow_outside_paths"] = True
-        return options
 
     @property
     def input_names(self) -> list[str]:
@@ -514,7 +507,7 @@ class Run:
             raw = apply_temperature(y_prob, 1.0 / out["temperature"])
             os.makedirs(directory or self.directory, exist_ok=True)
             png = os.path.join(directory or self.directory, f"reliability_{split}.png")
-            title = f"{self.plan.model} on {os.path.basename(os.path.normpath(self.plan.data['data_dir']))}, "
+            title = f"{self.plan.model} on {os.path.basename(os.path.normpath(self.plan.data.data_dir))}, "
             plot_reliability(
                 raw, y_prob, y_true, png, title + f"{split} split ({len(y_true)} posts)", out["temperature"]
             )

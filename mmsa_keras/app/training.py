@@ -530,7 +530,7 @@ def _check_duplicates(plan: RunPlan, dataset, image_cache, resuming: bool, verbo
     result = find_duplicates(labelled, hashes)
     if verbose and result["pairs"]:
         print(format_counts(result), flush=True)
-    if plan.data.get("dedup") == "drop-from-train" and not resuming:
+    if plan.data.dedup == "drop-from-train" and not resuming:
         splits, dropped = drop_from_train(dict(dataset.splits), result)
         note = (
             f"--dedup drop-from-train: {len(dropped)} training posts that duplicate a validation or test post "
@@ -719,16 +719,16 @@ def _run_data(plan: RunPlan, run_dir: str, resuming: bool, report, chief: bool, 
     the duplicate counts; the splits and the data fingerprint are written (a resumed run's data checked)."""
     splits_file = os.path.join(run_dir, "splits.json")
     dataset = runs.load_split_data(
-        plan.data["data_dir"],
-        plan.data["format"],
-        plan.data["split_seed"],
+        plan.data.data_dir,
+        plan.data.format,
+        plan.data.split_seed,
         report,
-        splits_file=splits_file if resuming else plan.data.get("split_ids"),
-        format_options=runs.Run._format_options(plan.data),
+        splits_file=splits_file if resuming else plan.data.split_ids,
+        format_options=plan.data.reader_options,
         verbose=verbose,
-        holdout_fraction=plan.data.get("holdout_fraction"),
-        train_on_holdout=plan.data.get("train_on_holdout", False),
-        test_split=plan.data.get("test_split", True),
+        holdout_fraction=plan.data.holdout_fraction,
+        train_on_holdout=plan.data.train_on_holdout,
+        test_split=plan.data.test_split,
     )
     # raw mode decodes every image once into the cache; feature mode only if features must be extracted
     image_cache = None if "image" in plan.stored_modalities else _image_cache(plan, dataset, verbose)
@@ -738,14 +738,14 @@ def _run_data(plan: RunPlan, run_dir: str, resuming: bool, report, chief: bool, 
             print(f"[data] {note}", flush=True)
     for split in ("train", "validation"):
         if not dataset.labelled(split):
-            raise DataError(f"{plan.data['data_dir']}: the {split} split has no labelled posts")
+            raise DataError(f"{plan.data.data_dir}: the {split} split has no labelled posts")
     fingerprint = runs.data_fingerprint(dataset)
     fingerprint_file = os.path.join(run_dir, runs.FINGERPRINT_FILE)
     if resuming and os.path.exists(fingerprint_file):
         change = runs.fingerprint_changes(read_json(fingerprint_file), fingerprint)
         if change:
             raise RunError(
-                f"{plan.data['data_dir']} changed since {run_dir} started ({change}); resuming would mix two "
+                f"{plan.data.data_dir} changed since {run_dir} started ({change}); resuming would mix two "
                 "datasets: restore the data, or add --force to start the run afresh"
             )
     if chief:

@@ -147,9 +147,9 @@ def test_a_class_weight_file_is_checked_and_kept_absolute(synthetic_dir, tmp_pat
 
 def test_the_split_seed_is_its_own_setting(synthetic_dir):
     plan = make_plan(_config(synthetic_dir, seed=3, format_options={"split": "random"}))
-    assert plan.data["split_seed"] == 3 and plan.data["format_options"]["seed"] == 3
+    assert plan.data.split_seed == 3 and plan.data.format_options["seed"] == 3
     fixed = make_plan(_config(synthetic_dir, seed=3, split_seed=0, format_options={"split": "random"}))
-    assert fixed.data["split_seed"] == 0 and fixed.data["format_options"]["seed"] == 0
+    assert fixed.data.split_seed == 0 and fixed.data.format_options["seed"] == 0
 
 
 def test_data_pipelines_does_not_import_mmsa_keras():

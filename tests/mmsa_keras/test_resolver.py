@@ -211,7 +211,7 @@ def _what_evaluate_does(args: list[str], monkeypatch, capsys, tmp_path) -> tuple
 
     class StandIn:
         def __init__(self, run_dir):
-            self.plan = argparse.Namespace(data={"format": "mvsa", "data_dir": DATA})
+            self.plan = argparse.Namespace(data=argparse.Namespace(format="mvsa", data_dir=DATA))
 
         def require_model(self):
             pass
