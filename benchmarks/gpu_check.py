@@ -78,7 +78,7 @@ class StepTimer(keras.callbacks.Callback):
 
 
 def environment(gpu: bool) -> dict:
-    from mmsa_keras.app.training import resolve_precision
+    from mmsa_keras.app.fitting import resolve_precision
 
     env = {
         "tensorflow": tf.__version__,

@@ -52,7 +52,7 @@ def assert_model_round_trip(model: keras.Model, inputs: dict, tmp_path) -> keras
 
 
 def assert_one_fit_step(model: keras.Model, inputs: dict, num_classes: int = 3, expect_change: bool = True) -> None:
-    from mmsa_keras.app.training import training_objective
+    from mmsa_keras.app.fitting import training_objective
 
     labels = np.arange(len(next(iter(inputs.values())))) % num_classes
     model.compile(optimizer="adam", **training_objective(model))

@@ -36,7 +36,7 @@ from mmsa_keras.app.baseline_runs import make_baseline
 from mmsa_keras.app.evaluation import compute_metrics
 from mmsa_keras.app.jsonfiles import write_json
 from mmsa_keras.app.plan import make_plan
-from mmsa_keras.app.runs import Run, read_dataset
+from mmsa_keras.app.runs import read_dataset
 from mmsa_keras.app.training import train
 from mmsa_keras.errors import DataError, UsageError
 from mmsa_keras.uncertainty import format_interval, mcnemar_exact, paired_bootstrap
@@ -59,7 +59,7 @@ def fold_splits(posts, folds: int, seed: int, validation_fraction: float) -> lis
 
 
 def _training_posts(config) -> tuple[list, list[str]]:
-    options = Run._format_options(make_plan(config).data)
+    options = make_plan(config).data.reader_options
     dataset, _, _ = read_dataset(config.data_dir, config.format, options)
     if "test" in dataset.splits and any(n != "test" for n in dataset.splits):
         posts = [p for n in sorted(dataset.splits) if n != "test" for p in dataset.labelled(n)]

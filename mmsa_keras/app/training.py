@@ -1,4 +1,4 @@
-"""Compile + fit glue: precision, strategy, optimiser, feature mode, callbacks, exact resume.
+"""One training run from settings to a finished run folder: `train(config)`.
 
 `train(TrainConfig(...))` is what `mmsa train` runs: resolve the settings into
 a `RunPlan` (every check happens before any data is read), take the run
@@ -7,15 +7,9 @@ directory's lock, read and split the data, check every image, fit the
 chosen strategy and precision, fit it, evaluate it and save everything in the
 run directory (layout in `mmsa_keras.app.runs`).
 
-Resuming: at the end of every epoch `TrainingState` writes everything the rest
-of the run depends on — model and optimizer variables (dropout RNG states
-included), the early-stopping and checkpoint state (best value, wait count,
-best weights) — as a new backup generation, keeping the previous one until the
-new one is complete. The input streams draw epoch e's order and augmentation
-from (seed, e) alone. Running the same command again after an interruption
-therefore ends with the same weights as an uninterrupted run (bitwise on a
-CPU). A corrupt or truncated backup is reported and the previous generation
-(or a fresh start) is used instead.
+Fitting and exact resume (`TrainingState`, the callbacks) are in `mmsa_keras.app.fitting`; the
+predictions, blend, calibration and background save after the fit in `mmsa_keras.app.finishing`;
+the epoch-seeded input streams in `data_pipelines.batching`.
 
 Feature mode: when every encoder is pretrained and frozen (and nothing needs
 raw images), the encoders run once over all posts into the shared feature store
@@ -28,19 +22,14 @@ posts as usual.
 from __future__ import annotations
 
 import dataclasses
-import glob
-import hashlib
 import json
 import os
 import shutil
 import sys
-import threading
 import time
 from typing import Any
 
 import keras
-import numpy as np
-import tensorflow as tf
 
 from data_pipelines.duplicates import drop_from_train, find_duplicates, format_counts, hashes_from_cache
 from data_pipelines.features import StoredFeatures, extract_features, feature_stream
@@ -51,398 +40,38 @@ from data_pipelines.post import BALANCED_WEIGHTS, MultimodalDataset
 from data_pipelines.report import DataReport
 from mmsa_keras.app import runs
 from mmsa_keras.app.builders import build_encoders, build_model, encoder_arguments, make_preprocessor
-from mmsa_keras.app.config import PRECISIONS, STRATEGIES, TrainConfig
-from mmsa_keras.app.evaluation import plot_history, predict_dataset
-from mmsa_keras.app.jsonfiles import read_json, write_json, write_text
+from mmsa_keras.app.config import TrainConfig
+from mmsa_keras.app.finishing import BackgroundSave, TrainResult, attach_tfidf, calibrate, finish_run, split_predictions
+from mmsa_keras.app.fitting import (
+    build_compiled_metrics,
+    copy_head_weights,
+    init_weights_from,
+    is_chief,
+    labels_for,
+    make_callbacks,
+    resolve_precision,
+    resolve_strategy,
+    training_objective,
+    truncate_history,
+    worker_task,
+)
+from mmsa_keras.app.jsonfiles import read_json, write_json
 from mmsa_keras.app.plan import RunPlan, make_plan
-from mmsa_keras.calibration import apply_temperature, fit_temperature, with_temperature
 from mmsa_keras.custom_objects import fast_keras_saving, load_trained_network, model_file_ok
 from mmsa_keras.encoders import standardized_encoder
 from mmsa_keras.errors import DataError, RunError, UsageError
-from mmsa_keras.keras_compat import patch_multi_worker_reduction
-from mmsa_keras.metrics import SparseF1
-from mmsa_keras.models.base import PROBABILITIES
-from mmsa_keras.models.tfidf_ensemble import fit_tfidf_classifier, with_tfidf
 from mmsa_keras.optimizers import make_optimizer
 
-__all__ = ["PRECISIONS", "STRATEGIES", "TrainConfig", "TrainingState", "resolve_precision", "resolve_strategy", "train"]
-
-
-def gpu_available() -> bool:
-    return bool(tf.config.list_physical_devices("GPU"))
-
-
-def resolve_precision(precision: str = "auto") -> str:
-    """`auto` → `mixed_float16` on a GPU, `float32` on a CPU."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-    if precision == "auto":
-        return "mixed_float16" if gpu_available() else "float32"
-    return precision
-
-
-def resolve_strategy(strategy: str = "auto") -> tf.distribute.Strategy:
-    """`auto` → MirroredStrategy when several GPUs are visible, else the default.
-
-    `mirrored` → MirroredStrategy over all visible GPUs (or the logical CPU
-    devices when there is no GPU); `multi_worker` → MultiWorkerMirroredStrategy
-    configured by the `TF_CONFIG` environment variable (one process per
-    worker, see the README); `none` → the default strategy.
-    """
-    if strategy not in STRATEGIES:
-        raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
-    if strategy == "multi_worker":
-        if not os.environ.get("TF_CONFIG"):
-            raise UsageError("--strategy multi_worker needs TF_CONFIG (cluster and task) in the environment")
-        patch_multi_worker_reduction()
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    gpus = tf.config.list_logical_devices("GPU")
-    if strategy == "auto":
-        return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
-    if strategy == "mirrored":
-        if gpus:
-            return tf.distribute.MirroredStrategy()
-        cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
-        return tf.distribute.MirroredStrategy(devices=cpus)
-    return tf.distribute.get_strategy()
-
-
-def is_chief(strategy) -> bool:
-    """Worker 0 of a multi-worker run (or the only process) writes the run directory."""
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or not getattr(resolver, "task_type", None):
-        return True
-    return resolver.task_type in ("chief", None) or (resolver.task_type == "worker" and resolver.task_id == 0)
+__all__ = ["TrainConfig", "TrainResult", "train"]
 
 
 # ============================================================================ objective
-def training_objective(model: keras.Model, num_classes: int | None = None) -> dict:
-    """The model's own `training_objective()` (or cross-entropy + accuracy), plus weighted and macro F1."""
-    objective = (
-        model.training_objective()
-        if hasattr(model, "training_objective")
-        else {"loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]}
-    )
-    if num_classes:
-        extra = [SparseF1(num_classes, "weighted"), SparseF1(num_classes, "macro")]
-        metrics = objective.get("metrics")
-        if isinstance(metrics, dict):
-            metrics = {k: list(v) for k, v in metrics.items()}
-            metrics.setdefault(PROBABILITIES, []).extend(extra)
-        else:
-            metrics = list(metrics or []) + extra
-        objective = {**objective, "metrics": metrics}
-    return objective
-
-
-def build_compiled_metrics(model: keras.Model, dataset) -> None:
-    """Create `compile()`'s metrics now, from the dataset's label spec and the model's outputs.
-
-    Without a distribution strategy Keras builds them inside the first traced train step. Their
-    variables (`accuracy`'s total and count) are then created during that trace, and TensorFlow's
-    `tf.function` answers a trace that created variables by tracing the whole step again without
-    them: a second trace of every layer and its gradient (about 4 s of the first fine-tuning step
-    with ResNet-50 + MiniLM on 2 cores). Built here, the step is traced once.
-    """
-    metrics = getattr(model, "_compile_metrics", None)
-    if metrics is None or metrics.built:
-        return
-    y_true = tf.nest.map_structure(lambda s: keras.KerasTensor(s.shape, s.dtype), dataset.element_spec[1])
-    y_pred = tf.nest.map_structure(lambda t: keras.KerasTensor(t.shape, t.dtype), model.output)
-    with model.distribute_strategy.scope():
-        metrics.build(y_true, y_pred)
-
-
-def labels_for(model: keras.Model, dataset):
-    """Give every output that has a loss the integer labels (dict-output models)."""
-    if not isinstance(model.output, dict):
-        return dataset
-    keys = list(model.output)
-    return dataset.map(lambda *batch: (batch[0], {k: batch[1] for k in keys}, *batch[2:]))
-
-
-class MonitorAlias(keras.callbacks.Callback):
-    """Logs `val_accuracy`, `val_weighted_f1`, `val_macro_f1` under those names for every model.
-
-    Dict-output models log `val_probabilities_accuracy`; early stopping and
-    checkpointing name the short form.
-    """
-
-    NAMES = ("accuracy", "weighted_f1", "macro_f1")
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is None:
-            return
-        for prefix in ("", "val_"):
-            for name in self.NAMES:
-                if f"{prefix}{name}" not in logs:
-                    match = next(
-                        (
-                            k
-                            for k in logs
-                            if k.startswith(prefix) and k.endswith(f"_{name}") and (prefix or not k.startswith("val_"))
-                        ),
-                        None,
-                    )
-                    if match is not None:
-                        logs[f"{prefix}{name}"] = logs[match]
 
 
 # ============================================================================ exact resume
-def _digest(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-class TrainingState(keras.callbacks.Callback):
-    """Writes and restores everything a resumed run needs to continue bitwise (see the module docstring).
-
-    `RUN_DIR/backup/epoch-NNNNN/` holds `state.json` (epoch, callback states),
-    `variables.npz` (model, optimizer and best-weights arrays) and a checksum of
-    each file; `backup/latest.json` names the newest complete generation and is
-    replaced atomically, after which older generations but the previous one are
-    deleted. Put this callback last, after EarlyStopping and ModelCheckpoint.
-    """
-
-    def __init__(self, directory: str, early_stopping=None, checkpoint=None, verbose: int = 1):
-        super().__init__()
-        self.directory = directory
-        self.early_stopping = early_stopping
-        self.checkpoint = checkpoint
-        self.verbose = verbose
-        self.restored: dict | None = None
-
-    # ---------------------------------------------------------------- save
-    def _arrays(self) -> dict[str, np.ndarray]:
-        model = self.model
-        arrays = {f"model_{i:05d}": np.asarray(v.numpy()) for i, v in enumerate(self._model_variables(model))}
-        for i, v in enumerate(model.optimizer.variables):
-            arrays[f"optimizer_{i:05d}"] = np.asarray(v.numpy())
-        es = self.early_stopping
-        if es is not None and getattr(es, "best_weights", None) is not None:
-            for i, w in enumerate(es.best_weights):
-                arrays[f"best_{i:05d}"] = np.asarray(w)
-        return arrays
-
-    @staticmethod
-    def _model_variables(model):
-        return list(model.trainable_variables) + list(model.non_trainable_variables)
-
-    def on_epoch_end(self, epoch, logs=None):
-        os.makedirs(self.directory, exist_ok=True)
-        name = f"epoch-{epoch + 1:05d}"
-        target = os.path.join(self.directory, name)
-        tmp = os.path.join(self.directory, f".{name}.{os.getpid()}.tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        os.makedirs(tmp)
-        es, ck = self.early_stopping, self.checkpoint
-        state = {
-            "epoch": epoch + 1,
-            "early_stopping": None
-            if es is None
-            else {
-                "wait": int(es.wait),
-                "best": None if es.best is None else float(es.best),
-                "best_epoch": int(es.best_epoch),
-                "stopped_epoch": int(es.stopped_epoch),
-                "has_best_weights": es.best_weights is not None,
-            },
-            "checkpoint_best": None if ck is None or ck.best is None else float(ck.best),
-            "num_model_variables": len(self._model_variables(self.model)),
-            "num_optimizer_variables": len(self.model.optimizer.variables),
-        }
-        np.savez(os.path.join(tmp, "variables.npz"), **self._arrays())
-        with open(os.path.join(tmp, "state.json"), "w", encoding="utf-8") as f:
-            json.dump(state, f)
-        checksums = {n: _digest(os.path.join(tmp, n)) for n in ("variables.npz", "state.json")}
-        with open(os.path.join(tmp, "checksums.json"), "w", encoding="utf-8") as f:
-            json.dump(checksums, f)
-        shutil.rmtree(target, ignore_errors=True)
-        os.replace(tmp, target)
-        latest = os.path.join(self.directory, "latest.json")
-        write_json(latest, {"generation": name, "epoch": epoch + 1})
-        generations = sorted(glob.glob(os.path.join(self.directory, "epoch-*")))
-        for old in generations[:-2]:
-            shutil.rmtree(old, ignore_errors=True)
-
-    # ---------------------------------------------------------------- restore
-    def load(self, model) -> int:
-        """Restore the newest valid generation into `model` (and its optimizer); returns the epoch to start at."""
-        candidates = []
-        latest = os.path.join(self.directory, "latest.json")
-        try:
-            candidates.append(read_json(latest)["generation"])
-        except (OSError, ValueError, KeyError):
-            pass
-        for path in sorted(glob.glob(os.path.join(self.directory, "epoch-*")), reverse=True):
-            if os.path.basename(path) not in candidates:
-                candidates.append(os.path.basename(path))
-        problems = []
-        for name in candidates:
-            directory = os.path.join(self.directory, name)
-            try:
-                epoch, state, arrays = self._read(directory)
-                self._assign(model, state, arrays)
-            except (OSError, ValueError, KeyError, json.JSONDecodeError) as e:
-                problems.append(f"{name}: {e}")
-                continue
-            for p in problems:
-                print(f"[mmsa] backup generation {p} — unusable, skipped", file=sys.stderr)
-            if problems:
-                print(f"[mmsa] resuming from the previous good backup ({name})", file=sys.stderr)
-            self.restored = state
-            return epoch
-        if candidates:
-            for p in problems:
-                print(f"[mmsa] backup generation {p} — unusable", file=sys.stderr)
-            print("[mmsa] no usable backup: the run starts again from epoch 1", file=sys.stderr)
-        return 0
-
-    @staticmethod
-    def _read(directory: str):
-        with open(os.path.join(directory, "checksums.json"), encoding="utf-8") as f:
-            checksums = json.load(f)
-        for name, digest in checksums.items():
-            if _digest(os.path.join(directory, name)) != digest:
-                raise ValueError(f"{name} does not match its checksum (truncated or changed)")
-        with open(os.path.join(directory, "state.json"), encoding="utf-8") as f:
-            state = json.load(f)
-        with np.load(os.path.join(directory, "variables.npz")) as data:
-            arrays = {k: data[k] for k in data.files}
-        return int(state["epoch"]), state, arrays
-
-    def _assign(self, model, state, arrays):
-        variables = self._model_variables(model)
-        if state["num_model_variables"] != len(variables):
-            raise ValueError(
-                f"the backup has {state['num_model_variables']} model variables, the model "
-                f"{len(variables)}: was the model changed?"
-            )
-        optimizer = model.optimizer
-        optimizer.build(model.trainable_variables)
-        if state["num_optimizer_variables"] != len(optimizer.variables):
-            raise ValueError("the backup's optimizer state does not match the optimizer")
-        for i, v in enumerate(variables):
-            value = arrays[f"model_{i:05d}"]
-            if tuple(value.shape) != tuple(v.shape):
-                raise ValueError(f"variable {v.path}: shape {value.shape} in the backup, {tuple(v.shape)} now")
-            v.assign(value)
-        for i, v in enumerate(optimizer.variables):
-            v.assign(arrays[f"optimizer_{i:05d}"])
-        best = sorted(k for k in arrays if k.startswith("best_"))
-        self._best_weights = [arrays[k] for k in best] if best else None
-
-    def on_train_begin(self, logs=None):
-        """Put the restored callback states back after their own `on_train_begin` reset them."""
-        if self.restored is None:
-            return
-        es, ck = self.early_stopping, self.checkpoint
-        saved = self.restored.get("early_stopping")
-        if es is not None and saved is not None:
-            es.wait, es.best_epoch, es.stopped_epoch = saved["wait"], saved["best_epoch"], saved["stopped_epoch"]
-            es.best = saved["best"]
-            es.best_weights = self._best_weights if saved["has_best_weights"] else None
-        if ck is not None and self.restored.get("checkpoint_best") is not None:
-            ck.best = self.restored["checkpoint_best"]
-
-
-def truncate_history(path: str, epochs: int) -> None:
-    """Keep the whole rows of the first `epochs` epochs of a CSVLogger file: rows of an epoch whose backup
-    never finished go, and so does a row cut mid-line (a process killed while writing it)."""
-    if not os.path.exists(path):
-        return
-    with open(path, encoding="utf-8", errors="replace") as f:
-        text = f.read()
-    lines = text.splitlines()
-    if not lines or not lines[0].startswith("epoch"):
-        os.remove(path)  # no usable header: the resumed run writes a new file
-        return
-    width = len(lines[0].split(","))
-    kept = [lines[0]]
-    for i, line in enumerate(lines[1:], start=1):
-        fields = line.split(",")
-        whole = len(fields) == width and (i < len(lines) - 1 or text.endswith("\n"))
-        if not (whole and fields[0].isdigit() and int(fields[0]) < epochs):
-            break  # the rows after a torn or later one are not kept
-        kept.append(line)
-    if len(kept) - 1 < len(lines) - 1:
-        print(f"[mmsa] {path}: kept the {len(kept) - 1} whole epoch rows before the resumed epoch", file=sys.stderr)
-    write_text(path, "\n".join(kept) + "\n")
 
 
 # ============================================================================ callbacks
-def make_callbacks(plan: RunPlan, run_dir: str, config: TrainConfig, chief: bool = True) -> dict:
-    os.makedirs(os.path.join(run_dir, "checkpoints"), exist_ok=True)
-    mode = "min" if plan.stopping.monitor == "val_loss" else "max"
-    out: dict[str, Any] = {"alias": MonitorAlias()}
-    if plan.stopping.early_stopping:
-        out["early_stopping"] = keras.callbacks.EarlyStopping(
-            monitor=plan.stopping.monitor,
-            mode=mode,
-            patience=plan.stopping.patience,
-            restore_best_weights=True,
-            verbose=int(config.verbose > 0),
-        )
-    checkpoint_dir = (
-        os.path.join(run_dir, "checkpoints")
-        if chief
-        else os.path.join(run_dir, f".worker{worker_task()[1]}_checkpoints")
-    )
-    out["checkpoint"] = keras.callbacks.ModelCheckpoint(
-        os.path.join(checkpoint_dir, "best.weights.h5"),
-        monitor=plan.stopping.monitor,
-        mode=mode,
-        save_best_only=True,
-        save_weights_only=True,
-    )
-    if chief:
-        out["csv"] = keras.callbacks.CSVLogger(os.path.join(run_dir, "history.csv"), append=True)
-    if config.tensorboard and chief:
-        out["tensorboard"] = keras.callbacks.TensorBoard(os.path.join(run_dir, "tensorboard"))
-    worker = worker_task()[1]
-    backup = os.path.join(run_dir, runs.BACKUP_DIR) if chief else os.path.join(run_dir, f".worker{worker}_backup")
-    out["state"] = TrainingState(backup, out.get("early_stopping"), out["checkpoint"], config.verbose)
-    return out
-
-
-def init_weights_from(model: keras.Model, path: str) -> list[str]:
-    """Give every layer of `model` the weights of the same-named layer of the model at `path` when
-    their shapes agree (paper 003 Table 9: the best classical model's layers below its softmax).
-    Returns the names of the layers that were set."""
-    source = load_trained_network(path)
-    copied = []
-    for layer in model.layers:
-        if not layer.weights:
-            continue
-        try:
-            other = source.get_layer(layer.name)
-        except ValueError:
-            continue
-        theirs = other.get_weights()
-        if [w.shape for w in theirs] == [tuple(w.shape) for w in layer.weights]:
-            layer.set_weights(theirs)
-            copied.append(layer.name)
-    if not copied:
-        raise UsageError(f"--init-from {path}: no layer of it matches a layer of this model by name and shape")
-    return copied
-
-
-def copy_head_weights(head: keras.Model, model: keras.Model, into_source: bool = False) -> int:
-    """Copy every weighted layer of the feature-mode `head` into the same-named layer of the
-    raw-mode `model` (or the other way round with `into_source`)."""
-    copied = 0
-    for layer in head.layers:
-        if layer.weights:
-            other = model.get_layer(layer.name)
-            if into_source:
-                layer.set_weights(other.get_weights())
-            else:
-                other.set_weights(layer.get_weights())
-            copied += 1
-    return copied
 
 
 # ============================================================================ data
@@ -557,39 +186,6 @@ def _class_weight_spec(plan: RunPlan, class_names) -> Any:
 
 
 # ============================================================================ train
-def worker_task() -> tuple[str | None, int]:
-    """(task type, index) of this process in a multi-worker cluster (TF_CONFIG), or (None, 0)."""
-    try:
-        task = json.loads(os.environ.get("TF_CONFIG", "{}")).get("task", {})
-    except ValueError:
-        raise UsageError("TF_CONFIG is not valid JSON") from None
-    return task.get("type"), int(task.get("index", 0))
-
-
-@dataclasses.dataclass
-class TrainResult:
-    """What `train()` returns: the run folder, its resolved plan and how the trained model scored."""
-
-    run_dir: str
-    plan: RunPlan
-    #: False when the folder already held this trained model (it was evaluated, not retrained)
-    trained: bool
-    #: the test split's metrics (the validation split's when the run has no test split)
-    metrics: dict | None = None
-    #: every evaluated split's metrics, by split name
-    all_metrics: dict = dataclasses.field(default_factory=dict)
-    #: what the reader found (counts of bad input by kind)
-    data_report: dict | None = None
-    #: Keras's history (one list per metric, one value per epoch)
-    history: dict = dataclasses.field(default_factory=dict)
-    train_seconds: float | None = None
-    epochs_run: int = 0
-    #: False for a multi-worker run's non-chief worker (which writes no run folder)
-    chief: bool = True
-
-    @property
-    def feature_mode(self) -> bool:
-        return self.plan.feature_mode
 
 
 def train(config: TrainConfig, extra_callbacks=None) -> TrainResult:
@@ -694,14 +290,14 @@ def _train_locked(config: TrainConfig, plan: RunPlan, run_dir: str, resuming: bo
         for name in (f".worker{worker_task()[1]}_backup", f".worker{worker_task()[1]}_checkpoints"):
             shutil.rmtree(os.path.join(run_dir, name), ignore_errors=True)
         return TrainResult(run_dir, plan, trained=True, chief=False, history=history.history)
-    predictions = _split_predictions(plan, model, head, preprocessor, dataset, built.stored, image_cache)
+    predictions = split_predictions(plan, model, head, preprocessor, dataset, built.stored, image_cache)
     temperature = None
     if plan.calibrate and "validation" in predictions:
         model, temperature = calibrate(model, predictions["validation"], run_dir, verbose)
     # written while the run is evaluated and plotted (the save is mostly I/O); complete before train() returns
     saving = BackgroundSave(model, os.path.join(run_dir, runs.MODEL_FILE))
     try:
-        summary = _finish_run(config, plan, run_dir, model, preprocessor, dataset, report, predictions, temperature)
+        summary = finish_run(config, plan, run_dir, model, preprocessor, dataset, report, predictions, temperature)
     finally:
         saving.join()
     shutil.rmtree(os.path.join(run_dir, runs.BACKUP_DIR), ignore_errors=True)  # complete: nothing to resume
@@ -944,121 +540,4 @@ def _fit(plan: RunPlan, head, streams: Streams, initial_epoch: int, callbacks: d
         shuffle=False,
         callbacks=fit_callbacks,
         verbose=fit_verbose,
-    )
-
-
-def attach_tfidf(model, plan: RunPlan, train_posts, num_classes: int, run_dir: str, chief: bool, verbose: bool):
-    """The trained `model` ensembled with a TF-IDF classifier fitted on its training captions
-    (`mmsa_keras.models.tfidf_ensemble`); what was fitted goes to `RUN/tfidf.json`."""
-    layer, info = fit_tfidf_classifier(
-        [p.text or "" for p in train_posts], [p.label for p in train_posts], num_classes, seed=plan.seed
-    )
-    info["weight"] = plan.tfidf_weight
-    if verbose:
-        print(
-            f"[tfidf] logistic regression on {info['posts']} training captions ({info['vocabulary']} n-grams, "
-            f"C={info['C']:g} by 5-fold log-loss); output {1 - plan.tfidf_weight:g} x model + "
-            f"{plan.tfidf_weight:g} x TF-IDF",
-            flush=True,
-        )
-    if chief:
-        write_json(os.path.join(run_dir, "tfidf.json"), info)
-    return with_tfidf(model, layer, plan.tfidf_weight)
-
-
-class BackgroundSave:
-    """`model.save(path)` in a thread, written to a temporary name and renamed when complete.
-
-    Keras' saving state is per thread (`fast_keras_saving` is applied in the
-    thread); the model must not change until `join()`, which re-raises any error
-    of the save.
-    """
-
-    def __init__(self, model, path: str):
-        self._error: BaseException | None = None
-        stem = os.path.splitext(os.path.basename(path))[0]
-        self._tmp = os.path.join(os.path.dirname(path), f".{stem}.{os.getpid()}.keras")  # Keras wants .keras
-        self._path = path
-        self._thread = threading.Thread(target=self._run, args=(model,), name="mmsa-save", daemon=True)
-        self._thread.start()
-
-    def _run(self, model) -> None:
-        try:
-            fast_keras_saving()
-            model.save(self._tmp)
-            os.replace(self._tmp, self._path)
-        except BaseException as e:  # handed to join()
-            self._error = e
-            if os.path.exists(self._tmp):
-                os.remove(self._tmp)
-
-    def join(self) -> None:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-
-
-def _split_predictions(plan, model, head, preprocessor, dataset, stored: StoredFeatures, image_cache) -> dict:
-    """`{split: (y_true, y_prob)}` of the trained network on its validation and test posts (feature mode: the
-    head on the stored features, the same outputs without an encoder pass)."""
-    out = {}
-    for split in ("validation", "test"):
-        posts = dataset.labelled(split) if split in dataset.splits else []  # --no-test-split: none
-        if not posts:
-            continue
-        if plan.feature_mode:
-            ds, _ = feature_stream(posts, stored, 64, input_names=list(head.input))
-            out[split] = predict_dataset(head, ds, verbose=0)
-        elif not stored.empty:
-            ds, _ = preprocessor.stream(
-                posts, 64, shuffle=False, input_names=list(head.input), image_cache=image_cache, stored=stored
-            )
-            out[split] = predict_dataset(head, ds, verbose=0)
-        else:
-            ds, _ = preprocessor.stream(
-                posts, 64, shuffle=False, input_names=list(model.input), image_cache=image_cache
-            )
-            out[split] = predict_dataset(model, ds, verbose=0)
-    return out
-
-
-def calibrate(model, validation, run_dir: str, verbose: bool):
-    """Fit one temperature on the validation predictions; the model that applies it, and the temperature
-    (kept in `RUN/calibration.json`; `mmsa_keras.calibration`)."""
-    y_true, y_prob = validation
-    temperature = fit_temperature(y_prob, y_true)
-    write_json(
-        os.path.join(run_dir, "calibration.json"),
-        {"temperature": temperature, "fitted_on": "validation", "posts": int(len(y_true))},
-    )
-    if verbose:
-        print(f"[calibration] temperature {temperature:.3f}, fitted on {len(y_true)} validation posts", flush=True)
-    return with_temperature(model, temperature), temperature
-
-
-def _finish_run(config, plan, run_dir, model, preprocessor, dataset, report, predictions, temperature) -> TrainResult:
-    """The end of a chief's run: data report, training curves, validation and test metrics (calibrated, with
-    the figures before calibration and a reliability diagram beside them)."""
-    verbose = bool(config.verbose)
-    report.save(os.path.join(run_dir, "data_report.json"))
-    plot_history(
-        os.path.join(run_dir, "history.csv"),
-        os.path.join(run_dir, "training_curves.png"),
-        f"{plan.model} on {dataset.name}: training curves",
-    )
-    run = runs.Run(run_dir)
-    run._model, run._preprocessor, run._dataset = model, preprocessor, dataset
-    metrics = {}
-    for split, (y_true, y_prob) in predictions.items():  # the run's model applies the temperature: so do these
-        y_prob = y_prob if temperature is None else apply_temperature(y_prob, temperature)
-        metrics[split] = run.evaluate(split, verbose=config.verbose, predictions=(y_true, y_prob), dataset=dataset)
-    if verbose:
-        print(report.summary())
-    return TrainResult(
-        run_dir,
-        plan,
-        trained=True,
-        metrics=metrics.get("test", metrics.get("validation")),
-        all_metrics=metrics,
-        data_report=report.counts(),
     )

@@ -149,7 +149,7 @@ def test_6_fixed_epoch_rows_train_exactly_their_epochs(tmp_path, offline):
 
 
 def test_7_table9_starts_from_the_best_classical_model_with_sgd_001(tmp_path):
-    from mmsa_keras.app.training import init_weights_from
+    from mmsa_keras.app.fitting import init_weights_from
     from mmsa_keras.registry import create_model
 
     table = load_table("mvso_gated/table9")

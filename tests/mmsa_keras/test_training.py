@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mmsa_keras.app.training import TrainConfig, resolve_precision, train
+from mmsa_keras.app.fitting import resolve_precision
+from mmsa_keras.app.training import TrainConfig, train
 from tests.conftest import REPO
 
 
@@ -330,8 +331,8 @@ def test_the_model_saved_in_the_background_is_whole_and_its_errors_reach_the_cal
     synthetic_dir, tmp_path, monkeypatch
 ):
     """`train` writes model.keras in a thread while it evaluates; a failed save is raised, never half-written."""
+    from mmsa_keras.app.finishing import BackgroundSave
     from mmsa_keras.app.runs import run_state
-    from mmsa_keras.app.training import BackgroundSave
     from mmsa_keras.custom_objects import load_model
 
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
