@@ -69,3 +69,9 @@ def patch_multi_worker_reduction() -> None:
 
     reduce_per_replica._mmsa_patched = True
     tf_trainer.reduce_per_replica = reduce_per_replica
+
+
+def nested_layers(model) -> list:
+    """Every layer inside `model`, nested models' layers included (Keras has no public call for it: the
+    tracker's `_flatten_layers` is what `Model.summary(expand_nested=True)` walks)."""
+    return list(model._flatten_layers(include_self=False, recursive=True))

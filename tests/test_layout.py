@@ -24,6 +24,13 @@ def test_private_keras_modules_are_imported_only_by_the_compat_module():
         if any(name == "keras.src" or name.startswith("keras.src.") for name in _imports(path))
     }
     assert users == {"mmsa_keras/keras_compat.py"}
+    private_calls = {
+        str(path.relative_to(REPO))
+        for package in PACKAGES
+        for path in (pathlib.Path(REPO) / package).rglob("*.py")
+        if "._flatten_layers(" in path.read_text(encoding="utf-8")
+    }
+    assert private_calls <= {"mmsa_keras/keras_compat.py"}  # Keras' private methods too (`nested_layers`)
 
 
 def test_no_function_in_the_packages_is_over_100_lines():

@@ -46,6 +46,7 @@ from data_pipelines.pipeline import Preprocessor
 from mmsa_keras.app.runs import RUN_CONFIG, Run
 from mmsa_keras.custom_objects import load_model
 from mmsa_keras.errors import UsageError
+from mmsa_keras.keras_compat import nested_layers
 from mmsa_keras.models.base import class_scores
 from mmsa_keras.uncertainty import mean_interval
 
@@ -65,13 +66,9 @@ def load_explainable(path: str):
     raise UsageError(f"{path}: neither a training run nor an export (`mmsa train ... --out DIR`, `mmsa export`)")
 
 
-def _all_layers(model):
-    return model._flatten_layers(include_self=False, recursive=True)
-
-
 def token_embedding(model):
     """The model's token embedding layer (a `keras.layers.Embedding`, the largest), or None."""
-    found = [layer for layer in _all_layers(model) if isinstance(layer, keras.layers.Embedding)]
+    found = [layer for layer in nested_layers(model) if isinstance(layer, keras.layers.Embedding)]
     named = [layer for layer in found if layer.name == "token_embedding"]
     return (named or sorted(found, key=lambda layer: -layer.input_dim) or [None])[0]
 

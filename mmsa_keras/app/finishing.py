@@ -142,8 +142,7 @@ def finish_run(config, plan, run_dir, model, preprocessor, dataset, report, pred
         os.path.join(run_dir, "training_curves.png"),
         f"{plan.model} on {dataset.name}: training curves",
     )
-    run = runs.Run(run_dir)
-    run._model, run._preprocessor, run._dataset = model, preprocessor, dataset
+    run = runs.Run(run_dir).holding(model, preprocessor, dataset)
     metrics = {}
     for split, (y_true, y_prob) in predictions.items():  # the run's model applies the temperature: so do these
         y_prob = y_prob if temperature is None else apply_temperature(y_prob, temperature)

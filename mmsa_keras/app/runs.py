@@ -387,6 +387,11 @@ class Run:
         self._preprocessor = None
         self._dataset = None
 
+    def holding(self, model, preprocessor, dataset) -> Run:
+        """This run with its parts already in memory (the training process: nothing is read back)."""
+        self._model, self._preprocessor, self._dataset = model, preprocessor, dataset
+        return self
+
     # ------------------------------------------------------------------ parts
     @property
     def model_path(self) -> str:

@@ -35,6 +35,7 @@ import keras
 import tensorflow as tf
 
 from mmsa_keras.api_export import mmsa_export
+from mmsa_keras.keras_compat import nested_layers
 
 
 @mmsa_export("mmsa_keras.layers.FusedBatchNormalization")
@@ -113,7 +114,7 @@ def fuse_batch_norm(model: keras.Model) -> int:
     if keras.backend.backend() != "tensorflow":
         return 0
     converted = 0
-    for layer in model._flatten_layers(include_self=False, recursive=True):
+    for layer in nested_layers(model):
         if type(layer) is keras.layers.BatchNormalization:
             layer.__class__ = FusedBatchNormalization
             converted += 1
