@@ -26,7 +26,8 @@ from data_pipelines.stored_arrays import NpyWriter, StoredColumn
 FORMAT_VERSION = 1
 
 
-def _file_digest(path: str) -> bytes:
+def file_digest(path: str) -> bytes:
+    """The SHA-256 of a file's bytes, read in 1 MiB chunks (images, backups, fingerprints)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -76,7 +77,7 @@ class ImageCache:
             json.dumps({"format": FORMAT_VERSION, "size": int(image_size), "source": source_size}).encode()
         )
         for p in with_image:
-            h.update(p.id.encode() + b"\0" + _file_digest(p.image_path))
+            h.update(p.id.encode() + b"\0" + file_digest(p.image_path))
         key = h.hexdigest()[:16]
         os.makedirs(directory, exist_ok=True)
         path = os.path.join(directory, f"images-{image_size}px-{key}.npy")

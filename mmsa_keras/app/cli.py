@@ -87,10 +87,13 @@ def _format_options(args) -> dict:
     return out
 
 
-def _check_dataset_flags_have_a_dataset(args) -> None:
+def _check_other_dataset(args) -> None:
     """`evaluate` and `compare` read the run's own posts unless --data-dir names others: --format and the
     reader options describe that other dataset, so without it they would change nothing (a usage error)."""
     if args.data_dir:
+        if args.format:
+            _check_format(args.format)
+        _check_path(args.data_dir)
         return
     flags = {"--format": "format", "--protocol": "protocol", "--split-by": "split_by", "--layout": "layout"}
     flags.update({"--class-names": "class_names", "--option": "option"})
@@ -337,11 +340,7 @@ def cmd_cv(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    _check_dataset_flags_have_a_dataset(args)
-    if args.data_dir:
-        if args.format:
-            _check_format(args.format)
-        _check_path(args.data_dir)
+    _check_other_dataset(args)
     _tf()
     from mmsa_keras.app.runs import Run
 
@@ -380,11 +379,7 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    _check_dataset_flags_have_a_dataset(args)
-    if args.data_dir:
-        if args.format:
-            _check_format(args.format)
-        _check_path(args.data_dir)
+    _check_other_dataset(args)
     for d in (args.run_a, args.run_b):
         _check_path(d, "RUN")
     _tf()

@@ -11,7 +11,6 @@ start) is used instead.
 from __future__ import annotations
 
 import glob
-import hashlib
 import json
 import os
 import shutil
@@ -22,6 +21,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from data_pipelines.image_cache import file_digest
 from mmsa_keras.app import runs
 from mmsa_keras.app.config import PRECISIONS, STRATEGIES, TrainConfig
 from mmsa_keras.app.jsonfiles import read_json, write_json, write_text
@@ -161,14 +161,6 @@ class MonitorAlias(keras.callbacks.Callback):
                         logs[f"{prefix}{name}"] = logs[match]
 
 
-def _digest(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 class TrainingState(keras.callbacks.Callback):
     """Writes and restores everything a resumed run needs to continue bitwise (see the module docstring).
 
@@ -229,7 +221,7 @@ class TrainingState(keras.callbacks.Callback):
         np.savez(os.path.join(tmp, "variables.npz"), **self._arrays())
         with open(os.path.join(tmp, "state.json"), "w", encoding="utf-8") as f:
             json.dump(state, f)
-        checksums = {n: _digest(os.path.join(tmp, n)) for n in ("variables.npz", "state.json")}
+        checksums = {n: file_digest(os.path.join(tmp, n)).hex() for n in ("variables.npz", "state.json")}
         with open(os.path.join(tmp, "checksums.json"), "w", encoding="utf-8") as f:
             json.dump(checksums, f)
         shutil.rmtree(target, ignore_errors=True)
@@ -278,7 +270,7 @@ class TrainingState(keras.callbacks.Callback):
         with open(os.path.join(directory, "checksums.json"), encoding="utf-8") as f:
             checksums = json.load(f)
         for name, digest in checksums.items():
-            if _digest(os.path.join(directory, name)) != digest:
+            if file_digest(os.path.join(directory, name)).hex() != digest:
                 raise ValueError(f"{name} does not match its checksum (truncated or changed)")
         with open(os.path.join(directory, "state.json"), encoding="utf-8") as f:
             state = json.load(f)

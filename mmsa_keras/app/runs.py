@@ -31,6 +31,7 @@ import sys
 import time
 
 from data_pipelines.datasets import load_dataset, unknown_option
+from data_pipelines.image_cache import file_digest
 from data_pipelines.images import scan_images
 from data_pipelines.outputs import is_owned
 from data_pipelines.paths import dataset_root
@@ -75,13 +76,11 @@ IGNORED_FOR_RESUME = ("verbose", "force", "tensorboard", "run_eagerly", "recipe"
 FINGERPRINT_FILE = "data_fingerprint.json"
 
 
-def _file_digest(path: str | None) -> str:
+def _image_digest(path: str | None) -> str:
     if not path:
         return ""
-    from data_pipelines.image_cache import _file_digest as sha256_of_file  # the image cache's own digest
-
     try:
-        return sha256_of_file(path).hex()
+        return file_digest(path).hex()
     except OSError:
         return "unreadable"
 
@@ -92,7 +91,7 @@ def data_fingerprint(dataset: MultimodalDataset) -> dict:
     posts = {}
     for split, members in sorted(dataset.splits.items()):
         for p in members:
-            content = json.dumps([split, p.label, p.text, _file_digest(p.image_path)], ensure_ascii=False)
+            content = json.dumps([split, p.label, p.text, _image_digest(p.image_path)], ensure_ascii=False)
             posts[p.id] = hashlib.sha256(content.encode("utf-8")).hexdigest()[:16]
     overall = hashlib.sha256(json.dumps(sorted(posts.items())).encode("utf-8")).hexdigest()
     return {"sha256": overall, "num_posts": len(posts), "class_names": list(dataset.class_names), "posts": posts}
