@@ -64,8 +64,9 @@ def register(subparsers) -> None:
     p.add_argument(
         "--dry-run",
         action="store_true",
-        help="print what would run (every row's resolved plan, the data, the departures) and stop: nothing is "
-        "read, trained or written",
+        help="print what would run (every row's resolved plan, the data, the departures) and stop: no post is "
+        "read, nothing trained, no results folder written (on the paper's data it may fetch ImageNet weights "
+        "into Keras' cache, to say whether they can be had)",
     )
     p.set_defaults(func=cmd_reproduce)
 
@@ -145,7 +146,7 @@ def format_planned(planned: dict) -> str:
     """`mmsa reproduce T --dry-run`: each row's resolved plan (the first seed's), the data and the departures."""
     from mmsa_keras.app.plan import RunPlan
 
-    lines = [f"# {planned['table']}: what would run (seeds {planned['seeds']}); nothing was read or trained"]
+    lines = [f"# {planned['table']}: what would run (seeds {planned['seeds']}); no post read, nothing trained"]
     lines += [planned["data"], planned["encoders"], ""]
     for name, row in planned["rows"].items():
         lines.append(f"## {name}" + ("" if row["kind"] == "keras" else f" ({row['kind']} baseline)"))

@@ -597,7 +597,8 @@ def reproduce(
 ) -> dict:
     """Run every row of table `name` for `seeds` seeds; write the report. Returns the results.
 
-    With `dry_run`, nothing is read, trained or written: the result is what would run (`planned`)."""
+    With `dry_run`, no post is read, nothing trained and no results folder written: the result is what would
+    run (`planned`). On the paper's data the ImageNet check may still fetch weights into Keras' cache."""
     table = load_table(name, smoke=smoke)
     selected = _select_rows(table, rows)
     ctx = _prepare(

@@ -327,7 +327,7 @@ def test_features_extract_then_train_reuses_the_stored_features(data, tmp_path):
 
 def test_reproduce_dry_run_shows_every_rows_plan_and_writes_nothing(tmp_path):
     out = mmsa("reproduce", "bert_resnet/table4", "--dry-run", "--epochs", "1", "--out", tmp_path / "results")
-    assert "what would run" in out.stdout and "nothing was read or trained" in out.stdout
+    assert "what would run" in out.stdout and "no post read, nothing trained" in out.stdout
     for row in ("Bert", "ResNet", "CMACModel", "HSTECModel", "OTEModel", "NativeCatModel", "NativeCombineModel"):
         assert f"## {row}\n" in out.stdout
     assert out.stdout.count("up to 1 epochs") == 7 and "set by the command line: epochs" in out.stdout
